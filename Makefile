@@ -1,0 +1,65 @@
+# Two commands do all the set-up on a fresh Debian/Ubuntu machine:
+#   make run   - venv, requirements, data, then `streamlit run streamlit_app.py`
+#   make test  - the same plus dev tools and Chromium, then ruff and the whole test suite
+# Both are idempotent: a second run only checks stamps and starts.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+PORT   ?= 8501
+# apt needs root; use sudo when it is there and we are not root.
+SUDO   := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo)
+
+.PHONY: run test setup setup-dev data chromium lint bench screenshots clean
+
+run: setup data
+	$(VENV)/bin/streamlit run streamlit_app.py --server.port $(PORT)
+
+test: setup-dev data chromium lint
+	$(PY) -m pytest
+
+lint: setup-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+setup: $(VENV)/.installed
+
+setup-dev: $(VENV)/.installed-dev
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: requirements.txt | $(VENV)/bin/python
+	$(PIP) install --disable-pip-version-check -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
+	$(PIP) install --disable-pip-version-check -q -r requirements-dev.txt
+	touch $@
+
+# The dataset: found by fmnist_lib in $FMNIST_DATA, ./data or Debian's folder;
+# if it is nowhere, install Debian's package when apt can be used.
+data: setup
+	@if $(PY) -c "import sys, fmnist_lib.data as d; sys.exit(d.locate() is None)"; then \
+		echo "Fashion-MNIST: found."; \
+	elif command -v apt-get >/dev/null 2>&1 && { [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null 2>&1; }; then \
+		echo "Fashion-MNIST: installing Debian's dataset-fashion-mnist"; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist; \
+	else \
+		echo "Fashion-MNIST not found and apt cannot be used: the app will try torchvision's download."; \
+		echo "See README, 'Getting the data without apt'."; \
+	fi
+
+# Debian's Chromium for the browser tests (Playwright drives it; it never downloads a browser).
+chromium:
+	@if command -v chromium >/dev/null 2>&1; then echo "Chromium: found."; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else echo "Chromium not found: the browser tests will be skipped."; fi
+
+bench: setup-dev data
+	$(PY) -m bench.bench_training
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache artifacts

@@ -1,0 +1,150 @@
+"""`python -m fmnist_lib`: train, evaluate and predict from the command line.
+
+A public contract people script against: JSON on stdout, one object per line;
+messages on stderr; exit status 0 on success, 1 when some images failed
+(`predict`), 2 when the checkpoint, the data or the arguments are unusable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from . import __name__ as _pkg
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .data import DataError, load_fashion_mnist
+from .models import MODEL_KINDS
+from .preprocess import ImageError, preprocess_image
+from .training import OPTIMIZERS, SCHEDULES, TrainingRun, default_config, evaluate
+
+EXIT_OK, EXIT_SOME_FAILED, EXIT_UNUSABLE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # usage errors: one line, status 2, as argparse does
+        self.exit(EXIT_UNUSABLE, f"{self.prog}: error: {message}\n")
+
+
+def _positive_int(s: str) -> int:
+    v = int(s)
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {s}")
+    return v
+
+
+def _non_negative_int(s: str) -> int:
+    v = int(s)
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {s}")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog=f"python -m {_pkg}", description="Fashion-MNIST softmax regression lab.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    t = sub.add_parser("train", help="train a model; one JSON line per epoch; writes a checkpoint")
+    t.add_argument("--model", choices=MODEL_KINDS, default="softmax")
+    t.add_argument("--epochs", type=_positive_int, help="default: the model's (softmax 10)")
+    t.add_argument("--lr", type=float, help="learning rate; default: the model's (softmax 0.1)")
+    t.add_argument("--batch-size", type=_positive_int, help="default: the model's (softmax 256)")
+    t.add_argument("--optimizer", choices=OPTIMIZERS, help="default: the model's (softmax sgd)")
+    t.add_argument("--weight-decay", type=float, help="default 0")
+    t.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule; default: the model's")
+    t.add_argument("--seed", type=_non_negative_int, help="default 0")
+    t.add_argument("--data", help="folder with the Fashion-MNIST files (else $FMNIST_DATA, ./data, Debian's)")
+    t.add_argument("--out", required=True, help="where to write the checkpoint")
+
+    e = sub.add_parser("evaluate", help='print {"test_acc": ...} for a checkpoint')
+    e.add_argument("--checkpoint", required=True)
+    e.add_argument("--data")
+
+    pr = sub.add_parser("predict", help="Top-k classes of image files, one JSON line per image")
+    pr.add_argument("--checkpoint", required=True)
+    pr.add_argument("--top", type=_positive_int, default=3, help="how many classes (default 3)")
+    pr.add_argument("--json", action="store_true", help="JSON lines (the default; kept for scripts)")
+    pr.add_argument("--pipeline", choices=("ours", "tutorial"), default="ours", help=argparse.SUPPRESS)
+    pr.add_argument("images", nargs="+", metavar="IMAGE")
+    return p
+
+
+def _emit(obj: dict) -> None:
+    print(json.dumps(obj), flush=True)
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return EXIT_UNUSABLE
+
+
+def cmd_train(args) -> int:
+    try:
+        config = default_config(
+            args.model,
+            epochs=args.epochs,
+            lr=args.lr,
+            batch_size=args.batch_size,
+            optimizer=args.optimizer,
+            weight_decay=args.weight_decay,
+            seed=args.seed,
+            schedule=args.schedule,
+        )
+    except ValueError as e:
+        return _fail(str(e))
+    try:
+        data = load_fashion_mnist(args.data)
+    except DataError as e:
+        return _fail(str(e))
+    run = TrainingRun(config, classes=data.classes)
+    run.fit(data, on_epoch=lambda s: _emit(s.to_dict()))
+    if run.status == "diverged":
+        print(run.message, file=sys.stderr)
+    try:
+        save_checkpoint(run, args.out)
+    except OSError as e:
+        return _fail(f"cannot write the checkpoint {args.out}: {e.strerror or e}")
+    print(f"{run.message} Checkpoint written to {args.out}.", file=sys.stderr)
+    return EXIT_OK if run.status != "diverged" else EXIT_SOME_FAILED
+
+
+def cmd_evaluate(args) -> int:
+    try:
+        run = load_checkpoint(args.checkpoint)
+    except CheckpointError as e:
+        return _fail(str(e))
+    try:
+        data = load_fashion_mnist(args.data)
+    except DataError as e:
+        return _fail(str(e))
+    _emit({"test_acc": evaluate(run.model, run.scaling, data.test_images, data.test_labels)})
+    return EXIT_OK
+
+
+def cmd_predict(args) -> int:
+    try:
+        classifier = load_checkpoint(args.checkpoint).classifier()
+    except CheckpointError as e:
+        return _fail(str(e))
+    failed = False
+    for path in args.images:
+        try:
+            pre = preprocess_image(path, pipeline=args.pipeline)
+        except ImageError as e:
+            _emit({"file": path, "error": str(e)})
+            failed = True
+            continue
+        _emit({"file": path, "top": classifier.predict(pre.pixels, k=args.top).top(0)})
+    return EXIT_SOME_FAILED if failed else EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict}[args.command]
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        return _fail("interrupted")
+    except BrokenPipeError:
+        return EXIT_OK

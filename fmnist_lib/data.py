@@ -1,0 +1,318 @@
+"""Find, check and load Fashion-MNIST into memory as uint8 tensors.
+
+Where the files are looked for, in order:
+
+1. a folder the user names (``FMNIST_DATA`` or ``--data`` on the CLI);
+2. the project's ``./data`` folder;
+3. Debian's ``/usr/share/datasets/fashion-mnist`` (package ``dataset-fashion-mnist``);
+4. torchvision's download (only works with internet access).
+
+Each folder may hold the four IDX files raw, gzipped (``*.gz``, as Debian ships
+them), or in torchvision's layout (``<folder>/FashionMNIST/raw/``). Gzipped
+files are unpacked once into the project's data folder, and torchvision's
+FashionMNIST reader reads the raw files. Its reader trusts the header, so every
+file's magic number, dimensions, count and size are checked here first.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_DATA_DIR = PROJECT_ROOT / "data"
+DEBIAN_DATA_DIR = Path("/usr/share/datasets/fashion-mnist")
+ENV_VAR = "FMNIST_DATA"
+
+# The dataset's own class names, in label order (torchvision's FashionMNIST.classes).
+CLASSES: tuple[str, ...] = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
+IMAGE_SIZE = 28
+TRAIN_COUNT = 60_000
+TEST_COUNT = 10_000
+
+# IDX magic numbers: 0x08 = unsigned byte; the last byte is the number of dimensions.
+IMAGES_MAGIC = 0x00000803
+LABELS_MAGIC = 0x00000801
+
+FILES = {
+    ("train", "images"): "train-images-idx3-ubyte",
+    ("train", "labels"): "train-labels-idx1-ubyte",
+    ("test", "images"): "t10k-images-idx3-ubyte",
+    ("test", "labels"): "t10k-labels-idx1-ubyte",
+}
+
+HOW_TO_GET = (
+    "How to get the data:\n"
+    "  * on Debian or Ubuntu: sudo apt-get install dataset-fashion-mnist\n"
+    "    (it installs the files in /usr/share/datasets/fashion-mnist);\n"
+    "  * or run once on a machine with internet access, and torchvision downloads them\n"
+    f"    into {PROJECT_DATA_DIR};\n"
+    "  * or copy the four files (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz],\n"
+    "    t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]) into a folder and point\n"
+    f"    {ENV_VAR} (or --data) at it."
+)
+
+
+class DataError(RuntimeError):
+    """The dataset could not be found or is damaged. The message says what to do."""
+
+
+class DataNotFoundError(DataError):
+    pass
+
+
+class DataCorruptError(DataError):
+    pass
+
+
+@dataclass(frozen=True)
+class FashionMNIST:
+    """The whole dataset in memory.
+
+    train_images: [60000, 28, 28] uint8, train_labels: [60000] int64,
+    test_images: [10000, 28, 28] uint8, test_labels: [10000] int64.
+    """
+
+    train_images: torch.Tensor
+    train_labels: torch.Tensor
+    test_images: torch.Tensor
+    test_labels: torch.Tensor
+    classes: tuple[str, ...]
+    source: str  # the folder the files were read from, for the user to see
+
+    def __post_init__(self) -> None:
+        # Shared read-only between sessions and runs: nobody may change it in place.
+        for t in (self.train_images, self.train_labels, self.test_images, self.test_labels):
+            t.requires_grad_(False)
+
+
+def _check_idx_header(path: Path, kind: str, expected_count: int | None) -> int:
+    """Check an unpacked IDX file's header against its size; return its item count."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            header = f.read(16 if kind == "images" else 8)
+    except OSError as e:
+        raise DataCorruptError(f"Cannot read {path}: {e}.\n{HOW_TO_GET}") from e
+    need = 16 if kind == "images" else 8
+    if len(header) < need:
+        raise DataCorruptError(f"{path} is truncated: {size} bytes, too short for an IDX header.\n{HOW_TO_GET}")
+    magic, count = struct.unpack(">II", header[:8])
+    want_magic = IMAGES_MAGIC if kind == "images" else LABELS_MAGIC
+    if magic != want_magic:
+        raise DataCorruptError(
+            f"{path} is not an IDX {kind} file: magic number 0x{magic:08x}, expected 0x{want_magic:08x}.\n{HOW_TO_GET}"
+        )
+    item = 1
+    if kind == "images":
+        rows, cols = struct.unpack(">II", header[8:16])
+        if (rows, cols) != (IMAGE_SIZE, IMAGE_SIZE):
+            raise DataCorruptError(
+                f"{path} holds {rows}x{cols} images; Fashion-MNIST's are {IMAGE_SIZE}x{IMAGE_SIZE}.\n{HOW_TO_GET}"
+            )
+        item = rows * cols
+    if expected_count is not None and count != expected_count:
+        raise DataCorruptError(f"{path} says it holds {count} {kind}; expected {expected_count}.\n{HOW_TO_GET}")
+    want_size = need + count * item
+    if size != want_size:
+        raise DataCorruptError(
+            f"{path} is {size} bytes but its header promises {count} {kind} "
+            f"({want_size} bytes): the file is truncated or damaged.\n{HOW_TO_GET}"
+        )
+    return count
+
+
+def _find_files(folder: Path) -> dict[tuple[str, str], Path] | None:
+    """The four files in `folder` (raw, .gz or torchvision layout), or None if any is missing."""
+    found = {}
+    for key, name in FILES.items():
+        for candidate in (
+            folder / name,
+            folder / "FashionMNIST" / "raw" / name,
+            folder / f"{name}.gz",
+            folder / "FashionMNIST" / "raw" / f"{name}.gz",
+        ):
+            if candidate.is_file():
+                found[key] = candidate
+                break
+        else:
+            return None
+    return found
+
+
+def _unpack_dir(folder: Path) -> Path:
+    """Where unpacked copies go, in torchvision's layout: beside the files for a folder the
+    user named, else the project's data folder, else a user cache (never a system folder)."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "fmnist_lib"
+    roots = (PROJECT_DATA_DIR, cache) if folder == DEBIAN_DATA_DIR else (folder, PROJECT_DATA_DIR, cache)
+    for root in roots:
+        raw = root / "FashionMNIST" / "raw"
+        try:
+            raw.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            continue
+        if os.access(raw, os.W_OK):
+            return raw
+    raise DataCorruptError(
+        f"The files in {folder} are compressed and there is nowhere writable to unpack them "
+        f"(tried {folder}, {PROJECT_DATA_DIR} and {cache})."
+    )
+
+
+def _gunzip_once(src: Path, dest_dir: Path) -> Path:
+    dest = dest_dir / src.name[: -len(".gz")]
+    if dest.is_file() and dest.stat().st_mtime >= src.stat().st_mtime:
+        return dest
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_suffix(".part")
+    try:
+        with gzip.open(src, "rb") as fin, open(tmp, "wb") as fout:
+            shutil.copyfileobj(fin, fout, 1 << 20)
+    except (OSError, EOFError, gzip.BadGzipFile) as e:
+        tmp.unlink(missing_ok=True)
+        raise DataCorruptError(f"{src} is not a readable gzip file: {e}.\n{HOW_TO_GET}") from e
+    os.replace(tmp, dest)  # atomic: a concurrent reader never sees half a file
+    return dest
+
+
+def _read_split(raw_dir: Path, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Read one split with torchvision's reader (the files are already checked)."""
+    from torchvision.datasets import FashionMNIST as TVFashionMNIST
+
+    ds = TVFashionMNIST(str(raw_dir.parent.parent), train=train, download=False)
+    return ds.data, ds.targets
+
+
+def _load_folder(folder: Path, expected: tuple[int, int] | None) -> FashionMNIST | None:
+    files = _find_files(folder)
+    if files is None:
+        return None
+
+    # torchvision reads <root>/FashionMNIST/raw/<name>: bring all four files there
+    # unless they already are (unpacking a .gz once; copying a loose raw file).
+    def in_tv_layout(p: Path) -> bool:
+        return p.suffix != ".gz" and p.parent.name == "raw" and p.parent.parent.name == "FashionMNIST"
+
+    if not (all(map(in_tv_layout, files.values())) and len({p.parent for p in files.values()}) == 1):
+        raw = _unpack_dir(folder)
+        for key, p in files.items():
+            if p.suffix == ".gz":
+                files[key] = _gunzip_once(p, raw)
+            elif p.parent != raw:
+                dest = raw / p.name
+                if not dest.is_file() or dest.stat().st_mtime < p.stat().st_mtime:
+                    shutil.copyfile(p, dest)
+                files[key] = dest
+    counts = {}
+    for (split, kind), p in files.items():
+        want = None if expected is None else expected[0 if split == "train" else 1]
+        counts[(split, kind)] = _check_idx_header(p, kind, want)
+    for split in ("train", "test"):
+        if counts[(split, "images")] != counts[(split, "labels")]:
+            raise DataCorruptError(
+                f"The {split} split has {counts[(split, 'images')]} images but "
+                f"{counts[(split, 'labels')]} labels in {folder}.\n{HOW_TO_GET}"
+            )
+    raw_dir = files[("train", "images")].parent
+    try:
+        train_x, train_y = _read_split(raw_dir, train=True)
+        test_x, test_y = _read_split(raw_dir, train=False)
+    except (AssertionError, RuntimeError, ValueError, TypeError) as e:
+        raise DataCorruptError(f"Could not read the IDX files in {raw_dir}: {e}.\n{HOW_TO_GET}") from e
+    for name, labels in (("train", train_y), ("test", test_y)):
+        if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= len(CLASSES)):
+            raise DataCorruptError(
+                f"The {name} labels in {raw_dir} run from {int(labels.min())} to "
+                f"{int(labels.max())}; Fashion-MNIST's are 0 to {len(CLASSES) - 1}.\n{HOW_TO_GET}"
+            )
+    return FashionMNIST(
+        train_images=train_x.contiguous(),
+        train_labels=train_y.to(torch.int64).contiguous(),
+        test_images=test_x.contiguous(),
+        test_labels=test_y.to(torch.int64).contiguous(),
+        classes=CLASSES,
+        source=str(folder),
+    )
+
+
+def candidate_folders(data_dir: str | os.PathLike | None = None) -> list[tuple[str, Path]]:
+    """The folders searched, in order, each with a description for messages."""
+    out: list[tuple[str, Path]] = []
+    user = data_dir if data_dir is not None else os.environ.get(ENV_VAR) or None
+    if user:
+        how = "--data" if data_dir is not None else f"${ENV_VAR}"
+        out.append((f"the folder you named ({how})", Path(user).expanduser()))
+    out.append(("the project's data folder", PROJECT_DATA_DIR))
+    out.append(("Debian's dataset-fashion-mnist location", DEBIAN_DATA_DIR))
+    return out
+
+
+def _download(dest: Path) -> Path:
+    """torchvision's download, for machines with internet access. Returns the root it used."""
+    from torchvision.datasets import FashionMNIST as TVFashionMNIST
+
+    dest.mkdir(parents=True, exist_ok=True)
+    TVFashionMNIST(str(dest), train=True, download=True)
+    TVFashionMNIST(str(dest), train=False, download=True)
+    return dest
+
+
+def load_fashion_mnist(
+    data_dir: str | os.PathLike | None = None,
+    *,
+    download: bool = True,
+    expected: tuple[int, int] | None = (TRAIN_COUNT, TEST_COUNT),
+) -> FashionMNIST:
+    """Load Fashion-MNIST from the first folder that has it; download as a last resort.
+
+    `expected` is the (train, test) image count each split must have; tests pass
+    small counts or None to read the tiny files they write.
+    Raises DataNotFoundError or DataCorruptError with what was tried and how to fix it.
+    """
+    tried = []
+    for desc, folder in candidate_folders(data_dir):
+        ds = _load_folder(folder, expected)
+        if ds is not None:
+            return ds
+        tried.append(f"  * {desc}: {folder} - no Fashion-MNIST files there")
+    download_error = "not attempted"
+    if download:
+        try:
+            ds = _load_folder(_download(PROJECT_DATA_DIR), expected)
+            if ds is not None:
+                return ds
+            download_error = "the download finished but left no files"
+        except DataError:
+            raise
+        except Exception as e:  # any network failure: urllib, socket, ssl, checksum
+            download_error = f"{type(e).__name__}: {e}".splitlines()[0][:300]
+    tried.append(f"  * torchvision's download into {PROJECT_DATA_DIR}: {download_error}")
+    raise DataNotFoundError(
+        "Fashion-MNIST was not found. Looked for the four IDX files "
+        "(raw or .gz, or in FashionMNIST/raw/) in:\n" + "\n".join(tried) + "\n" + HOW_TO_GET
+    )
+
+
+def locate(data_dir: str | os.PathLike | None = None) -> Path | None:
+    """The first folder that holds the four files (unchecked), without downloading."""
+    for _, folder in candidate_folders(data_dir):
+        if _find_files(folder) is not None:
+            return folder
+    return None

@@ -1,0 +1,109 @@
+"""Predictions: a model together with its input scaling and class names.
+
+Every prediction in the project goes through `Classifier`, which takes uint8
+28x28 images and applies the scaling stored with the model (scaling.py), so
+training and inference cannot disagree on how pixels are scaled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from .scaling import InputScaling
+
+
+def as_uint8_images(images) -> torch.Tensor:
+    """Accept a [28,28] or [N,28,28] (or [N,1,28,28]) uint8 tensor or numpy array; return [N,28,28] uint8."""
+    if isinstance(images, np.ndarray):
+        images = torch.from_numpy(np.ascontiguousarray(images))
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"Expected a uint8 tensor or array of 28x28 images, got {type(images).__name__}")
+    if images.dtype != torch.uint8:
+        raise TypeError(f"Expected uint8 pixels (0-255), got {images.dtype}; the classifier scales them itself.")
+    if images.dim() == 2:
+        images = images.unsqueeze(0)
+    if images.dim() == 4 and images.shape[1] == 1:
+        images = images.squeeze(1)
+    if images.dim() != 3 or tuple(images.shape[1:]) != (28, 28):
+        raise ValueError(f"Expected 28x28 images, got shape {tuple(images.shape)}")
+    return images
+
+
+@torch.no_grad()
+def predict_logits(
+    model: nn.Module, scaling: InputScaling, images: torch.Tensor, batch_size: int = 2000
+) -> torch.Tensor:
+    """Logits [N, 10] for uint8 images [N, 28, 28], in eval mode, in batches to bound memory."""
+    was_training = model.training
+    model.eval()
+    try:
+        out = [model(scaling.apply(images[i : i + batch_size])) for i in range(0, len(images), batch_size)]
+    finally:
+        model.train(was_training)
+    return torch.cat(out) if out else torch.empty(0, 10)
+
+
+def softmax_with_temperature(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """softmax(logits / T): T < 1 sharpens the distribution, T > 1 flattens it; the order never changes."""
+    if not temperature > 0:
+        raise ValueError("temperature must be positive")
+    return torch.softmax(logits / temperature, dim=-1)
+
+
+@dataclass
+class Prediction:
+    """Probabilities [N, 10] and the Top-k [N, k] of a batch."""
+
+    logits: torch.Tensor
+    probs: torch.Tensor
+    top_indices: torch.Tensor
+    top_probs: torch.Tensor
+    classes: tuple[str, ...]
+
+    def top(self, i: int = 0) -> list[dict]:
+        """The Top-k of image i as [{"label", "index", "prob"}, ...], best first."""
+        return [
+            {"label": self.classes[int(c)], "index": int(c), "prob": float(p)}
+            for c, p in zip(self.top_indices[i], self.top_probs[i], strict=True)
+        ]
+
+
+@dataclass
+class Classifier:
+    """A trained model with the scaling it was trained with and the class names."""
+
+    model: nn.Module
+    scaling: InputScaling
+    classes: tuple[str, ...]
+    kind: str
+
+    def logits(self, images) -> torch.Tensor:
+        return predict_logits(self.model, self.scaling, as_uint8_images(images))
+
+    def predict(self, images, k: int = 3, temperature: float = 1.0) -> Prediction:
+        logits = self.logits(images)
+        probs = softmax_with_temperature(logits, temperature)
+        k = max(1, min(int(k), probs.shape[1]))
+        top_probs, top_indices = probs.topk(k, dim=1)
+        return Prediction(logits, probs, top_indices, top_probs, tuple(self.classes))
+
+    def accuracy(self, images, labels: torch.Tensor) -> float:
+        return accuracy(self.model, self.scaling, as_uint8_images(images), labels)
+
+
+def accuracy(model: nn.Module, scaling: InputScaling, images: torch.Tensor, labels: torch.Tensor) -> float:
+    """Fraction of images whose argmax logit is the label."""
+    if len(labels) == 0:
+        return float("nan")
+    pred = predict_logits(model, scaling, images).argmax(dim=1)
+    return float((pred == labels).float().mean())
+
+
+def confusion_matrix(predicted: torch.Tensor, labels: torch.Tensor, num_classes: int = 10) -> torch.Tensor:
+    """[true, predicted] counts, [num_classes, num_classes] int64."""
+    idx = labels.to(torch.int64) * num_classes + predicted.to(torch.int64)
+    return torch.bincount(idx, minlength=num_classes * num_classes).view(num_classes, num_classes)
