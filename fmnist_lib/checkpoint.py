@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import io
 import os
+import pickle
+import warnings
 from typing import BinaryIO
 
 import torch
@@ -70,16 +72,29 @@ def load_checkpoint(src: str | os.PathLike | bytes | BinaryIO) -> TrainingRun:
         if size > MAX_CHECKPOINT_BYTES:
             raise CheckpointError(f"{os.fspath(src)} is {size / 1e6:.0f} MB; a checkpoint of this app is a few MB.")
     try:
-        obj = torch.load(src, map_location="cpu", weights_only=True)
-    except Exception as e:  # UnpicklingError, RuntimeError, EOFError, ...: all mean "not ours"
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        if "weights only load failed" in str(e).lower() or "unsupported global" in str(e).lower():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. "Detected pickle protocol 4": we refuse or accept anyway
+            obj = torch.load(src, map_location="cpu", weights_only=True)
+    except EOFError as e:
+        raise CheckpointError("The checkpoint file is empty or cut short.") from e
+    except pickle.UnpicklingError as e:
+        # A GLOBAL opcode names a Python class or function to call: the hallmark of a pickle
+        # that would run code. The restricted unpickler stops there, before calling anything.
+        if "weights only load failed" in str(e).lower() and "global" in str(e).lower():
             raise CheckpointError(
-                "Refused: this file contains Python objects other than tensors and plain data "
-                "(it could run code when loaded), so it was not loaded. Only checkpoints saved "
+                "Refused: this file contains Python objects other than tensors and plain data, "
+                "which could run code when loaded, so it was not loaded. Only checkpoints saved "
                 "by this app are accepted."
             ) from e
-        raise CheckpointError(f"This is not a checkpoint file of this app ({first[:200]}).") from e
+        raise CheckpointError("This file is not a checkpoint saved by this app (it is not a PyTorch file).") from e
+    except RuntimeError as e:
+        if "zip archive" in str(e):
+            raise CheckpointError(
+                "This file is damaged or truncated: it starts like a PyTorch checkpoint but cannot be read."
+            ) from e
+        raise CheckpointError("This file is not a checkpoint saved by this app (it is not a PyTorch file).") from e
+    except Exception as e:  # KeyError, ValueError, ...: the legacy reader choking on arbitrary bytes
+        raise CheckpointError("This file is not a checkpoint saved by this app (it is not a PyTorch file).") from e
     return _run_from_dict(obj)
 
 

@@ -20,6 +20,7 @@ import gzip
 import os
 import shutil
 import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -185,7 +186,7 @@ def _gunzip_once(src: Path, dest_dir: Path) -> Path:
     try:
         with gzip.open(src, "rb") as fin, open(tmp, "wb") as fout:
             shutil.copyfileobj(fin, fout, 1 << 20)
-    except (OSError, EOFError, gzip.BadGzipFile) as e:
+    except (OSError, EOFError, zlib.error) as e:  # BadGzipFile is an OSError
         tmp.unlink(missing_ok=True)
         raise DataCorruptError(f"{src} is not a readable gzip file: {e}.\n{HOW_TO_GET}") from e
     os.replace(tmp, dest)  # atomic: a concurrent reader never sees half a file

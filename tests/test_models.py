@@ -1,0 +1,70 @@
+"""fmnist_lib.models: the tutorial's softmax model exactly, its closed-form gradient, the CNN's shapes."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from fmnist_lib.models import SmallCNN, SoftmaxRegression, build_model
+
+
+def test_softmax_is_the_tutorials_flatten_plus_linear():
+    torch.manual_seed(0)
+    m = build_model("softmax")
+    assert isinstance(m, SoftmaxRegression)
+    assert isinstance(m.flatten, nn.Flatten)
+    assert isinstance(m.linear, nn.Linear)
+    assert (m.linear.in_features, m.linear.out_features) == (784, 10)
+    assert sum(p.numel() for p in m.parameters()) == 7850
+    assert torch.count_nonzero(m.linear.bias) == 0
+    std = m.linear.weight.std().item()
+    assert 0.009 < std < 0.011 and abs(m.linear.weight.mean().item()) < 0.001
+
+
+def test_softmax_forward_equals_nn_linear():
+    torch.manual_seed(1)
+    m = SoftmaxRegression()
+    x = torch.rand(5, 1, 28, 28)
+    expected = m.linear(x.view(5, -1))
+    assert torch.allclose(m(x), expected, atol=1e-6)
+    assert m(x).shape == (5, 10)
+
+
+def test_closed_form_gradient_equals_autograd():
+    torch.manual_seed(2)
+    m = SoftmaxRegression()
+    nn.init.normal_(m.linear.weight, std=0.5)  # non-trivial logits
+    x = torch.rand(33, 1, 28, 28)
+    y = torch.randint(0, 10, (33,))
+    loss = F.cross_entropy(m(x), y)
+    loss.backward()
+    gw, gb = m.linear.weight.grad.clone(), m.linear.bias.grad.clone()
+    m.zero_grad()
+    losses, logits = m.cross_entropy_gradients(x, y)
+    assert torch.allclose(losses.mean(), loss.detach(), atol=1e-5)
+    assert torch.allclose(logits, m(x).detach(), atol=1e-5)
+    assert torch.allclose(m.linear.weight.grad, gw, atol=1e-6)
+    assert torch.allclose(m.linear.bias.grad, gb, atol=1e-6)
+
+
+def test_templates_are_the_rows_of_w():
+    m = SoftmaxRegression()
+    t = m.templates()
+    assert t.shape == (10, 28, 28)
+    assert torch.equal(t[3].flatten(), m.linear.weight[3].detach())
+
+
+def test_cnn_returns_logits_for_a_batch():
+    m = build_model("cnn")
+    assert isinstance(m, SmallCNN)
+    convs = [layer for layer in m.modules() if isinstance(layer, nn.Conv2d)]
+    assert len(convs) == 2
+    out = m(torch.rand(4, 1, 28, 28))
+    assert out.shape == (4, 10)
+
+
+def test_unknown_model_is_refused():
+    with pytest.raises(ValueError, match="softmax, cnn"):
+        build_model("resnet")
