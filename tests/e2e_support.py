@@ -1,0 +1,372 @@
+"""Helpers for the browser tests (tests/test_e2e.py) and the UI benchmark (bench/bench_ui.py).
+
+- StreamlitServer: starts `streamlit run streamlit_app.py` on a free port in its own
+  process group, waits for /_stcore/health, and kills the whole group on stop().
+- find_chromium / launch_chromium: Debian's Chromium driven by PyPI's Playwright
+  (never `playwright install`: browsers cannot be downloaded here).
+- wait_idle, goto_page, click_button, upload, screenshot: the few UI actions the tests need,
+  each waiting until the Streamlit script has finished running.
+- garment_photo, broken_image_bytes: generated upload files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+APP = "streamlit_app.py"
+ARTIFACTS = REPO / "artifacts"
+SCREENSHOTS = ARTIFACTS / "screenshots"
+
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+# The whole app is idle (no script run in progress).
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+RUNNING = '[data-testid="stApp"][data-test-script-state="running"]'
+UPLOAD_INPUT = '[data-testid="stFileUploaderDropzoneInput"]'
+NAV_LINK = '[data-testid="stSidebarNavLink"]'
+SUCCESS = '[data-testid="stAlertContentSuccess"]'
+ERROR = '[data-testid="stAlertContentError"]'
+WARNING = '[data-testid="stAlertContentWarning"]'
+EXCEPTION = '[data-testid="stException"]'
+CHART = '[data-testid="stVegaLiteChart"]'
+
+
+# --------------------------------------------------------------------------- the server
+
+
+def find_chromium() -> str | None:
+    """Debian's Chromium: /usr/bin/chromium, or `chromium` on PATH; None if missing."""
+    if os.access("/usr/bin/chromium", os.X_OK):
+        return "/usr/bin/chromium"
+    return shutil.which("chromium")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class StreamlitServer:
+    """`streamlit run` in a subprocess with its own process group; its output goes to a log file."""
+
+    def __init__(
+        self,
+        log_path: Path | None = None,
+        app: str = APP,
+        extra_args: list[str] | None = None,
+        cwd: Path | None = None,
+    ):
+        # E2E_APP_DIR: run another checkout of the app (default: this repository).
+        self.cwd = Path(cwd or os.environ.get("E2E_APP_DIR") or REPO)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.app = app
+        self.extra_args = extra_args or []
+        self.log_path = log_path or ARTIFACTS / f"streamlit-{self.port}.log"
+        self.proc: subprocess.Popen | None = None
+        self.started_at = 0.0
+
+    def start(self) -> StreamlitServer:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        cmd = [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            self.app,
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(self.port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.fileWatcherType",
+            "none",
+            "--browser.gatherUsageStats",
+            "false",
+            *self.extra_args,
+        ]
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.started_at = time.perf_counter()
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=self.cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stop() kills the whole group
+        )
+        return self
+
+    def wait_healthy(self, timeout: float = 60.0) -> float:
+        """Block until /_stcore/health answers "ok"; return the seconds since start()."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"streamlit exited with code {self.proc.returncode}:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(self.url + "/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        return time.perf_counter() - self.started_at
+            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+                pass
+            time.sleep(0.05)
+        raise TimeoutError(f"streamlit did not answer /_stcore/health within {timeout:.0f} s:\n{self.log_tail()}")
+
+    def log_tail(self, n: int = 60) -> str:
+        with contextlib.suppress(OSError):
+            self._log.flush()
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
+        return ""
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def rss_bytes(self) -> int:
+        """Resident memory of the server process plus all its children."""
+        import psutil
+
+        p = psutil.Process(self.pid)
+        total = p.memory_info().rss
+        for c in p.children(recursive=True):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                total += c.memory_info().rss
+        return total
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(self.proc.pid, sig)
+                try:
+                    self.proc.wait(timeout=wait)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+        else:
+            # The leader is gone; make sure nothing it left in its group survives.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+        with contextlib.suppress(Exception):
+            self._log.close()
+        self.proc = None
+
+    def __enter__(self) -> StreamlitServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+# --------------------------------------------------------------------------- the browser
+
+
+def launch_chromium(playwright, executable: str | None = None):
+    exe = executable or find_chromium()
+    if exe is None:
+        raise RuntimeError("Chromium not found (/usr/bin/chromium or `chromium` on PATH)")
+    return playwright.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
+
+
+def new_context(browser, width: int = 1400, height: int = 1000):
+    return browser.new_context(viewport={"width": width, "height": height}, device_scale_factor=1)
+
+
+def wait_idle(page, timeout: float = 60.0, started_within: float = 1.0) -> None:
+    """Wait until the script run caused by the last action has finished.
+
+    A click reaches the server asynchronously, so the app can still look idle for a moment
+    right after it: first give the run up to `started_within` seconds to start, then wait
+    for the idle state. Callers should also wait for the text they expect.
+    """
+    with contextlib.suppress(Exception):
+        page.wait_for_selector(RUNNING, state="attached", timeout=started_within * 1000)
+    page.wait_for_selector(IDLE, state="attached", timeout=timeout * 1000)
+
+
+_ARM_WATCH = """() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    window.__e2eRuns = {started: 0, finished: 0};
+    if (window.__e2eObserver) window.__e2eObserver.disconnect();
+    window.__e2eObserver = new MutationObserver(() => {
+        const s = app.getAttribute('data-test-script-state');
+        if (s === 'running') window.__e2eRuns.started += 1;
+        else if (s === 'notRunning' && window.__e2eRuns.started > 0) window.__e2eRuns.finished += 1;
+    });
+    window.__e2eObserver.observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+}"""
+
+_RUN_DONE = """() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    return window.__e2eRuns && window.__e2eRuns.finished > 0
+        && app.getAttribute('data-test-script-state') === 'notRunning';
+}"""
+
+
+def arm_run_watch(page) -> None:
+    """Start recording script-state changes; call right before an action (see wait_run_done).
+
+    A MutationObserver sees every change of the app's script state, so even a run shorter
+    than a polling interval is not missed.
+    """
+    page.evaluate(_ARM_WATCH)
+
+
+def wait_run_done(page, timeout: float = 60.0) -> None:
+    """Wait until a script run started after arm_run_watch() has finished and the app is idle."""
+    page.wait_for_function(_RUN_DONE, timeout=timeout * 1000)
+
+
+def open_app(page, url: str, timeout: float = 60.0) -> None:
+    page.goto(url, wait_until="domcontentloaded", timeout=timeout * 1000)
+    page.wait_for_selector('[data-testid="stApp"]', state="attached", timeout=timeout * 1000)
+    page.wait_for_selector(IDLE, state="attached", timeout=timeout * 1000)
+    # The first render of the page's elements follows the idle flag closely; wait for the main block.
+    page.wait_for_selector('[data-testid="stMain"]', state="attached", timeout=timeout * 1000)
+
+
+def goto_page(page, title: str, timeout: float = 60.0) -> None:
+    """Go to a page through the sidebar navigation (keeps the session, unlike a new URL)."""
+    link = page.locator(NAV_LINK).filter(has_text=title).first
+    link.click(timeout=timeout * 1000)
+    wait_idle(page, timeout=timeout)
+
+
+def click_button(page, label: str, timeout: float = 60.0, exact: bool = True) -> None:
+    page.get_by_role("button", name=label, exact=exact).first.click(timeout=timeout * 1000)
+
+
+def upload(page, name: str, data: bytes, mime: str, index: int = 0) -> None:
+    page.locator(UPLOAD_INPUT).nth(index).set_input_files(
+        files=[{"name": name, "mimeType": mime, "buffer": data}],
+    )
+
+
+def exceptions_on_page(page) -> list[str]:
+    """Text of any uncaught-exception boxes Streamlit shows (the app crashed)."""
+    return [t.strip() for t in page.locator(EXCEPTION).all_inner_texts()]
+
+
+def screenshot(page, path: Path, width: int | None = None) -> Path:
+    """A full-page screenshot of a Streamlit app.
+
+    Streamlit scrolls inside its own main container, so Playwright's full_page alone only
+    captures the viewport; grow the viewport to the content's height first, then restore it.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    vp = page.viewport_size or {"width": 1400, "height": 1000}
+    w = width or vp["width"]
+    if w != vp["width"]:
+        page.set_viewport_size({"width": w, "height": vp["height"]})
+        page.wait_for_timeout(300)
+    height = page.evaluate(
+        """() => {
+            const sels = ['[data-testid="stMain"]', '[data-testid="stMainBlockContainer"]',
+                          '[data-testid="stAppViewContainer"]', '[data-testid="stSidebarContent"]'];
+            let h = document.documentElement.scrollHeight;
+            for (const s of sels) {
+                const el = document.querySelector(s);
+                if (el) h = Math.max(h, el.scrollHeight);
+            }
+            return h;
+        }"""
+    )
+    height = int(min(max(height, vp["height"]), 12000))
+    page.set_viewport_size({"width": w, "height": height})
+    page.wait_for_timeout(400)  # let charts re-lay out at the new size
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size(vp)
+    return path
+
+
+# --------------------------------------------------------------------------- upload files
+
+
+@functools.lru_cache(maxsize=1)
+def _fmnist():
+    from fmnist_lib import load_fashion_mnist
+
+    return load_fashion_mnist(download=False)
+
+
+def _fmnist_test_image(index: int):
+    """One Fashion-MNIST test image (28x28 uint8 numpy) and its label, from the real data."""
+    data = _fmnist()
+    return data.test_images[index].numpy(), int(data.test_labels[index])
+
+
+def garment_photo(
+    index: int = 0,
+    size: tuple[int, int] = (900, 1200),
+    fmt: str = "JPEG",
+    colour: tuple[int, int, int] = (40, 60, 110),
+    quality: int = 90,
+) -> tuple[bytes, int]:
+    """A photo-like picture of a garment: a Fashion-MNIST test image rendered large, dyed, on a
+    slightly uneven white background with some noise, saved as JPEG or PNG.
+
+    Returns the file's bytes and the true class index of the garment.
+    """
+    import numpy as np
+    from PIL import Image, ImageFilter
+
+    pixels, label = _fmnist_test_image(index)
+    w, h = size
+    side = int(min(w, h) * 0.8)
+    # The garment's shape (alpha) and shading from its pixels, smoothly upscaled.
+    mask = Image.fromarray(pixels).resize((side, side), Image.Resampling.BICUBIC).filter(ImageFilter.GaussianBlur(2))
+    m = np.asarray(mask, dtype=np.float32) / 255.0
+    rng = np.random.default_rng(index)
+    # Background: off-white with a soft vertical gradient (a photo, not a flat render).
+    yy = np.linspace(0, 1, h, dtype=np.float32)[:, None]
+    bg = np.empty((h, w, 3), dtype=np.float32)
+    for c, base in enumerate((246, 244, 240)):
+        bg[..., c] = base - 14 * yy
+    # The garment: dyed, darker where the original is darker (folds), on the canvas centre.
+    shade = 0.55 + 0.45 * m
+    garment = np.stack([colour[c] * (2.0 - shade) for c in range(3)], axis=-1)
+    alpha = np.clip(m * 1.6, 0, 1)[..., None]
+    top, left = (h - side) // 2, (w - side) // 2
+    region = bg[top : top + side, left : left + side]
+    bg[top : top + side, left : left + side] = region * (1 - alpha) + garment * alpha
+    bg += rng.normal(0, 3.0, bg.shape).astype(np.float32)
+    img = Image.fromarray(np.clip(bg, 0, 255).astype(np.uint8), "RGB")
+    buf = io.BytesIO()
+    if fmt.upper() == "JPEG":
+        img.save(buf, "JPEG", quality=quality)
+    else:
+        img.save(buf, fmt.upper())
+    return buf.getvalue(), label
+
+
+def broken_image_bytes() -> bytes:
+    """A file named like a JPEG whose content is a cut-off JPEG header followed by junk."""
+    return b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"this is not really an image" * 20
