@@ -1,0 +1,208 @@
+"""Altair charts and small image helpers (numpy only) used by the pages."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from fmnist_lib import CLASSES, EpochStats
+
+# Reference accuracies drawn on every accuracy chart (Fashion-MNIST benchmark figures).
+REFERENCES = (
+    ("chance (10%)", 0.10),
+    ("human (83.5%)", 0.835),
+    ("best linear classifier (84.2%)", 0.842),
+)
+
+
+def history_frame(named_histories: Sequence[tuple[str, Sequence[EpochStats]]]) -> pd.DataFrame:
+    rows = []
+    for name, history in named_histories:
+        for e in history:
+            rows.append(
+                {
+                    "run": name,
+                    "epoch": e.epoch,
+                    "train loss": e.train_loss,
+                    "train accuracy": e.train_acc,
+                    "test accuracy": e.test_acc,
+                    "seconds": e.seconds,
+                    "examples/s": e.examples_per_sec,
+                    "examples": e.examples,
+                    "complete": e.complete,
+                    "lr": e.lr,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def history_csv(history: Sequence[EpochStats]) -> bytes:
+    """A run's history as CSV, one row per epoch, with the field names of EpochStats."""
+    return pd.DataFrame([e.to_dict() for e in history]).to_csv(index=False).encode()
+
+
+def _references() -> alt.LayerChart:
+    ref = pd.DataFrame([{"reference": n, "accuracy": v} for n, v in REFERENCES])
+    rules = (
+        alt.Chart(ref)
+        .mark_rule(strokeDash=[2, 3], color="gray")
+        .encode(y="accuracy:Q", tooltip=["reference:N", alt.Tooltip("accuracy:Q", format=".1%")])
+    )
+    text = (
+        alt.Chart(ref)
+        .mark_text(align="left", dx=3, dy=-5, color="gray", fontSize=10)
+        .encode(x=alt.value(0), y="accuracy:Q", text="reference:N")
+    )
+    return rules + text
+
+
+def history_charts(
+    named_histories: Sequence[tuple[str, Sequence[EpochStats]]],
+    max_epoch: int | None = None,
+    height: int = 260,
+) -> alt.HConcatChart:
+    """Training loss (left) and training/test accuracy (right) per epoch, with reference lines.
+
+    One run: colour = train/test. Several runs: colour = run, dash = train/test.
+    """
+    df = history_frame(named_histories)
+    several = len(named_histories) > 1
+    last = max([max_epoch or 1] + ([int(df["epoch"].max())] if len(df) else []))
+    x = alt.X("epoch:Q", title="epoch", scale=alt.Scale(domain=[1, max(2, last)]), axis=alt.Axis(tickMinStep=1))
+    if len(df):
+        acc = df.melt(
+            id_vars=["run", "epoch"],
+            value_vars=["train accuracy", "test accuracy"],
+            var_name="split",
+            value_name="accuracy",
+        )
+    else:
+        acc = pd.DataFrame({"run": [], "epoch": [], "split": [], "accuracy": []})
+        df = pd.DataFrame({"run": [], "epoch": [], "train loss": []})
+    loss = (
+        alt.Chart(df)
+        .mark_line(point=True)
+        .encode(
+            x=x,
+            y=alt.Y("train loss:Q", title="training loss (cross-entropy)", scale=alt.Scale(zero=False)),
+            color=alt.Color("run:N", legend=alt.Legend(orient="bottom", columns=1))
+            if several
+            else alt.value("#e45756"),
+            tooltip=["run:N", "epoch:Q", alt.Tooltip("train loss:Q", format=".4f")],
+        )
+        .properties(title="Training loss", height=height)
+    )
+    acc_chart = (
+        alt.Chart(acc)
+        .mark_line(point=True)
+        .encode(
+            x=x,
+            y=alt.Y("accuracy:Q", title="accuracy", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
+            color=(
+                alt.Color("run:N", legend=alt.Legend(orient="bottom", columns=1))
+                if several
+                else alt.Color("split:N", title=None, legend=alt.Legend(orient="bottom"))
+            ),
+            strokeDash=alt.StrokeDash("split:N", title=None) if several else alt.value([1, 0]),
+            tooltip=["run:N", "epoch:Q", "split:N", alt.Tooltip("accuracy:Q", format=".2%")],
+        )
+        .properties(title="Accuracy (training and test)", height=height)
+    )
+    return alt.hconcat(loss, acc_chart + _references()).resolve_scale(color="independent")
+
+
+def confusion_chart(matrix: np.ndarray, classes: Sequence[str] = CLASSES, selection_name: str = "cell") -> alt.Chart:
+    """Heatmap of counts [true, predicted]; clicking a cell selects (true, predicted)."""
+    n = len(classes)
+    rows = []
+    totals = matrix.sum(axis=1)
+    for t in range(n):
+        for p in range(n):
+            count = int(matrix[t, p])
+            rows.append(
+                {
+                    "true": classes[t],
+                    "predicted": classes[p],
+                    "count": count,
+                    "share": count / totals[t] if totals[t] else 0.0,
+                    "diagonal": t == p,
+                }
+            )
+    df = pd.DataFrame(rows)
+    order = list(classes)
+    pick = alt.selection_point(name=selection_name, fields=["true", "predicted"], on="click", clear="dblclick")
+    base = alt.Chart(df).encode(
+        x=alt.X("predicted:N", sort=order, title="predicted class", axis=alt.Axis(labelAngle=-40)),
+        y=alt.Y("true:N", sort=order, title="true class"),
+    )
+    cells = base.mark_rect(stroke="white").encode(
+        color=alt.Color("share:Q", title="share of the true class", scale=alt.Scale(scheme="blues", domain=[0, 1])),
+        opacity=alt.condition(pick, alt.value(1.0), alt.value(0.45)),
+        tooltip=["true:N", "predicted:N", "count:Q", alt.Tooltip("share:Q", format=".1%")],
+    )
+    text = base.mark_text(fontSize=11).encode(
+        text="count:Q",
+        color=alt.condition(alt.datum.share > 0.5, alt.value("white"), alt.value("black")),
+    )
+    return (cells + text).add_params(pick).properties(height=420)
+
+
+def bar_chart(labels: Sequence[str], values: Sequence[float], title: str, highlight: int | None = 0) -> alt.Chart:
+    """Horizontal bars of probabilities (0..1), labelled as percentages, in the order given."""
+    df = pd.DataFrame({"class": list(labels), "probability": list(values)})
+    df["label"] = [f"{v:.1%}" for v in values]
+    df["top"] = [i == highlight for i in range(len(df))]
+    base = alt.Chart(df).encode(
+        y=alt.Y("class:N", sort=list(labels), title=None),
+        x=alt.X("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"), title="probability"),
+    )
+    bars = base.mark_bar().encode(
+        color=alt.condition(alt.datum.top, alt.value("#1f77b4"), alt.value("#9ecae1")),
+        tooltip=["class:N", alt.Tooltip("probability:Q", format=".2%")],
+    )
+    text = base.mark_text(align="left", dx=3).encode(text="label:N")
+    return (bars + text).properties(title=title, height=max(90, 28 * len(df)))
+
+
+def per_class_chart(acc: np.ndarray, classes: Sequence[str] = CLASSES) -> alt.Chart:
+    df = pd.DataFrame({"class": list(classes), "accuracy": acc})
+    base = alt.Chart(df).encode(
+        y=alt.Y("class:N", sort="-x", title=None),
+        x=alt.X("accuracy:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
+    )
+    bars = base.mark_bar().encode(
+        color=alt.Color("accuracy:Q", scale=alt.Scale(scheme="redyellowgreen", domain=[0.4, 1]), legend=None),
+        tooltip=["class:N", alt.Tooltip("accuracy:Q", format=".1%")],
+    )
+    text = base.mark_text(align="left", dx=3).encode(text=alt.Text("accuracy:Q", format=".1%"))
+    return (bars + text).properties(title="Per-class test accuracy", height=300)
+
+
+# --- images (numpy) --------------------------------------------------------------
+
+
+def upscale(img: np.ndarray, factor: int) -> np.ndarray:
+    """Nearest-neighbour upscaling, so 28x28 pixels stay crisp in the browser."""
+    return np.repeat(np.repeat(img, factor, axis=0), factor, axis=1)
+
+
+def diverging_rgb(values: np.ndarray, vmax: float | None = None) -> np.ndarray:
+    """Map signed values to RGB uint8: blue = positive, red = negative, white = 0."""
+    v = np.asarray(values, dtype=np.float32)
+    if vmax is None:
+        vmax = float(np.abs(v).max()) or 1.0
+    t = np.clip(v / vmax, -1.0, 1.0)
+    pos, neg = np.clip(t, 0, 1), np.clip(-t, 0, 1)
+    r = 1.0 - pos * 0.85
+    g = 1.0 - 0.8 * np.maximum(pos, neg)
+    b = 1.0 - neg * 0.85
+    return (np.stack([r, g, b], axis=-1) * 255).round().astype(np.uint8)
+
+
+def signed_images(maps: np.ndarray, factor: int = 4, shared_scale: bool = True) -> list[np.ndarray]:
+    """A list of RGB images (one per map) on one colour scale, upscaled."""
+    vmax = float(np.abs(maps).max()) or 1.0
+    return [upscale(diverging_rgb(m, vmax if shared_scale else None), factor) for m in maps]

@@ -1,0 +1,71 @@
+"""Resources shared by every session of the server (st.cache_resource), read-only.
+
+* the dataset: loaded once per server as uint8 tensors (~55 MB), never copied per session;
+* the default model: the tutorial's softmax regression, trained on first use (~1 s),
+  active until the user trains or loads their own;
+* the default model's test-set predictions.
+
+Per-session things (runs, the active model) are in state.py.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from fmnist_lib import DataError, FashionMNIST, TrainingRun, default_config, load_fashion_mnist
+from fmnist_lib.analysis import TestPredictions, predict_test_set
+
+from . import state
+
+
+@st.cache_resource(show_spinner="Loading Fashion-MNIST (once per server)…")
+def _dataset() -> FashionMNIST:
+    return load_fashion_mnist()
+
+
+def dataset() -> FashionMNIST:
+    """The dataset, or an error message and a stopped page if it cannot be found."""
+    try:
+        return _dataset()
+    except DataError as e:
+        st.error(f"**Fashion-MNIST could not be loaded.**\n\n```\n{e}\n```")
+        st.stop()
+        raise  # unreachable: st.stop() raises
+
+
+@st.cache_resource(show_spinner="Training the default softmax model (once per server, about a second)…")
+def default_run() -> TrainingRun:
+    """The tutorial's model with the tutorial's settings (10 epochs of SGD, lr 0.1, batch 256)."""
+    run = TrainingRun(default_config("softmax"))
+    run.fit(_dataset())
+    return run
+
+
+@st.cache_resource(show_spinner=False)
+def _default_predictions() -> TestPredictions:
+    data = _dataset()
+    return predict_test_set(default_run().classifier(), data.test_images, data.test_labels)
+
+
+DEFAULT_NAME = "Default: softmax regression (the tutorial's settings)"
+
+
+def active() -> tuple[str, TrainingRun, int | None]:
+    """(name, run, run id) of the active model; run id None is the shared default model."""
+    lab_run = state.find_run(state.active_id())
+    if lab_run is not None and lab_run.run.history:
+        return lab_run.name, lab_run.run, lab_run.id
+    return DEFAULT_NAME, default_run(), None
+
+
+def predictions(run: TrainingRun, run_id: int | None) -> TestPredictions:
+    """Test-set predictions of a run, computed once per model state (memo of the last one per session)."""
+    if run_id is None:
+        return _default_predictions()
+    data = dataset()
+    memo_key = (run_id, run.steps, run.epochs_done)
+    memo = st.session_state.get(state.PRED_MEMO)
+    if memo is None or memo[0] != memo_key:
+        memo = (memo_key, predict_test_set(run.classifier(), data.test_images, data.test_labels))
+        st.session_state[state.PRED_MEMO] = memo
+    return memo[1]

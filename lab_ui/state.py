@@ -1,0 +1,177 @@
+"""Every session-state key and widget key of the app, in one place, and the helpers that use them.
+
+Two kinds of state live in ``st.session_state`` (per browser session):
+
+* app state, under ``lab.*`` keys: the runs of the session, which model is
+  active, the training job, small per-page memos. Plain Python objects, never
+  the dataset (that is shared per server, see resources.py).
+* widget values. Streamlit forgets a widget's value when the page that shows it
+  is not rendered, so each widget has two keys: the widget's own key
+  (``w.<name>``) and a stored copy (``lab.value.<name>``) that survives page
+  switches. ``bind(name, default)`` returns the widget kwargs that keep them in
+  sync: the stored value seeds the widget, and on_change copies it back.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+import streamlit as st
+
+from fmnist_lib import TrainingRun
+
+# --- app state ---------------------------------------------------------------
+RUNS = "lab.runs"  # list[LabRun]: the runs of this session, oldest first
+JOB = "lab.job"  # TrainJob while a run is being trained from the Train page, else None
+RUN_COUNTER = "lab.run_counter"  # itertools.count for run ids
+CHECKPOINT_SEEN = "lab.checkpoint_seen"  # file_id of the last checkpoint upload handled
+PRED_MEMO = "lab.pred_memo"  # predictions of the active model on the test set
+BROWSE_SEED = "lab.browse_seed"  # seed of the current random batch on Browse
+UPLOAD_MEMO = "lab.upload_memo"  # the last upload, preprocessed (small thumbnails only)
+NOTICE = "lab.notice"  # a one-off message shown on the next run of the Train page
+
+# --- widgets whose values persist across pages (name -> widget key "w.<name>") ---
+# Train
+MODEL = "train.model"
+LR = "train.lr"
+EPOCHS = "train.epochs"
+BATCH = "train.batch_size"
+OPTIMIZER = "train.optimizer"
+WEIGHT_DECAY = "train.weight_decay"
+SCHEDULE = "train.schedule"
+SEED = "train.seed"
+COMPARE = "train.compare"  # run ids overlaid in the comparison chart
+# Browse
+BATCH_SIZE = "browse.batch_size"
+VIEW = "browse.view"
+CELL_TRUE = "browse.cell_true"
+CELL_PRED = "browse.cell_pred"
+# Upload
+TEMPERATURE = "upload.temperature"
+USE_CAMERA = "upload.use_camera"
+# Sidebar
+ACTIVE_PICK = "sidebar.active"
+ACTIVE = "lab.value.sidebar.active"  # id of the active LabRun, or None for the default model
+
+# Widgets that are not persisted (buttons, uploaders, chart selections)
+TRAIN_BUTTON = "w.train.train"
+STOP_BUTTON = "w.train.stop"
+CONTINUE_BUTTON = "w.train.continue"
+RESET_BUTTON = "w.train.reset"
+CHECKPOINT_UPLOAD = "w.train.checkpoint_upload"
+NEW_BATCH_BUTTON = "w.browse.new_batch"
+CONFUSION_CHART = "w.browse.confusion"
+IMAGE_UPLOAD = "w.upload.file"
+CAMERA = "w.upload.camera"
+
+
+def widget_key(name: str) -> str:
+    return f"w.{name}"
+
+
+def value_key(name: str) -> str:
+    return f"lab.value.{name}"
+
+
+def get(name: str, default: Any = None) -> Any:
+    """The stored value of a persistent widget (whether or not its page is shown)."""
+    return st.session_state.get(value_key(name), default)
+
+
+def put(name: str, value: Any) -> None:
+    """Set a persistent widget's value. Call from callbacks or before the widget is drawn."""
+    st.session_state[value_key(name)] = value
+    st.session_state[widget_key(name)] = value
+
+
+def bind(name: str, default: Any, on_change=None) -> dict:
+    """kwargs (key, on_change) for a widget whose value survives page switches.
+
+    Pass no value/index to the widget itself: its value comes from session state.
+    """
+    ss = st.session_state
+    vkey, wkey = value_key(name), widget_key(name)
+    if vkey not in ss:
+        ss[vkey] = default
+    if wkey not in ss:
+        ss[wkey] = ss[vkey]
+
+    def _sync() -> None:
+        ss[vkey] = ss[wkey]
+        if on_change is not None:
+            on_change()
+
+    return {"key": wkey, "on_change": _sync}
+
+
+# --- runs ----------------------------------------------------------------------
+MAX_RUNS = 8  # runs kept per session (oldest dropped first): bounds memory per session
+
+
+@dataclass
+class LabRun:
+    """A run of this session: a TrainingRun with an id and a name for the UI."""
+
+    id: int
+    name: str
+    run: TrainingRun
+    origin: str = "trained"  # "trained" here or "checkpoint" (uploaded)
+
+
+@dataclass
+class TrainJob:
+    """The training in progress (or paused): which run, and whether Stop was pressed."""
+
+    run_id: int
+    target_epochs: int  # train until the run has this many epochs
+    stop_requested: bool = False
+    started: float = 0.0  # time.perf_counter() of the click on Train / Continue
+    interrupts: list[str] = field(default_factory=list)
+
+
+def runs() -> list[LabRun]:
+    return st.session_state.setdefault(RUNS, [])
+
+
+def find_run(run_id: int | None) -> LabRun | None:
+    if run_id is None:
+        return None
+    return next((r for r in runs() if r.id == run_id), None)
+
+
+def add_run(run: TrainingRun, origin: str = "trained", name: str | None = None) -> LabRun:
+    counter = st.session_state.setdefault(RUN_COUNTER, itertools.count(1))
+    rid = next(counter)
+    from fmnist_lib import MODEL_TITLES, OPTIMIZER_TITLES
+
+    c = run.config
+    if name is None:
+        name = f"#{rid} {MODEL_TITLES[c.model]}, {OPTIMIZER_TITLES[c.optimizer]} lr {c.lr:g}"
+    lab_run = LabRun(rid, name, run, origin)
+    kept = runs()
+    kept.append(lab_run)
+    # Drop the oldest runs beyond MAX_RUNS, never the active one or the one training.
+    job = st.session_state.get(JOB)
+    protected = {st.session_state.get(ACTIVE), job.run_id if job else None, rid}
+    while len(kept) > MAX_RUNS:
+        victim = next((r for r in kept if r.id not in protected), None)
+        if victim is None:
+            break
+        kept.remove(victim)
+    return lab_run
+
+
+def active_id() -> int | None:
+    rid = st.session_state.get(ACTIVE)
+    return rid if find_run(rid) is not None else None
+
+
+def set_active(run_id: int | None) -> None:
+    """Make a run (None: the default model) active; the sidebar picker follows on the next run."""
+    st.session_state[ACTIVE] = run_id  # the sidebar picker copies it into its widget before drawing
+
+
+def job() -> TrainJob | None:
+    return st.session_state.get(JOB)

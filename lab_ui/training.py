@@ -1,0 +1,212 @@
+"""Training from the Train page, in bounded chunks.
+
+How a run is trained without ever blocking the app:
+
+* The click on **Train** creates a TrainingRun, adds it to the session's runs and
+  records a TrainJob in session state. Nothing trains in the callback.
+* The Train page draws `live_panel` as a fragment with ``run_every`` while a job
+  is active. Each run of the fragment trains whole epochs for at most
+  ``CHUNK_SECONDS`` (one epoch for the CNN, several for softmax), redrawing the
+  progress bar during the epoch and the curves after each epoch. Streamlit reruns
+  the fragment again and again until the run has its epochs.
+* A click on **Stop**, a page switch or a closed tab makes Streamlit interrupt the
+  script at its next ``st.*`` call, which here is a progress-bar update inside
+  the epoch. `_Guard` catches that interruption, tells the epoch to stop
+  (should_stop), lets TrainingRun record the partial epoch, then re-raises it so
+  Streamlit proceeds. So an interrupted epoch is always recorded, never lost.
+* One session runs one script at a time, and TrainingRun refuses a second loop on
+  the same run (RunBusyError): two loops never train the same model.
+"""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from fmnist_lib import MODEL_TITLES, OPTIMIZER_TITLES, Progress, RunBusyError, TrainConfig, TrainingRun
+from fmnist_lib.analysis import templates
+
+from . import charts, state
+
+CHUNK_SECONDS = 0.6  # train whole epochs until this much time has passed in one fragment run
+TICK_SECONDS = 0.05  # how soon the fragment reruns while a job is active
+
+
+def start(config: TrainConfig) -> None:
+    """on_click of Train: a new run and a job for it (training happens in the fragment)."""
+    if state.job() is not None:
+        return
+    lab_run = state.add_run(TrainingRun(config))
+    st.session_state[state.JOB] = state.TrainJob(lab_run.id, config.epochs, started=time.perf_counter())
+    state.set_active(lab_run.id)  # active once it has an epoch; until then the default model is used
+    compare = [i for i in state.get(state.COMPARE, []) if state.find_run(i)]
+    state.put(state.COMPARE, (compare + [lab_run.id])[-4:])
+    st.session_state.pop(state.NOTICE, None)
+
+
+def resume(run_id: int) -> None:
+    """on_click of Continue: train a stopped run on to its configured number of epochs."""
+    lab_run = state.find_run(run_id)
+    if state.job() is not None or lab_run is None:
+        return
+    st.session_state[state.JOB] = state.TrainJob(run_id, lab_run.run.config.epochs, started=time.perf_counter())
+    state.set_active(run_id)
+    st.session_state.pop(state.NOTICE, None)
+
+
+def request_stop() -> None:
+    """on_click of Stop. The click itself already interrupted the epoch in progress (see _Guard)."""
+    job = state.job()
+    if job is not None:
+        job.stop_requested = True
+
+
+def pause_if_running(reason: str) -> None:
+    """Called when the user leaves the Train page: the job ends; its history is kept."""
+    job = state.job()
+    if job is None:
+        return
+    st.session_state[state.JOB] = None
+    lab_run = state.find_run(job.run_id)
+    if lab_run is not None:
+        run = lab_run.run
+        if run.status == "running":
+            run.status = "stopped"
+        st.session_state[state.NOTICE] = (
+            "info",
+            f"Training of {lab_run.name} paused after {run.epochs_done} epoch(s) because {reason}. "
+            "Everything learned so far is kept: press **Continue** to train on.",
+        )
+
+
+class _Guard:
+    """on_progress/should_stop for one chunk; holds an interruption until the epoch is recorded."""
+
+    def __init__(self, slot, run: TrainingRun, target: int) -> None:
+        self.slot = slot
+        self.run = run
+        self.target = target
+        self.pending: BaseException | None = None
+        self.epoch_start = time.perf_counter()
+
+    def should_stop(self) -> bool:
+        return self.pending is not None
+
+    def on_progress(self, p: Progress) -> None:
+        if self.pending is not None:
+            return
+        elapsed = time.perf_counter() - self.epoch_start
+        try:
+            self.slot.progress(
+                min(1.0, ((p.epoch - 1) + p.step / p.steps_per_epoch) / max(self.target, 1)),
+                text=progress_text(self.run, p.epoch, self.target, p.examples / max(elapsed, 1e-9), p.loss),
+            )
+        except BaseException as e:  # Streamlit's rerun/stop interruption (or any error): finish the epoch first
+            self.pending = e
+
+    def reraise(self) -> None:
+        if self.pending is not None:
+            e, self.pending = self.pending, None
+            raise e
+
+
+def progress_text(run: TrainingRun, epoch: int, target: int, examples_per_sec: float, loss: float | None) -> str:
+    last = run.history[-1] if run.history else None
+    parts = [f"Epoch {epoch} of {target}"]
+    if loss is not None:
+        parts.append(f"loss {loss:.3f}")
+    if last is not None:
+        parts.append(f"{last.seconds:.2f} s per epoch")
+    parts.append(f"{examples_per_sec:,.0f} examples/s")
+    return " · ".join(parts)
+
+
+def draw_history(slot, lab_run: state.LabRun, target: int) -> None:
+    slot.altair_chart(
+        charts.history_charts([(lab_run.name, lab_run.run.history)], max_epoch=target),
+        width="stretch",
+    )
+
+
+def draw_templates(slot, run: TrainingRun) -> None:
+    if run.kind != "softmax":
+        slot.empty()
+        return
+    maps = templates(run.classifier())
+    with slot.container():
+        st.image(
+            charts.signed_images(maps, factor=3),
+            caption=[f"{c}" for c in run.classes],
+            width=84,
+        )
+
+
+def finished_message(lab_run: state.LabRun, seconds: float | None = None) -> tuple[str, str]:
+    """(kind, text) summarising a run's state, for st.success/info/error."""
+    run = lab_run.run
+    acc = run.test_acc
+    took = f" in {seconds:.1f} s" if seconds is not None else ""
+    if run.status == "diverged":
+        kept = f" It keeps its {run.epochs_done} good epoch(s)." if run.history else ""
+        return "error", run.message + kept
+    if acc is None:
+        return "info", f"{lab_run.name} has no completed training yet."
+    if run.status == "finished":
+        return "success", f"Finished {run.epochs_done} epochs{took}. Test accuracy {acc:.1%}."
+    partial = "" if run.history[-1].complete else " (the last one stopped part-way)"
+    return (
+        "info",
+        f"Stopped after {run.epochs_done} epoch(s){partial}{took}; everything learned so far is kept. "
+        f"Test accuracy {acc:.1%}.",
+    )
+
+
+def run_job_chunk(data, progress_slot, chart_slot, template_slot) -> None:
+    """Train one chunk of the active job and redraw; finish the job when the run is done."""
+    job = state.job()
+    if job is None:
+        return
+    lab_run = state.find_run(job.run_id)
+    if lab_run is None:
+        st.session_state[state.JOB] = None
+        return
+    run = lab_run.run
+    chunk_start = time.perf_counter()
+    while not job.stop_requested and run.epochs_done < job.target_epochs:
+        guard = _Guard(progress_slot, run, job.target_epochs)
+        try:
+            stats = run.train_one_epoch(data, on_progress=guard.on_progress, should_stop=guard.should_stop)
+        except RunBusyError:
+            st.warning("This model is already being trained by another run of the page; waiting for it.")
+            return
+        if guard.pending is not None:
+            job.stop_requested = True  # the user interrupted (Stop, page switch): keep what was learned
+        guard.reraise()
+        if stats is not None:
+            progress_slot.progress(
+                min(1.0, run.epochs_done / job.target_epochs),
+                text=progress_text(run, run.epochs_done, job.target_epochs, stats.examples_per_sec, stats.train_loss),
+            )
+            draw_history(chart_slot, lab_run, job.target_epochs)
+            draw_templates(template_slot, run)
+        if stats is None or not stats.complete:
+            break
+        if time.perf_counter() - chunk_start > CHUNK_SECONDS:
+            return  # the fragment reruns soon (run_every) and trains the next chunk
+    # Done: finished, stopped or diverged.
+    st.session_state[state.JOB] = None
+    if run.status == "running":
+        run.status = "stopped"
+    if run.status == "stopped" and job.stop_requested and run.history:
+        run.message = ""
+    kind, text = finished_message(lab_run, time.perf_counter() - job.started)
+    st.session_state[state.NOTICE] = (kind, text)
+    st.rerun()  # the whole page: controls enabled again, the final message, the run list
+
+
+def describe_config(c: TrainConfig) -> str:
+    return (
+        f"{MODEL_TITLES[c.model]} · {OPTIMIZER_TITLES[c.optimizer]} · lr {c.lr:g} · {c.epochs} epochs · "
+        f"batch {c.batch_size} · weight decay {c.weight_decay:g} · {c.schedule} schedule · seed {c.seed}"
+    )

@@ -1,0 +1,58 @@
+"""Home: what softmax regression is, what each page does, the data and the active model."""
+
+import streamlit as st
+
+from fmnist_lib import CLASSES
+from lab_ui import layout, resources
+
+st.title("👕 Fashion-MNIST softmax lab — Home")
+
+data = resources.dataset()
+
+st.markdown(
+    """
+**Softmax regression** is the simplest classifier for images: it gives each of the 10 classes
+a *template* — one weight per pixel — and scores an image by how well it matches each template
+(a weighted sum of its 784 pixels plus a bias: the **logits**). The *softmax* function turns
+the 10 scores into probabilities that add up to 100%. Training nudges the weights, batch by
+batch, so that the right class gets a higher probability (it lowers the *cross-entropy loss*).
+
+Everything here trains live on this computer's CPU, in seconds.
+"""
+)
+
+st.subheader("What each page does")
+c1, c2, c3 = st.columns(3)
+with c1:
+    st.page_link("pages/train.py", label="**Train** a model", icon="🏋️")
+    st.caption(
+        "Pick the model (softmax regression or a small CNN), learning rate, epochs, batch size and "
+        "optimizer; watch the loss and accuracy curves and the class templates as it learns; "
+        "compare runs, download or load checkpoints."
+    )
+with c2:
+    st.page_link("pages/browse.py", label="**Browse** predictions", icon="🔎")
+    st.caption(
+        "Random test images with the model's guess and confidence; its mistakes; the confusion "
+        "matrix and per-class accuracy — click a cell to see those images."
+    )
+with c3:
+    st.page_link("pages/upload.py", label="**Upload** a photo", icon="📷")
+    st.caption(
+        "Your own photo (or the camera), turned step by step into a 28×28 Fashion-MNIST-style "
+        "image, with the Top-3 classes and, for softmax, which pixels pushed the model to each."
+    )
+
+st.subheader("The data")
+st.markdown(
+    f"Fashion-MNIST: 28×28 greyscale photos of clothing in 10 classes "
+    f"({', '.join(CLASSES)}). **{len(data.train_labels):,} training** and "
+    f"**{len(data.test_labels):,} test** images, read from `{data.source}`."
+)
+
+st.subheader("The active model")
+layout.active_model_line()
+st.caption(
+    "Until you train your own, a default softmax regression model is used: the tutorial's settings "
+    "(10 epochs of SGD, learning rate 0.1, batches of 256), trained once per server in about a second."
+)

@@ -1,0 +1,24 @@
+"""Fashion-MNIST softmax lab: the entry point (`streamlit run streamlit_app.py`).
+
+st.navigation over the four pages in pages/; the sidebar's active-model picker is drawn
+here so it is on every page. Leaving the Train page pauses a run in progress.
+"""
+
+import streamlit as st
+
+from lab_ui import layout, training
+
+st.set_page_config(page_title="Fashion-MNIST softmax lab", page_icon="👕", layout="wide")
+
+PAGES = {
+    "home": st.Page("pages/home.py", title="Home", icon="🏠", default=True),
+    "train": st.Page("pages/train.py", title="Train", icon="🏋️"),
+    "browse": st.Page("pages/browse.py", title="Browse predictions", icon="🔎"),
+    "upload": st.Page("pages/upload.py", title="Upload a photo", icon="📷"),
+}
+
+page = st.navigation(list(PAGES.values()))
+if page.url_path != PAGES["train"].url_path:
+    training.pause_if_running("you left the Train page")
+layout.sidebar()
+page.run()
