@@ -1,0 +1,165 @@
+"""Training speed, accuracy and memory: fmnist_lib side by side with the tutorial's DataLoader loop.
+
+    python -m bench.bench_training            # everything (~3 minutes on 2 cores)
+    python -m bench.bench_training --no-cnn   # softmax only (~1 minute)
+
+Each measurement runs in its own subprocess (so peak RSS is that run's alone),
+one after the other in this one invocation on this machine. Writes
+bench/results/training.md and prints it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results" / "training.md"
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KB
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def worker(kind: str, epochs: int | None) -> dict:
+    """One measured run; returns its history and memory figures."""
+    # fmnist_lib first: it sets OMP_WAIT_POLICY before torch loads, for both loops alike.
+    from fmnist_lib import TrainingRun, default_config, load_fashion_mnist  # isort: skip
+    import torch
+
+    t0 = time.perf_counter()
+    data = load_fashion_mnist(download=False)
+    load_s = time.perf_counter() - t0
+    rss_before = _rss_mb()
+    start = time.perf_counter()
+    if kind == "seed":
+        from bench.seed_loop import run
+
+        # The tutorial's loop reads the same files through torchvision's FashionMNIST.
+        root = str(Path(data.source))
+        if not (Path(root) / "FashionMNIST" / "raw").is_dir():
+            root = str(ROOT / "data")
+        history = run(root, epochs=epochs or 10, seed=0)
+    else:
+        config = default_config(kind, epochs=epochs)
+        r = TrainingRun(config, classes=data.classes)
+        r.fit(data)
+        history = [e.to_dict() for e in r.history]
+    total = time.perf_counter() - start
+    return {
+        "kind": kind,
+        "threads": torch.get_num_threads(),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""),
+        "data_load_s": load_s,
+        "history": history,
+        "total_s": total,
+        "rss_before_mb": rss_before,
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+def _run_worker(kind: str, epochs: int | None) -> dict:
+    cmd = [sys.executable, "-m", "bench.bench_training", "--worker", kind]
+    if epochs:
+        cmd += ["--epochs", str(epochs)]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"{kind} run failed:\n{proc.stderr}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--worker", choices=("seed", "softmax", "cnn"), help=argparse.SUPPRESS)
+    p.add_argument("--epochs", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--no-cnn", action="store_true", help="skip the CNN run (about 90 s)")
+    args = p.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.epochs)))
+        return
+
+    print("Running the tutorial's loop (10 epochs), then fmnist_lib's (10 epochs)...", file=sys.stderr)
+    seed = _run_worker("seed", None)
+    ours = _run_worker("softmax", None)
+    cnn = None if args.no_cnn else _run_worker("cnn", None)
+
+    def med(h):
+        # Median epoch time; epoch 1 also pays one-off warm-up costs, so it is reported apart.
+        return statistics.median(e["seconds"] for e in h)
+
+    seed_s, ours_s = med(seed["history"]), med(ours["history"])
+    speedup = seed_s / ours_s
+    seed_acc, ours_acc = seed["history"][-1]["test_acc"], ours["history"][-1]["test_acc"]
+    lines = [
+        "# Training benchmark",
+        "",
+        f"Machine: {os.cpu_count()} cores ({_cpu_model()}), torch threads {ours['threads']}, "
+        f"OMP_WAIT_POLICY={ours['omp_wait_policy']} for both loops, "
+        f"Python {platform.python_version()}; measured {time.strftime('%Y-%m-%d %H:%M')}, "
+        "all runs one after the other in one invocation of `python -m bench.bench_training`.",
+        "",
+        "| measurement | target | tutorial's loop | fmnist_lib | result |",
+        "|---|---|---|---|---|",
+        f"| softmax, tutorial settings (lr 0.1, batch 256, 10 epochs, seed 0): test accuracy | ≥ 82% "
+        f"| {seed_acc:.1%} | {ours_acc:.1%} | {'pass' if ours_acc >= 0.82 else 'FAIL'} |",
+        f"| softmax: seconds per epoch (median of 10, incl. test evaluation) | ≥ 20× faster (aim 30×) "
+        f"| {seed_s:.3f} s | {ours_s:.3f} s | **{speedup:.1f}×** {'pass' if speedup >= 20 else 'FAIL'} |",
+        f"| softmax: first epoch (includes warm-up) | | {seed['history'][0]['seconds']:.3f} s "
+        f"| {ours['history'][0]['seconds']:.3f} s | |",
+        f"| softmax: examples per second | | {60000 / seed_s:,.0f} | {60000 / ours_s:,.0f} | |",
+        f"| softmax: whole 10-epoch run | | {seed['total_s']:.1f} s | {ours['total_s']:.2f} s | |",
+        f"| softmax: peak RSS of the process | reported | {seed['peak_rss_mb']:.0f} MB "
+        f"| {ours['peak_rss_mb']:.0f} MB (before training: {ours['rss_before_mb']:.0f} MB) | |",
+        f"| data load (from unpacked IDX files) | | | {ours['data_load_s']:.2f} s | |",
+    ]
+    if cnn:
+        acc = cnn["history"][-1]["test_acc"]
+        wall = cnn["total_s"]
+        ok = acc >= 0.91 and wall <= 120
+        epochs = len(cnn["history"])
+        lines += [
+            f"| small CNN, defaults ({epochs} epochs, Adam 1e-3 cosine, batch 128): test accuracy "
+            f"within 120 s | ≥ 91% in ≤ 120 s | | {acc:.1%} in {wall:.0f} s | {'pass' if ok else 'FAIL'} |",
+            f"| small CNN: seconds per epoch (median) | | | {med(cnn['history']):.1f} s | |",
+            f"| small CNN: peak RSS of the process | reported | | {cnn['peak_rss_mb']:.0f} MB | |",
+        ]
+        lines += ["", "CNN test accuracy per epoch: " + ", ".join(f"{e['test_acc']:.1%}" for e in cnn["history"])]
+    lines += [
+        "",
+        "Softmax test accuracy per epoch, tutorial's loop: "
+        + ", ".join(f"{e['test_acc']:.1%}" for e in seed["history"]),
+        "",
+        "Softmax test accuracy per epoch, fmnist_lib: " + ", ".join(f"{e['test_acc']:.1%}" for e in ours["history"]),
+        "",
+    ]
+    text = "\n".join(lines)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
