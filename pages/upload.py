@@ -1,10 +1,128 @@
-"""Upload: classify your own photo, step by step."""
+"""Upload: classify your own photo, step by step, with the Top-3 and (softmax) the evidence."""
 
 import streamlit as st
 
-from lab_ui import layout, resources
+from fmnist_lib.analysis import class_biases, evidence_maps
+from lab_ui import charts, layout, resources, state, uploads
 
 st.title("📷 Upload a photo")
-data = resources.dataset()
+resources.dataset()
 layout.active_model_line()
-st.caption("Coming next: preprocessing stages and the Top-3.")
+name, run, run_id = resources.active()
+clf = run.classifier()
+classes = run.classes
+
+st.caption(
+    "A photo of one garment, ideally on a plain background. It is turned into a 28×28 greyscale image "
+    "like Fashion-MNIST's (a light garment on black), then classified by the active model."
+)
+use_camera = st.toggle("Use the camera instead", **state.bind(state.USE_CAMERA, False))
+if use_camera:
+    source = st.camera_input("Take a photo of a garment", key=state.CAMERA)
+else:
+    source = st.file_uploader(
+        "Your photo (PNG, JPEG, WebP, GIF or BMP)",
+        type=["png", "jpg", "jpeg", "webp", "gif", "bmp"],
+        key=state.IMAGE_UPLOAD,
+    )
+
+if source is None:
+    st.info("Upload a photo (or take one) to see how the model sees it.", icon="⬆️")
+    st.stop()
+
+result = uploads.process(source.getvalue())
+if result.error:
+    st.error(f"**{getattr(source, 'name', 'This file')}** can't be used: {result.error}")
+    st.stop()
+
+ours = result.pipelines["ours"]
+tutorial = result.pipelines["tutorial"]
+
+# --- preprocessing stages ----------------------------------------------------------------
+st.subheader("1. From your photo to a 28×28 input")
+cols = st.columns(len(ours.stages) + 1)
+with cols[0]:
+    if result.original is not None:
+        st.image(result.original, caption="Original", width="stretch")
+for col, (stage_name, img, caption) in zip(cols[1:], ours.stages, strict=True):
+    with col:
+        st.image(img, width="stretch")
+        st.markdown(f"**{stage_name}**")
+        st.caption(caption)
+
+# --- prediction --------------------------------------------------------------------------
+st.subheader("2. What the model says")
+pred = clf.predict(ours.pixels, k=3)
+top = pred.top(0)
+left, mid, right = st.columns([1, 2, 2], gap="medium")
+with left:
+    st.image(charts.upscale(ours.pixels, 6), caption="The model's input (28×28)", width="stretch")
+with mid:
+    st.altair_chart(
+        charts.bar_chart([t["label"] for t in top], [t["prob"] for t in top], "Top-3 classes"),
+        width="stretch",
+    )
+    st.success(f"Predicted: **{top[0]['label']}** ({top[0]['prob']:.1%})")
+with right:
+    tpred = clf.predict(tutorial.pixels, k=3).top(0)
+    st.markdown("**The tutorial's preprocessing** (for comparison)")
+    c1, c2 = st.columns([1, 2])
+    with c1:
+        st.image(charts.upscale(tutorial.pixels, 3), caption="Tutorial's 28×28", width="stretch")
+    with c2:
+        st.markdown("\n".join(f"{i + 1}. {t['label']}: {t['prob']:.1%}" for i, t in enumerate(tpred)))
+        same = "the same" if tpred[0]["index"] == top[0]["index"] else "a different"
+        st.caption(f"The tutorial's steps would have given {same} answer: **{tpred[0]['label']}**.")
+    with st.expander("The tutorial's steps"):
+        scols = st.columns(len(tutorial.stages))
+        for col, (stage_name, img, caption) in zip(scols, tutorial.stages, strict=True):
+            col.image(img, width="stretch")
+            col.markdown(f"**{stage_name}**")
+            col.caption(caption)
+
+# --- softmax only: evidence and temperature ------------------------------------------------
+if run.kind != "softmax":
+    st.caption(
+        "The per-pixel evidence and the temperature demo are shown for softmax regression, whose score "
+        "is a plain weighted sum of pixels. Pick a softmax model in the sidebar to see them."
+    )
+    st.stop()
+
+st.subheader("3. Why: the evidence for each of the Top-3")
+idx = [t["index"] for t in top]
+maps = evidence_maps(clf, ours.pixels, idx)
+bias = class_biases(clf)
+ecols = st.columns(len(idx) + 1)
+with ecols[0]:
+    st.image(charts.upscale(ours.pixels, 4), caption="input x", width="stretch")
+for col, c, m, img in zip(ecols[1:], idx, maps, charts.signed_images(maps, factor=4), strict=True):
+    with col:
+        st.image(img, caption=f"w·x for {classes[c]}", width="stretch")
+        st.caption(f"sum {m.sum():+.2f} + bias {bias[c]:+.2f} = logit **{m.sum() + bias[c]:+.2f}**")
+st.caption(
+    "Each map is the class's template w_c multiplied pixel by pixel with the input x. Blue pixels pushed "
+    "the model towards that class, red ones away from it. Adding them up (and the class's bias) gives its "
+    "logit; the highest logit wins."
+)
+
+
+@st.fragment
+def temperature_demo() -> None:
+    st.subheader("4. Softmax temperature")
+    temps = (0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
+    t = st.select_slider("Temperature T", temps, format_func=lambda v: f"{v:g}", **state.bind(state.TEMPERATURE, 1.0))
+    scaled = clf.predict(ours.pixels, k=len(classes), temperature=t)
+    order = [x["index"] for x in scaled.top(0)]
+    probs = scaled.probs[0].tolist()
+    st.altair_chart(
+        charts.bar_chart([classes[i] for i in order], [probs[i] for i in order], f"softmax(logits / {t:g})"),
+        width="stretch",
+    )
+    st.caption(
+        "The same logits, divided by T before softmax. T < 1 sharpens the probabilities (the top class "
+        "takes almost everything); T > 1 flattens them towards 10% each. The order never changes, so the "
+        "prediction doesn't either: only how sure it sounds. T = 1 is the model's own softmax."
+    )
+
+
+temperature_demo()

@@ -1,0 +1,81 @@
+"""Uploaded photos: preprocess once per upload (both pipelines) and keep small thumbnails only.
+
+A 12-megapixel photo is decoded by fmnist_lib.preprocess; what the page keeps and draws
+are thumbnails (<= THUMB px), so reruns (the temperature slider, ...) cost nothing and
+the session holds no big images.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass, field
+
+import numpy as np
+import streamlit as st
+from PIL import Image, ImageOps
+
+from fmnist_lib.preprocess import ImageError, preprocess_image
+
+from . import state
+
+THUMB = 320
+PIPELINES = ("ours", "tutorial")
+
+
+@dataclass
+class Processed:
+    pixels: np.ndarray  # [28, 28] uint8, the model's input
+    stages: list[tuple[str, Image.Image, str]]  # (name, thumbnail, caption)
+
+
+@dataclass
+class UploadResult:
+    digest: str
+    error: str | None = None
+    original: Image.Image | None = None  # thumbnail, in colour
+    pipelines: dict[str, Processed] = field(default_factory=dict)
+
+
+def thumbnail(img: Image.Image, size: int = THUMB) -> Image.Image:
+    w, h = img.size
+    scale = size / max(w, h)
+    if scale >= 1:
+        return img.copy()
+    return img.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BILINEAR, reducing_gap=3.0)
+
+
+def _original_thumbnail(data: bytes) -> Image.Image | None:
+    """The upload as the user sees it, small (JPEG draft mode decodes a reduced image directly)."""
+    try:
+        img = Image.open(io.BytesIO(data))
+        img.draft("RGB", (THUMB * 2, THUMB * 2))
+        img = ImageOps.exif_transpose(img)
+        if img.mode not in ("RGB", "L"):
+            img = img.convert("RGBA").convert("RGB") if "A" in img.mode or img.mode == "P" else img.convert("RGB")
+        return thumbnail(img)
+    except Exception:  # only a preview: the pipeline reports real problems
+        return None
+
+
+def process(data: bytes) -> UploadResult:
+    """Both pipelines on the bytes (memoised per session for the last upload)."""
+    digest = hashlib.sha256(data).hexdigest()
+    memo = st.session_state.get(state.UPLOAD_MEMO)
+    if memo is not None and memo.digest == digest:
+        return memo
+    result = UploadResult(digest)
+    try:
+        for name in PIPELINES:
+            pre = preprocess_image(data, pipeline=name)
+            result.pipelines[name] = Processed(
+                pixels=np.asarray(pre.pixels, dtype=np.uint8),
+                stages=[(s.name, thumbnail(s.image), s.caption) for s in pre.stages],
+            )
+        result.original = _original_thumbnail(data)
+    except ImageError as e:
+        result = UploadResult(digest, error=str(e))
+    except Exception as e:  # a bug or an image no pipeline step expected: say so, keep the page working
+        result = UploadResult(digest, error=f"This image could not be processed ({type(e).__name__}: {e}).")
+    st.session_state[state.UPLOAD_MEMO] = result
+    return result
