@@ -77,7 +77,9 @@ class StreamlitServer:
         app: str = APP,
         extra_args: list[str] | None = None,
         cwd: Path | None = None,
+        env: dict[str, str] | None = None,
     ):
+        self.env = env or {}
         # E2E_APP_DIR: run another checkout of the app (default: this repository).
         self.cwd = Path(cwd or os.environ.get("E2E_APP_DIR") or REPO)
         self.port = free_port()
@@ -108,7 +110,7 @@ class StreamlitServer:
             "false",
             *self.extra_args,
         ]
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env = dict(os.environ, PYTHONUNBUFFERED="1", **self.env)
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.started_at = time.perf_counter()
         self.proc = subprocess.Popen(
@@ -245,12 +247,17 @@ def wait_run_done(page, timeout: float = 60.0) -> None:
     page.wait_for_function(_RUN_DONE, timeout=timeout * 1000)
 
 
-def open_app(page, url: str, timeout: float = 60.0) -> None:
+def open_app(page, url: str, timeout: float = 60.0, ready: str | None = '[data-testid="stMain"] h1') -> None:
+    """Load the app and wait until the page is drawn: `ready` (the page title) visible, script idle.
+
+    Waiting for the idle flag alone is not enough: it can read "notRunning" before the first
+    run of the script has even started.
+    """
     page.goto(url, wait_until="domcontentloaded", timeout=timeout * 1000)
     page.wait_for_selector('[data-testid="stApp"]', state="attached", timeout=timeout * 1000)
+    if ready:
+        page.wait_for_selector(ready, state="visible", timeout=timeout * 1000)
     page.wait_for_selector(IDLE, state="attached", timeout=timeout * 1000)
-    # The first render of the page's elements follows the idle flag closely; wait for the main block.
-    page.wait_for_selector('[data-testid="stMain"]', state="attached", timeout=timeout * 1000)
 
 
 def goto_page(page, title: str, timeout: float = 60.0) -> None:
