@@ -221,6 +221,8 @@ def test_upload_broken_file_shows_error_then_recovers(session):
     page.locator(ERROR).first.wait_for(state="visible")
     err = page.locator(ERROR).first.inner_text()
     assert len(err.strip()) > 10, f"the error message says too little: {err!r}"
+    # A message for a person, not an exception's name (e.g. "KeyError: 'MPO'").
+    assert not re.search(r"\b\w+(Error|Exception)\b", err), f"the error message leaks an exception: {err!r}"
     assert page.locator(EXCEPTION).count() == 0, "a broken file must give a message, not a traceback"
     session.shot("upload-broken")
     # The page still works: a good PNG afterwards gives a prediction and the error is gone.
@@ -231,3 +233,18 @@ def test_upload_broken_file_shows_error_then_recovers(session):
     assert page.locator(ERROR).count() == 0, "the old error is still shown after a good upload"
     session.assert_healthy()
     assert not session.page_errors, f"JavaScript errors during the session: {session.page_errors}"
+
+
+@pytest.mark.parametrize("fmt", ["WEBP", "GIF", "BMP"])
+def test_upload_other_formats(session, fmt):
+    """The uploader promises PNG, JPEG, WebP, GIF or BMP: each gives a prediction."""
+    page = session.page
+    goto_page(page, "Upload")
+    photo, _label = garment_photo(index=3, size=(600, 800), fmt=fmt)
+    upload(page, f"garment.{fmt.lower()}", photo, f"image/{fmt.lower()}")
+    wait_idle(page)
+    err = page.locator(ERROR)
+    if err.count():
+        pytest.fail(f"a {fmt} photo was refused: {err.first.inner_text()!r}")
+    _expect_prediction(page)
+    session.assert_healthy()
