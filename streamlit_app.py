@@ -8,13 +8,13 @@ import streamlit as st
 
 from lab_ui import layout, training
 
-st.set_page_config(page_title="Fashion-MNIST softmax lab", page_icon="👕", layout="wide")
+st.set_page_config(page_title="Fashion-MNIST softmax lab", page_icon=":material/checkroom:", layout="wide")
 
 PAGES = {
-    "home": st.Page("pages/home.py", title="Home", icon="🏠", default=True),
-    "train": st.Page("pages/train.py", title="Train", icon="🏋️"),
-    "browse": st.Page("pages/browse.py", title="Browse predictions", icon="🔎"),
-    "upload": st.Page("pages/upload.py", title="Upload a photo", icon="📷"),
+    "home": st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    "train": st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+    "browse": st.Page("pages/browse.py", title="Browse predictions", icon=":material/grid_view:"),
+    "upload": st.Page("pages/upload.py", title="Upload a photo", icon=":material/photo_camera:"),
 }
 
 page = st.navigation(list(PAGES.values()))

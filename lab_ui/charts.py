@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Sequence
 
 import altair as alt
@@ -18,25 +20,19 @@ REFERENCES = (
 )
 
 
-def history_frame(named_histories: Sequence[tuple[str, Sequence[EpochStats]]]) -> pd.DataFrame:
-    rows = []
-    for name, history in named_histories:
-        for e in history:
-            rows.append(
-                {
-                    "run": name,
-                    "epoch": e.epoch,
-                    "train loss": e.train_loss,
-                    "train accuracy": e.train_acc,
-                    "test accuracy": e.test_acc,
-                    "seconds": e.seconds,
-                    "examples/s": e.examples_per_sec,
-                    "examples": e.examples,
-                    "complete": e.complete,
-                    "lr": e.lr,
-                }
-            )
-    return pd.DataFrame(rows)
+def history_rows(named_histories: Sequence[tuple[str, Sequence[EpochStats]]]) -> list[dict]:
+    """One row per (run, epoch): the data of the history charts."""
+    return [
+        {
+            "run": name,
+            "epoch": e.epoch,
+            "train loss": e.train_loss,
+            "train accuracy": e.train_acc,
+            "test accuracy": e.test_acc,
+        }
+        for name, history in named_histories
+        for e in history
+    ]
 
 
 def history_csv(history: Sequence[EpochStats]) -> bytes:
@@ -45,73 +41,96 @@ def history_csv(history: Sequence[EpochStats]) -> bytes:
 
 
 def _references() -> alt.LayerChart:
-    ref = pd.DataFrame([{"reference": n, "accuracy": v} for n, v in REFERENCES])
+    ref = pd.DataFrame(
+        [{"reference": n, "accuracy": v, "dy": dy} for (n, v), dy in zip(REFERENCES, (-6, 9, -6), strict=True)]
+    )
     rules = (
         alt.Chart(ref)
         .mark_rule(strokeDash=[2, 3], color="gray")
         .encode(y="accuracy:Q", tooltip=["reference:N", alt.Tooltip("accuracy:Q", format=".1%")])
     )
-    text = (
-        alt.Chart(ref)
-        .mark_text(align="left", dx=3, dy=-5, color="gray", fontSize=10)
-        .encode(x=alt.value(0), y="accuracy:Q", text="reference:N")
+    below = alt.Chart(ref).transform_filter(alt.datum.dy > 0)
+    above = alt.Chart(ref).transform_filter(alt.datum.dy < 0)
+    text_above = above.mark_text(align="left", dx=3, dy=-6, color="gray", fontSize=10).encode(
+        x=alt.value(0), y="accuracy:Q", text="reference:N"
     )
-    return rules + text
+    text_below = below.mark_text(align="left", dx=3, dy=8, color="gray", fontSize=10).encode(
+        x=alt.value(0), y="accuracy:Q", text="reference:N"
+    )
+    return rules + text_above + text_below
 
 
-def history_charts(
-    named_histories: Sequence[tuple[str, Sequence[EpochStats]]],
-    max_epoch: int | None = None,
-    height: int = 260,
-) -> alt.HConcatChart:
-    """Training loss (left) and training/test accuracy (right) per epoch, with reference lines.
+HISTORY_DATA = "history"  # name of the dataset the history specs read
 
-    One run: colour = train/test. Several runs: colour = run, dash = train/test.
+
+@functools.lru_cache(maxsize=64)
+def _history_specs(several: bool, max_epoch: int, height: int) -> tuple[str, str]:
+    """The loss and accuracy charts as Vega-Lite JSON, built with Altair once per shape.
+
+    The data is a named dataset filled in per redraw, so a redraw during training costs
+    a copy of a small dict instead of building and validating an Altair chart again.
     """
-    df = history_frame(named_histories)
-    several = len(named_histories) > 1
-    last = max([max_epoch or 1] + ([int(df["epoch"].max())] if len(df) else []))
-    x = alt.X("epoch:Q", title="epoch", scale=alt.Scale(domain=[1, max(2, last)]), axis=alt.Axis(tickMinStep=1))
-    if len(df):
-        acc = df.melt(
-            id_vars=["run", "epoch"],
-            value_vars=["train accuracy", "test accuracy"],
-            var_name="split",
-            value_name="accuracy",
-        )
-    else:
-        acc = pd.DataFrame({"run": [], "epoch": [], "split": [], "accuracy": []})
-        df = pd.DataFrame({"run": [], "epoch": [], "train loss": []})
+    data = alt.NamedData(name=HISTORY_DATA)
+    x = alt.X("epoch:Q", title="epoch", scale=alt.Scale(domain=[1, max(2, max_epoch)]), axis=alt.Axis(tickMinStep=1))
+    legend = alt.Legend(orient="bottom", columns=1, labelLimit=400)
     loss = (
-        alt.Chart(df)
+        alt.Chart(data)
         .mark_line(point=True)
         .encode(
             x=x,
             y=alt.Y("train loss:Q", title="training loss (cross-entropy)", scale=alt.Scale(zero=False)),
-            color=alt.Color("run:N", legend=alt.Legend(orient="bottom", columns=1))
-            if several
-            else alt.value("#e45756"),
+            color=alt.Color("run:N", legend=legend) if several else alt.value("#e45756"),
             tooltip=["run:N", "epoch:Q", alt.Tooltip("train loss:Q", format=".4f")],
         )
         .properties(title="Training loss", height=height)
     )
-    acc_chart = (
-        alt.Chart(acc)
+    acc = (
+        alt.Chart(data)
+        .transform_fold(["train accuracy", "test accuracy"], as_=["split", "accuracy"])
         .mark_line(point=True)
         .encode(
             x=x,
             y=alt.Y("accuracy:Q", title="accuracy", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
             color=(
-                alt.Color("run:N", legend=alt.Legend(orient="bottom", columns=1))
+                alt.Color("run:N", legend=legend)
                 if several
-                else alt.Color("split:N", title=None, legend=alt.Legend(orient="bottom"))
+                else alt.Color(
+                    "split:N",
+                    title=None,
+                    scale=alt.Scale(domain=["train accuracy", "test accuracy"], range=["#f58518", "#4c78a8"]),
+                    legend=alt.Legend(orient="bottom"),
+                )
             ),
-            strokeDash=alt.StrokeDash("split:N", title=None) if several else alt.value([1, 0]),
+            strokeDash=(
+                alt.StrokeDash(
+                    "split:N", title=None, sort=["test accuracy", "train accuracy"], legend=alt.Legend(orient="bottom")
+                )
+                if several
+                else alt.value([1, 0])
+            ),
             tooltip=["run:N", "epoch:Q", "split:N", alt.Tooltip("accuracy:Q", format=".2%")],
         )
-        .properties(title="Accuracy (training and test)", height=height)
     )
-    return alt.hconcat(loss, acc_chart + _references()).resolve_scale(color="independent")
+    acc = (acc + _references()).properties(title="Accuracy (training and test)", height=height)
+    return json.dumps(loss.to_dict()), json.dumps(acc.to_dict())
+
+
+def history_specs(
+    named_histories: Sequence[tuple[str, Sequence[EpochStats]]],
+    max_epoch: int | None = None,
+    height: int = 260,
+) -> tuple[dict, dict]:
+    """Vega-Lite specs (built with Altair) of the training loss and the training/test accuracy per
+    epoch, with reference lines. One run: colour = train/test. Several: colour = run, dash = split.
+    Draw them with st.vega_lite_chart."""
+    rows = history_rows(named_histories)
+    last = max([max_epoch or 1] + [r["epoch"] for r in rows])
+    specs = []
+    for text in _history_specs(len(named_histories) > 1, int(last), height):
+        spec = json.loads(text)
+        spec["datasets"] = {**spec.get("datasets", {}), HISTORY_DATA: rows}
+        specs.append(spec)
+    return specs[0], specs[1]
 
 
 def confusion_chart(matrix: np.ndarray, classes: Sequence[str] = CLASSES, selection_name: str = "cell") -> alt.Chart:
@@ -135,8 +154,8 @@ def confusion_chart(matrix: np.ndarray, classes: Sequence[str] = CLASSES, select
     order = list(classes)
     pick = alt.selection_point(name=selection_name, fields=["true", "predicted"], on="click", clear="dblclick")
     base = alt.Chart(df).encode(
-        x=alt.X("predicted:N", sort=order, title="predicted class", axis=alt.Axis(labelAngle=-40)),
-        y=alt.Y("true:N", sort=order, title="true class"),
+        x=alt.X("predicted:N", sort=order, title="predicted class", axis=alt.Axis(labelAngle=-45, labelOverlap=False)),
+        y=alt.Y("true:N", sort=order, title="true class", axis=alt.Axis(labelOverlap=False)),
     )
     cells = base.mark_rect(stroke="white").encode(
         color=alt.Color("share:Q", title="share of the true class", scale=alt.Scale(scheme="blues", domain=[0, 1])),
@@ -156,7 +175,7 @@ def bar_chart(labels: Sequence[str], values: Sequence[float], title: str, highli
     df["label"] = [f"{v:.1%}" for v in values]
     df["top"] = [i == highlight for i in range(len(df))]
     base = alt.Chart(df).encode(
-        y=alt.Y("class:N", sort=list(labels), title=None),
+        y=alt.Y("class:N", sort=list(labels), title=None, axis=alt.Axis(labelOverlap=False)),
         x=alt.X("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"), title="probability"),
     )
     bars = base.mark_bar().encode(
@@ -170,7 +189,7 @@ def bar_chart(labels: Sequence[str], values: Sequence[float], title: str, highli
 def per_class_chart(acc: np.ndarray, classes: Sequence[str] = CLASSES) -> alt.Chart:
     df = pd.DataFrame({"class": list(classes), "accuracy": acc})
     base = alt.Chart(df).encode(
-        y=alt.Y("class:N", sort="-x", title=None),
+        y=alt.Y("class:N", sort="-x", title=None, axis=alt.Axis(labelOverlap=False)),
         x=alt.X("accuracy:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
     )
     bars = base.mark_bar().encode(
@@ -206,3 +225,35 @@ def signed_images(maps: np.ndarray, factor: int = 4, shared_scale: bool = True) 
     """A list of RGB images (one per map) on one colour scale, upscaled."""
     vmax = float(np.abs(maps).max()) or 1.0
     return [upscale(diverging_rgb(m, vmax if shared_scale else None), factor) for m in maps]
+
+
+def labelled_grid(
+    tiles: Sequence[np.ndarray], labels: Sequence[str], per_row: int = 5, label_px: int = 16
+) -> np.ndarray:
+    """Tiles (equal-size RGB uint8) in a grid with a label under each: ONE image, so a redraw
+    during training sends one picture to the browser instead of ten."""
+    from PIL import Image, ImageDraw
+
+    h, w = tiles[0].shape[:2]
+    pad = 6
+    rows = (len(tiles) + per_row - 1) // per_row
+    canvas = Image.new("RGB", (per_row * (w + pad) + pad, rows * (h + label_px + pad) + pad), "white")
+    draw = ImageDraw.Draw(canvas)
+    font = _font(11)
+    for k, (tile, label) in enumerate(zip(tiles, labels, strict=True)):
+        x = pad + (k % per_row) * (w + pad)
+        y = pad + (k // per_row) * (h + label_px + pad)
+        canvas.paste(Image.fromarray(tile), (x, y))
+        tw = draw.textlength(label, font=font)
+        draw.text((x + (w - tw) / 2, y + h + 2), label, fill=(60, 60, 60), font=font)
+    return np.asarray(canvas)
+
+
+@functools.lru_cache(maxsize=4)
+def _font(size: int):
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow without FreeType
+        return ImageFont.load_default()

@@ -20,6 +20,8 @@ How a run is trained without ever blocking the app:
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 
 import streamlit as st
@@ -29,14 +31,21 @@ from fmnist_lib.analysis import templates
 
 from . import charts, state
 
-CHUNK_SECONDS = 0.6  # train whole epochs until this much time has passed in one fragment run
+CHUNK_SECONDS = 3.0  # train whole epochs until this much time has passed in one fragment run
 TICK_SECONDS = 0.05  # how soon the fragment reruns while a job is active
+_TIMING = bool(os.environ.get("LAB_TIMING"))  # print per-epoch timings to stderr (for tuning)
+
+
+def _log(msg: str) -> None:
+    if _TIMING:
+        print(f"[lab {time.perf_counter():.3f}] {msg}", file=sys.stderr, flush=True)
 
 
 def start(config: TrainConfig) -> None:
     """on_click of Train: a new run and a job for it (training happens in the fragment)."""
     if state.job() is not None:
         return
+    _log("start clicked")
     lab_run = state.add_run(TrainingRun(config))
     st.session_state[state.JOB] = state.TrainJob(lab_run.id, config.epochs, started=time.perf_counter())
     state.set_active(lab_run.id)  # active once it has an epoch; until then the default model is used
@@ -122,11 +131,13 @@ def progress_text(run: TrainingRun, epoch: int, target: int, examples_per_sec: f
     return " · ".join(parts)
 
 
-def draw_history(slot, lab_run: state.LabRun, target: int) -> None:
-    slot.altair_chart(
-        charts.history_charts([(lab_run.name, lab_run.run.history)], max_epoch=target),
-        width="stretch",
-    )
+def draw_history(slot, named_histories, max_epoch: int | None = None) -> None:
+    """The loss and accuracy charts side by side in `slot` (an st.empty), redrawn in place."""
+    loss, acc = charts.history_specs(named_histories, max_epoch)
+    with slot.container():
+        c1, c2 = st.columns(2)
+        c1.vega_lite_chart(spec=loss, width="stretch")
+        c2.vega_lite_chart(spec=acc, width="stretch")
 
 
 def draw_templates(slot, run: TrainingRun) -> None:
@@ -134,12 +145,8 @@ def draw_templates(slot, run: TrainingRun) -> None:
         slot.empty()
         return
     maps = templates(run.classifier())
-    with slot.container():
-        st.image(
-            charts.signed_images(maps, factor=3),
-            caption=[f"{c}" for c in run.classes],
-            width=84,
-        )
+    grid = charts.labelled_grid(charts.signed_images(maps, factor=3), list(run.classes))
+    slot.image(grid, width=grid.shape[1])
 
 
 def finished_message(lab_run: state.LabRun, seconds: float | None = None) -> tuple[str, str]:
@@ -173,6 +180,7 @@ def run_job_chunk(data, progress_slot, chart_slot, template_slot) -> None:
         return
     run = lab_run.run
     chunk_start = time.perf_counter()
+    _log(f"chunk start, epochs done {run.epochs_done}")
     while not job.stop_requested and run.epochs_done < job.target_epochs:
         guard = _Guard(progress_slot, run, job.target_epochs)
         try:
@@ -183,14 +191,16 @@ def run_job_chunk(data, progress_slot, chart_slot, template_slot) -> None:
         if guard.pending is not None:
             job.stop_requested = True  # the user interrupted (Stop, page switch): keep what was learned
         guard.reraise()
+        _log(f"epoch {run.epochs_done} trained in {stats.seconds if stats else 0:.3f} s")
         if stats is not None:
             progress_slot.progress(
                 min(1.0, run.epochs_done / job.target_epochs),
                 text=progress_text(run, run.epochs_done, job.target_epochs, stats.examples_per_sec, stats.train_loss),
             )
-            draw_history(chart_slot, lab_run, job.target_epochs)
+            draw_history(chart_slot, [(lab_run.name, run.history)], job.target_epochs)
             draw_templates(template_slot, run)
-        if stats is None or not stats.complete:
+            _log("redrawn")
+        if stats is None or not stats.complete or run.epochs_done >= job.target_epochs:
             break
         if time.perf_counter() - chunk_start > CHUNK_SECONDS:
             return  # the fragment reruns soon (run_every) and trains the next chunk
@@ -202,6 +212,7 @@ def run_job_chunk(data, progress_slot, chart_slot, template_slot) -> None:
         run.message = ""
     kind, text = finished_message(lab_run, time.perf_counter() - job.started)
     st.session_state[state.NOTICE] = (kind, text)
+    _log("job done, full rerun")
     st.rerun()  # the whole page: controls enabled again, the final message, the run list
 
 

@@ -7,7 +7,8 @@ import streamlit as st
 
 from lab_ui import charts, layout, resources, state
 
-st.title("🔎 Browse predictions")
+layout.ensure_entry_point()
+st.title(":material/grid_view: Browse predictions")
 data = resources.dataset()
 layout.active_model_line()
 
@@ -41,7 +42,7 @@ with c2:
 with c3:
     st.button(
         "New batch",
-        icon="🎲",
+        icon=":material/casino:",
         key=state.NEW_BATCH_BUTTON,
         on_click=lambda: st.session_state.__setitem__(state.BROWSE_SEED, secrets.randbits(32)),
         disabled=view == "confident",
@@ -77,10 +78,9 @@ def image_grid(indices, per_row: int = 8) -> None:
             right = p == t
             with col.container(border=True):
                 st.image(charts.upscale(images[i], 4), width="stretch")
-                mark = ":green[**✅ right**]" if right else ":red[**❌ wrong**]"
-                st.markdown(
-                    f"{mark}  \npredicted **{classes[p]}**  \ntrue {classes[t]}  \nconfidence **{conf:.0%}**",
-                )
+                mark = ":green[:material/check_circle: right]" if right else ":red[:material/cancel: **wrong**]"
+                st.markdown(f"{mark}  \n**{classes[p]}** {conf:.0%}")
+                st.caption(f"true: {classes[t]}")
 
 
 image_grid(idx)

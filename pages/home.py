@@ -5,7 +5,8 @@ import streamlit as st
 from fmnist_lib import CLASSES
 from lab_ui import layout, resources
 
-st.title("👕 Fashion-MNIST softmax lab — Home")
+layout.ensure_entry_point()
+st.title(":material/checkroom: Fashion-MNIST softmax lab — Home")
 
 data = resources.dataset()
 
@@ -24,20 +25,20 @@ Everything here trains live on this computer's CPU, in seconds.
 st.subheader("What each page does")
 c1, c2, c3 = st.columns(3)
 with c1:
-    st.page_link("pages/train.py", label="**Train** a model", icon="🏋️")
+    st.page_link("pages/train.py", label="**Train** a model", icon=":material/model_training:")
     st.caption(
         "Pick the model (softmax regression or a small CNN), learning rate, epochs, batch size and "
         "optimizer; watch the loss and accuracy curves and the class templates as it learns; "
         "compare runs, download or load checkpoints."
     )
 with c2:
-    st.page_link("pages/browse.py", label="**Browse** predictions", icon="🔎")
+    st.page_link("pages/browse.py", label="**Browse** predictions", icon=":material/grid_view:")
     st.caption(
         "Random test images with the model's guess and confidence; its mistakes; the confusion "
         "matrix and per-class accuracy — click a cell to see those images."
     )
 with c3:
-    st.page_link("pages/upload.py", label="**Upload** a photo", icon="📷")
+    st.page_link("pages/upload.py", label="**Upload** a photo", icon=":material/photo_camera:")
     st.caption(
         "Your own photo (or the camera), turned step by step into a 28×28 Fashion-MNIST-style "
         "image, with the Top-3 classes and, for softmax, which pixels pushed the model to each."

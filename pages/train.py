@@ -5,7 +5,8 @@ import streamlit as st
 from fmnist_lib import CheckpointError, checkpoint_bytes, load_checkpoint
 from lab_ui import charts, controls, layout, resources, state, training
 
-st.title("🏋️ Train a model")
+layout.ensure_entry_point()
+st.title(":material/model_training: Train a model")
 data = resources.dataset()
 layout.active_model_line()
 
@@ -26,7 +27,7 @@ with left:
         st.button(
             "Train",
             type="primary",
-            icon="▶️",
+            icon=":material/play_arrow:",
             disabled=busy or config is None,
             on_click=lambda: training.start(controls.config_from_state()),
             key=state.TRAIN_BUTTON,
@@ -35,7 +36,7 @@ with left:
     with b2:
         st.button(
             "Stop",
-            icon="⏹️",
+            icon=":material/stop:",
             disabled=not busy,
             on_click=training.request_stop,
             key=state.STOP_BUTTON,
@@ -44,8 +45,8 @@ with left:
         )
     with b3:
         st.button(
-            "Defaults",
-            icon="↩️",
+            "Reset",
+            icon=":material/restart_alt:",
             disabled=busy,
             on_click=controls.reset_to_defaults,
             key=state.RESET_BUTTON,
@@ -70,7 +71,7 @@ with right:
     ):
         st.button(
             f"Continue {shown.name} to {shown.run.config.epochs} epochs",
-            icon="⏩",
+            icon=":material/fast_forward:",
             on_click=training.resume,
             args=(shown.id,),
             key=state.CONTINUE_BUTTON,
@@ -91,7 +92,7 @@ with right:
                 text=f"Epoch {lab_run.run.epochs_done + 1} of {target}: starting…",
             )
         chart_slot = st.empty()
-        training.draw_history(chart_slot, lab_run, target)
+        training.draw_history(chart_slot, [(lab_run.name, lab_run.run.history)], target)
         st.caption(
             "Left: the training loss (cross-entropy, lower is better) averaged over each epoch. Right: "
             "accuracy on the training images seen during the epoch and on the 10,000 test images after it. "
@@ -145,11 +146,10 @@ else:
         **state.bind(state.COMPARE, stored),
     )
     chosen = [r for r in lab_runs if r.id in picked and r.run.history]
-    if len(chosen) >= 1 and not busy:
-        st.altair_chart(
-            charts.history_charts([(r.name, r.run.history) for r in chosen]),
-            width="stretch",
-        )
+    if len(chosen) >= 2 and not busy:
+        training.draw_history(st.empty(), [(r.name, r.run.history) for r in chosen])
+    else:
+        st.caption("Pick two or more runs (with at least one epoch) to overlay their curves.")
 
     st.markdown("**Download a run**")
     with_history = [r for r in lab_runs if r.run.history]
@@ -164,7 +164,7 @@ else:
                 file_name=f"run{lab_run.id}_history.csv",
                 mime="text/csv",
                 on_click="ignore",
-                icon="📄",
+                icon=":material/table:",
             )
         with d2:
             st.download_button(
@@ -173,7 +173,7 @@ else:
                 file_name=f"run{lab_run.id}_{lab_run.run.kind}.pt",
                 mime="application/octet-stream",
                 on_click="ignore",
-                icon="💾",
+                icon=":material/download:",
                 disabled=busy,
             )
         with d3:

@@ -5,7 +5,8 @@ import streamlit as st
 from fmnist_lib.analysis import class_biases, evidence_maps
 from lab_ui import charts, layout, resources, state, uploads
 
-st.title("📷 Upload a photo")
+layout.ensure_entry_point()
+st.title(":material/photo_camera: Upload a photo")
 resources.dataset()
 layout.active_model_line()
 name, run, run_id = resources.active()
@@ -27,7 +28,7 @@ else:
     )
 
 if source is None:
-    st.info("Upload a photo (or take one) to see how the model sees it.", icon="⬆️")
+    st.info("Upload a photo (or take one) to see how the model sees it.", icon=":material/upload:")
     st.stop()
 
 result = uploads.process(source.getvalue())
