@@ -1,0 +1,404 @@
+"""Generated image files for every bad-input and odd-but-valid upload case (no streamlit, no torch).
+
+Used by tests/test_preprocess.py (the library), tests/test_cli_images.py (the CLI)
+and the Upload page's AppTest. Every file is generated here, deterministically,
+from Pillow and numpy alone; generating all of them takes about a second
+(results are cached per process).
+
+API
+---
+``ImageCase`` (frozen dataclass), one per case:
+    name         identifier, e.g. "truncated_png" (unique; valid as a pytest id)
+    filename     what the user's file is called, e.g. "shirt.png" (the extension may lie, on purpose)
+    mime         the MIME type a browser would send for that filename, e.g. "image/png"
+    data         the file's bytes
+    expect       "prediction" (odd but valid: must give a Top-k) or "error" (must give a clear message)
+    message      for errors: a fragment the user-facing message contains (exact, case-sensitive); else None
+    description  the case in words
+    over_upload_cap  True only for the file larger than the 20 MB upload cap (Streamlit's uploader refuses
+                 it before the app sees it, so an AppTest may skip it)
+
+``all_cases()``    -> list[ImageCase], errors first then valid images
+``error_cases()``  -> list[ImageCase] with expect == "error"
+``valid_cases()``  -> list[ImageCase] with expect == "prediction"
+``case(name)``     -> ImageCase by name (KeyError if unknown)
+``write_case_files(folder)`` -> {name: Path}: writes each case as ``<name>__<filename>`` into folder
+``garment(size=(w, h), ...)`` -> PIL RGB image of a simple dark T-shirt on a light background
+``encode(image, fmt, **save_kwargs)`` -> bytes
+
+Example (AppTest)::
+
+    from tests.image_cases import all_cases
+    for c in all_cases():
+        ...upload c.data as c.filename with type c.mime...
+        if c.expect == "error": assert c.message in <the error shown>
+        else: assert <a Top-3 is shown>
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+UPLOAD_CAP_BYTES = 20 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ImageCase:
+    name: str
+    filename: str
+    mime: str
+    data: bytes
+    expect: str  # "prediction" | "error"
+    message: str | None
+    description: str
+    over_upload_cap: bool = False
+
+
+# ---------------------------------------------------------------------------------------------
+# Building blocks
+# ---------------------------------------------------------------------------------------------
+
+
+def garment(
+    size: tuple[int, int] = (240, 200),
+    colour: tuple[int, int, int] = (30, 40, 90),
+    background: tuple[int, int, int] = (245, 245, 245),
+    box: tuple[float, float, float, float] = (0.2, 0.15, 0.8, 0.85),
+) -> Image.Image:
+    """A T-shirt silhouette (body and sleeves) in `colour` on `background`, inside `box` (fractions of w, h)."""
+    w, h = size
+    img = Image.new("RGB", size, background)
+    x0, y0, x1, y1 = box[0] * w, box[1] * h, box[2] * w, box[3] * h
+    bw, bh = x1 - x0, y1 - y0
+    pts = [
+        (x0 + 0.30 * bw, y0),
+        (x0 + 0.70 * bw, y0),
+        (x1, y0 + 0.25 * bh),
+        (x0 + 0.85 * bw, y0 + 0.40 * bh),
+        (x0 + 0.78 * bw, y0 + 0.32 * bh),
+        (x0 + 0.78 * bw, y1),
+        (x0 + 0.22 * bw, y1),
+        (x0 + 0.22 * bw, y0 + 0.32 * bh),
+        (x0 + 0.15 * bw, y0 + 0.40 * bh),
+        (x0, y0 + 0.25 * bh),
+    ]
+    ImageDraw.Draw(img).polygon(pts, fill=colour)
+    return img
+
+
+def encode(img: Image.Image, fmt: str, **kw) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, fmt, **kw)
+    return buf.getvalue()
+
+
+def _png_chunk(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+
+def png_bomb(width: int, height: int) -> bytes:
+    """A valid 8-bit greyscale PNG of width x height black pixels: ~390 KB for 400 MP, made in ~0.1 s.
+
+    Blocks of identical rows are deflated once after a full flush (so the compressed block
+    repeats byte for byte), and the zlib header and Adler-32 checksum are written by hand.
+    """
+    row = b"\x00" * (width + 1)  # filter byte + pixels
+    rows_per_block = max(1, (1 << 20) // len(row))
+    while height % rows_per_block:
+        rows_per_block -= 1
+    block = row * rows_per_block
+    comp = zlib.compressobj(9, zlib.DEFLATED, -15)  # raw deflate
+    first = comp.compress(block) + comp.flush(zlib.Z_FULL_FLUSH)
+    again = comp.compress(block) + comp.flush(zlib.Z_FULL_FLUSH)
+    blocks = height // rows_per_block
+    body = first + again * (blocks - 1) if blocks > 1 else first
+    body += comp.flush()  # the final (empty) block
+    adler = 1
+    for _ in range(blocks):
+        adler = zlib.adler32(block, adler)
+    idat = b"\x78\xda" + body + struct.pack(">I", adler)
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b"")
+
+
+def _phone_jpeg(size=(4000, 3000), orientation: int = 6) -> bytes:
+    """A 12 MP photo stored sideways as a phone sensor writes it, with the EXIF orientation that makes it upright."""
+    upright = garment(size, colour=(120, 30, 35), background=(232, 228, 220))
+    undo = {3: Image.Transpose.ROTATE_180, 6: Image.Transpose.ROTATE_90, 8: Image.Transpose.ROTATE_270}[orientation]
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return encode(upright.transpose(undo), "JPEG", quality=85, exif=exif)
+
+
+def _animated_gif() -> bytes:
+    first = garment((120, 120)).convert("P", palette=Image.Palette.ADAPTIVE, colors=16)
+    second = Image.new("RGB", (120, 120), (0, 0, 0)).convert("P")
+    return encode(first, "GIF", save_all=True, append_images=[second], duration=200, loop=0)
+
+
+def _sixteen_bit_png() -> bytes:
+    grey8 = np.asarray(garment((160, 160)).convert("L"), dtype=np.uint16)
+    return encode(Image.fromarray(grey8 * 257), "PNG")  # a true 16-bit greyscale PNG (mode I;16)
+
+
+def _rgba_png() -> bytes:
+    g = garment((200, 200))
+    alpha = Image.new("L", g.size, 0)
+    mask = np.asarray(g.convert("L")) < 128
+    alpha = Image.fromarray((mask * 255).astype(np.uint8), "L")
+    rgba = Image.new("RGBA", g.size, (0, 0, 0, 0))  # black under full transparency, as many editors store it
+    rgba.paste(g, mask=alpha)
+    return encode(rgba, "PNG")
+
+
+# ---------------------------------------------------------------------------------------------
+# The cases
+# ---------------------------------------------------------------------------------------------
+
+
+@cache
+def error_cases() -> list[ImageCase]:
+    png = encode(garment(), "PNG")
+    jpeg = encode(garment(), "JPEG", quality=90)
+    rng = np.random.default_rng(0)
+    return [
+        ImageCase("empty", "empty.png", "image/png", b"", "error", "The file is empty.", "a 0-byte file"),
+        ImageCase(
+            "text_as_png",
+            "notes.png",
+            "image/png",
+            b"Shopping list:\n- T-shirt\n- trousers\n" * 20,
+            "error",
+            "contains text, not an image",
+            "a text file renamed to .png",
+        ),
+        ImageCase(
+            "html_as_jpg",
+            "photo.jpg",
+            "image/jpeg",
+            b"<!DOCTYPE html>\n<html><head><title>Shop</title></head><body><img src='shirt.jpg'></body></html>\n",
+            "error",
+            "web page (HTML)",
+            "an HTML page saved as .jpg",
+        ),
+        ImageCase(
+            "svg",
+            "shirt.svg",
+            "image/svg+xml",
+            b'<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="100" '
+            b'height="100"><rect x="20" y="20" width="60" height="60" fill="navy"/></svg>\n',
+            "error",
+            "SVG (vector) image",
+            "an SVG drawing",
+        ),
+        ImageCase(
+            "svg_as_png",
+            "shirt.png",
+            "image/png",
+            b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><circle cx="5" cy="5" r="4"/></svg>',
+            "error",
+            "SVG (vector) image",
+            "an SVG renamed to .png",
+        ),
+        ImageCase(
+            "truncated_png",
+            "shirt.png",
+            "image/png",
+            png[: len(png) // 2],
+            "error",
+            "This PNG is truncated",
+            "a PNG cut in half",
+        ),
+        ImageCase(
+            "truncated_jpeg",
+            "shirt.jpg",
+            "image/jpeg",
+            jpeg[: len(jpeg) // 2],
+            "error",
+            "This JPEG is truncated",
+            "a JPEG cut in half",
+        ),
+        ImageCase(
+            "png_header_only",
+            "shirt.png",
+            "image/png",
+            png[:40],
+            "error",
+            "This PNG is truncated",
+            "only the first 40 bytes of a PNG",
+        ),
+        ImageCase(
+            "bomb_png_400mp",
+            "huge.png",
+            "image/png",
+            png_bomb(20_000, 20_000),
+            "error",
+            "20000×20000 pixels (400 megapixels)",
+            "a decompression bomb: 20000x20000 PNG of ~400 KB",
+        ),
+        ImageCase(
+            "bomb_png_60mp",
+            "big.png",
+            "image/png",
+            png_bomb(10_000, 6_000),
+            "error",
+            "10000×6000 pixels (60 megapixels)",
+            "a 60 MP PNG (above the app's 50 MP limit, below Pillow's own)",
+        ),
+        ImageCase(
+            "pdf_as_png",
+            "catalogue.png",
+            "image/png",
+            b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\n%%EOF\n",
+            "error",
+            "PDF document",
+            "a PDF renamed to .png",
+        ),
+        ImageCase(
+            "tiff",
+            "scan.tiff",
+            "image/tiff",
+            encode(garment((64, 64)), "TIFF"),
+            "error",
+            "TIFF",
+            "a TIFF image (not an accepted format)",
+        ),
+        ImageCase(
+            "random_bytes",
+            "photo.jpg",
+            "image/jpeg",
+            rng.integers(0, 256, size=4096, dtype=np.uint8).tobytes(),
+            "error",
+            "not an image this app can read",
+            "4 KB of random bytes named .jpg",
+        ),
+        ImageCase(
+            "over_upload_cap",
+            "huge.jpg",
+            "image/jpeg",
+            jpeg[:-2] + b"\x00" * (UPLOAD_CAP_BYTES + 1 - len(jpeg)) + b"\xff\xd9",
+            "error",
+            "larger than 20 MB",
+            "a 20 MB + 1 byte file",
+            over_upload_cap=True,
+        ),
+    ]
+
+
+@cache
+def valid_cases() -> list[ImageCase]:
+    white = Image.new("RGB", (64, 64), (255, 255, 255))
+    black = Image.new("L", (64, 64), 0)
+    strip = garment((1000, 10), box=(0.1, 0.1, 0.9, 0.9))
+    palette = garment((150, 150)).convert("P", palette=Image.Palette.ADAPTIVE, colors=8)
+    cmyk = garment((180, 150)).convert("CMYK")
+    bw = garment((100, 100)).convert("1")
+    la = garment((100, 100)).convert("LA")
+    return [
+        ImageCase(
+            "one_pixel",
+            "dot.png",
+            "image/png",
+            encode(Image.new("L", (1, 1), 90), "PNG"),
+            "prediction",
+            None,
+            "a 1×1 PNG",
+        ),
+        ImageCase(
+            "all_white", "white.jpg", "image/jpeg", encode(white, "JPEG"), "prediction", None, "an all-white JPEG"
+        ),
+        ImageCase("all_black", "black.png", "image/png", encode(black, "PNG"), "prediction", None, "an all-black PNG"),
+        ImageCase(
+            "rgba_png",
+            "cutout.png",
+            "image/png",
+            _rgba_png(),
+            "prediction",
+            None,
+            "a garment on a transparent background",
+        ),
+        ImageCase("la_png", "grey_alpha.png", "image/png", encode(la, "PNG"), "prediction", None, "a grey + alpha PNG"),
+        ImageCase(
+            "bilevel_png", "bw.png", "image/png", encode(bw, "PNG"), "prediction", None, "a 1-bit black-and-white PNG"
+        ),
+        ImageCase(
+            "palette_gif",
+            "shirt.gif",
+            "image/gif",
+            encode(palette, "GIF"),
+            "prediction",
+            None,
+            "an 8-colour palette GIF",
+        ),
+        ImageCase(
+            "animated_gif", "anim.gif", "image/gif", _animated_gif(), "prediction", None, "a 2-frame animated GIF"
+        ),
+        ImageCase(
+            "png_16bit", "deep.png", "image/png", _sixteen_bit_png(), "prediction", None, "a 16-bit greyscale PNG"
+        ),
+        ImageCase(
+            "cmyk_jpeg", "print.jpg", "image/jpeg", encode(cmyk, "JPEG", quality=90), "prediction", None, "a CMYK JPEG"
+        ),
+        ImageCase(
+            "webp", "shirt.webp", "image/webp", encode(garment(), "WEBP", quality=80), "prediction", None, "a WebP"
+        ),
+        ImageCase("bmp", "shirt.bmp", "image/bmp", encode(garment(), "BMP"), "prediction", None, "a BMP"),
+        ImageCase(
+            "strip_100_to_1",
+            "strip.png",
+            "image/png",
+            encode(strip, "PNG"),
+            "prediction",
+            None,
+            "a 1000×10 strip (100:1)",
+        ),
+        ImageCase(
+            "phone_jpeg_12mp",
+            "IMG_0001.jpg",
+            "image/jpeg",
+            _phone_jpeg(),
+            "prediction",
+            None,
+            "a 12 MP (4000×3000) phone JPEG stored sideways with EXIF orientation 6",
+        ),
+        ImageCase(
+            "jpeg_named_png",
+            "shirt.png",
+            "image/png",
+            encode(garment(), "JPEG", quality=85),
+            "prediction",
+            None,
+            "a JPEG whose name says .png (read by content, not by name)",
+        ),
+    ]
+
+
+def all_cases() -> list[ImageCase]:
+    return error_cases() + valid_cases()
+
+
+def case(name: str) -> ImageCase:
+    for c in all_cases():
+        if c.name == name:
+            return c
+    raise KeyError(name)
+
+
+def write_case_files(folder: str | Path) -> dict[str, Path]:
+    """Write every case into folder as '<name>__<filename>'; returns {name: path}."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for c in all_cases():
+        p = folder / f"{c.name}__{c.filename}"
+        p.write_bytes(c.data)
+        paths[c.name] = p
+    return paths
