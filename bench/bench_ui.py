@@ -1,0 +1,491 @@
+"""Browser timings and server memory of the app, in Debian's Chromium (issue 3).
+
+    .venv/bin/python -m bench.bench_ui            # writes bench/results/ui.md and docs/screenshots/*.png
+
+What it measures (each step waits for Streamlit's script state "notRunning" and the expected text):
+
+1. cold load: from starting `streamlit run` to the Home page drawn (title, active-model line, idle);
+   a new server each repetition;
+2. train: from the click on Train (softmax defaults) to the success message "Test accuracy NN.N%";
+   once per session (session 1 and each further session), so the median is over several runs;
+3. memory: RSS of the server process and its children (psutil) after one softmax and one CNN run
+   (epochs set to 1 in the UI) in session 1, then after each further session (new browser context:
+   Home, Train a softmax, Browse, Upload a photo), contexts left open like students' tabs;
+4. upload: from handing a 12-megapixel JPEG (4000x3000, a generated garment photo) to the uploader
+   to the Top-3 shown; each repetition in a new session opened on the Upload page;
+5. screenshots of each page for the README: docs/screenshots/{home,train,browse,upload}.png.
+
+The machine is shared with other work while this runs: the load average is recorded with the results.
+A step that fails (e.g. a page not written yet) is reported as such; the others still run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+import e2e_support as e  # noqa: E402
+
+RESULTS = REPO / "bench" / "results" / "ui.md"
+DOC_SHOTS = REPO / "docs" / "screenshots"
+MB = 1024 * 1024
+
+TARGETS = {
+    "cold": 5.0,  # s, server start to Home rendered
+    "train": 5.0,  # s, click on Train to "Test accuracy"
+    "upload": 2.0,  # s, 12 MP JPEG to Top-3
+    "rss_after_runs": 1024 * MB,  # bytes, after one softmax + one CNN run
+    "rss_per_session": 20 * MB,  # bytes, each further session
+}
+
+
+# --------------------------------------------------------------------------- machine
+
+
+def machine() -> dict[str, str]:
+    cpu = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem = "unknown"
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        kb = int(Path("/proc/meminfo").read_text().split("\n")[0].split()[1])
+        mem = f"{kb / 1024 / 1024:.0f} GB"
+    chromium = "missing"
+    exe = e.find_chromium()
+    if exe:
+        with contextlib.suppress(Exception):
+            chromium = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=30).stdout.strip()
+    import streamlit
+    import torch
+
+    return {
+        "nproc": str(os.cpu_count()),
+        "cpu": cpu,
+        "memory": mem,
+        "python": platform.python_version(),
+        "streamlit": streamlit.__version__,
+        "torch": f"{torch.__version__} ({torch.get_num_threads()} threads by default)",
+        "chromium": chromium,
+    }
+
+
+def loadavg() -> str:
+    with contextlib.suppress(OSError):
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    return "?"
+
+
+# --------------------------------------------------------------------------- steps
+
+
+TITLE = '[data-testid="stMain"] h1'
+
+
+def home_ready(page, timeout: float = 120.0) -> None:
+    """Home fully drawn: its title, its last element (the active-model line), the script idle."""
+    page.wait_for_selector(TITLE, state="visible", timeout=timeout * 1000)
+    page.get_by_text("Active model:").first.wait_for(state="visible", timeout=timeout * 1000)
+    page.wait_for_selector(e.IDLE, state="attached", timeout=timeout * 1000)
+
+
+def cold_load(browser, env: dict[str, str]) -> tuple[float, float, e.StreamlitServer]:
+    """(seconds to Home rendered, seconds to /_stcore/health, the running server)."""
+    srv = e.StreamlitServer(log_path=e.ARTIFACTS / "bench-ui-streamlit.log", env=env)
+    context = e.new_context(browser)
+    page = context.new_page()
+    t0 = time.perf_counter()
+    srv.start()
+    try:
+        health = srv.wait_healthy(timeout=120)
+        page.goto(srv.url, wait_until="domcontentloaded")
+        home_ready(page)
+        total = time.perf_counter() - t0
+    except BaseException:
+        srv.stop()
+        raise
+    finally:
+        context.close()
+    return total, health, srv
+
+
+def train_softmax(page, timeout: float = 300.0) -> tuple[float, str]:
+    """Go to Train, press Train with the defaults; (seconds from click to the message, its text)."""
+    e.goto_page(page, "Train")
+    button = page.get_by_role("button", name="Train", exact=True)
+    button.wait_for(state="visible")
+    done = page.locator(e.SUCCESS).filter(has_text="Test accuracy")
+    t0 = time.perf_counter()
+    button.click()
+    done.first.wait_for(state="visible", timeout=timeout * 1000)
+    seconds = time.perf_counter() - t0
+    e.wait_idle(page, timeout=timeout)
+    return seconds, done.first.inner_text().strip()
+
+
+def train_cnn_one_epoch(page, timeout: float = 600.0) -> tuple[float, str]:
+    e.goto_page(page, "Train")
+    page.locator('[data-testid="stRadio"]').filter(has_text="Model").get_by_text("Small CNN", exact=True).click()
+    e.wait_idle(page)
+    slider = page.locator('[data-testid="stSlider"]').filter(has_text="Epochs").locator('input[type="range"]')
+    slider.focus()
+    page.keyboard.press("Home")  # the minimum: 1 epoch
+    e.wait_idle(page)
+    value = slider.get_attribute("aria-valuetext") or slider.input_value()
+    if value.strip() != "1":
+        raise RuntimeError(f"could not set Epochs to 1 (it shows {value!r})")
+    # The earlier softmax run's success message would match too: wait for this run's message.
+    done = page.locator(e.SUCCESS).filter(has_text="Finished 1 epoch")
+    t0 = time.perf_counter()
+    page.get_by_role("button", name="Train", exact=True).click()
+    done.first.wait_for(state="visible", timeout=timeout * 1000)
+    seconds = time.perf_counter() - t0
+    e.wait_idle(page, timeout=timeout)
+    return seconds, done.first.inner_text().strip()
+
+
+def top3(page, timeout: float = 120.0) -> None:
+    main = page.locator('[data-testid="stMain"]')
+    main.get_by_text("Top-3").first.wait_for(state="visible", timeout=timeout * 1000)
+    main.get_by_text("Predicted:").first.wait_for(state="visible", timeout=timeout * 1000)
+
+
+def upload_photo(page, name: str, data: bytes, timeout: float = 120.0) -> float:
+    """Seconds from handing the file to the uploader to the Top-3 shown (the page is Upload)."""
+    mime = "image/png" if name.endswith(".png") else "image/jpeg"
+    e.arm_run_watch(page)
+    t0 = time.perf_counter()
+    e.upload(page, name, data, mime)
+    e.wait_run_done(page, timeout=timeout)
+    top3(page, timeout=timeout)
+    return time.perf_counter() - t0
+
+
+def visit_session(browser, srv, small_photo: bytes) -> tuple[object, float, str]:
+    """A further student: Home, train a softmax, Browse, Upload a photo. Returns (context, train s, text)."""
+    context = e.new_context(browser)
+    page = context.new_page()
+    page.goto(srv.url, wait_until="domcontentloaded")
+    home_ready(page)
+    seconds, text = train_softmax(page)
+    e.goto_page(page, "Browse")
+    e.goto_page(page, "Upload")
+    upload_photo(page, "garment.jpg", small_photo)
+    return context, seconds, text
+
+
+def doc_screenshots(browser, srv, photo: bytes, out: Path) -> list[str]:
+    """Screenshots of each page for the README, 1400 px wide, full page."""
+    context = e.new_context(browser, width=1400, height=900)
+    page = context.new_page()
+    saved = []
+    try:
+        page.goto(srv.url, wait_until="domcontentloaded")
+        home_ready(page)
+        saved.append(e.screenshot(page, out / "home.png"))
+        train_softmax(page)
+        saved.append(e.screenshot(page, out / "train.png"))
+        e.goto_page(page, "Browse")
+        page.locator('[data-testid="stMain"] [data-testid="stImage"] img').first.wait_for(state="visible")
+        page.wait_for_timeout(500)
+        saved.append(e.screenshot(page, out / "browse.png"))
+        e.goto_page(page, "Upload")
+        upload_photo(page, "pullover.jpg", photo)
+        page.wait_for_timeout(500)
+        saved.append(e.screenshot(page, out / "upload.png"))
+    finally:
+        context.close()
+    return [os.path.relpath(p, REPO) for p in saved]
+
+
+# --------------------------------------------------------------------------- report
+
+
+def fmt_s(values: list[float]) -> str:
+    if not values:
+        return "—"
+    med = statistics.median(values)
+    each = ", ".join(f"{v:.2f}" for v in values)
+    return f"**{med:.2f} s** (median of {len(values)}: {each})"
+
+
+def verdict(value: float | None, target: float) -> str:
+    if value is None:
+        return "not measured"
+    return "pass" if value <= target else "**FAIL**"
+
+
+def write_report(r: dict, path: Path) -> None:
+    m = r["machine"]
+    lines = [
+        "# UI timings and server memory (bench/bench_ui.py)",
+        "",
+        f"Measured {r['when']} in Debian's Chromium (headless, Playwright {r['playwright']}), "
+        f"the app served by `streamlit run` on the same machine.",
+        "",
+        f"**Machine:** {m['nproc']} CPUs ({m['cpu']}), {m['memory']} RAM, no GPU; Python {m['python']}, "
+        f"Streamlit {m['streamlit']}, torch {m['torch']}, {m['chromium']}.",
+        "",
+        f"**Load:** the machine was shared with other work during the run: load average (1, 5, 15 min) "
+        f"{r['load_start']} at the start and {r['load_end']} at the end, on {m['nproc']} CPUs. "
+        "Timings under such load are worse than on an idle machine of the same kind.",
+    ]
+    if r.get("server_env"):
+        lines += ["", f"Server environment: `{' '.join(f'{k}={v}' for k, v in r['server_env'].items())}`."]
+    lines += [
+        "",
+        "| what | target | measured | result |",
+        "| --- | --- | --- | --- |",
+    ]
+    c, t, u = r["cold"], r["train"], r["upload"]
+    lines.append(
+        f"| first load of a cold server (start to Home drawn, idle) | ≤ 5 s | {fmt_s(c)} | "
+        f"{verdict(statistics.median(c) if c else None, TARGETS['cold'])} |"
+    )
+    lines.append(
+        f"| click on Train (softmax defaults) to “Test accuracy” | ≤ 5 s | {fmt_s(t)} | "
+        f"{verdict(statistics.median(t) if t else None, TARGETS['train'])} |"
+    )
+    lines.append(
+        f"| 12-megapixel JPEG upload to its Top-3 | ≤ 2 s | {fmt_s(u)} | "
+        f"{verdict(statistics.median(u) if u else None, TARGETS['upload'])} |"
+    )
+    rss = r.get("rss_after_runs")
+    lines.append(
+        "| server RSS (with children) after one softmax + one CNN run (1 epoch) in a session | ≤ 1 GB | "
+        + (f"**{rss / MB:.0f} MB**" if rss else "—")
+        + f" | {verdict(rss, TARGETS['rss_after_runs'])} |"
+    )
+    deltas = r.get("session_deltas", [])
+    med = statistics.median(deltas) if deltas else None
+    slope = r.get("session_slope")
+    lines.append(
+        "| RSS added by each further session (Home, train softmax, Browse, Upload; tab left open) | ≤ 20 MB | "
+        + (
+            f"**{slope / MB:+.1f} MB per session** (least-squares slope over {len(deltas)} sessions; "
+            f"step by step {', '.join(f'{d / MB:+.1f}' for d in deltas)} MB, median {med / MB:+.1f})"
+            if deltas
+            else "—"
+        )
+        + f" | {verdict(slope, TARGETS['rss_per_session'])} |"
+    )
+    lines += ["", "Details:", ""]
+    for item in r["notes"]:
+        lines.append(f"- {item}")
+    if r["errors"]:
+        lines += ["", "Steps that failed:", ""]
+        for item in r["errors"]:
+            lines.append(f"- {item}")
+    lines += [
+        "",
+        "Reproduce: `make setup-dev data chromium && .venv/bin/python -m bench.bench_ui` "
+        "(about 3-5 minutes; add `--cnn-epochs 0` to skip the CNN run).",
+        "",
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines))
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--reps", type=int, default=3, help="cold loads and 12 MP uploads (default 3)")
+    ap.add_argument("--sessions", type=int, default=6, help="further sessions for the memory step (default 6)")
+    ap.add_argument("--cnn-epochs", type=int, default=1, help="CNN run in session 1: 1 epoch, 0 to skip")
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--screenshots", type=Path, default=DOC_SHOTS, help="where the README screenshots go")
+    ap.add_argument("--no-screenshots", action="store_true")
+    ap.add_argument("--torch-threads", type=int, default=None, help="run the server with OMP_NUM_THREADS=N")
+    args = ap.parse_args(argv)
+
+    if e.find_chromium() is None:
+        print("Chromium not found (/usr/bin/chromium or `chromium` on PATH): run `make chromium`.", file=sys.stderr)
+        return 2
+    from importlib.metadata import version
+
+    from playwright.sync_api import sync_playwright
+
+    env = {"OMP_NUM_THREADS": str(args.torch_threads)} if args.torch_threads else {}
+    r: dict = {
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": machine(),
+        "playwright": version("playwright"),
+        "load_start": loadavg(),
+        "server_env": env,
+        "cold": [],
+        "train": [],
+        "upload": [],
+        "notes": [],
+        "errors": [],
+    }
+
+    def step(name: str, fn):
+        try:
+            return fn()
+        except Exception as exc:
+            msg = f"{name}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            print("FAILED", msg, file=sys.stderr)
+            traceback.print_exc()
+            r["errors"].append(msg)
+            return None
+
+    print("generating photos…", flush=True)
+    big = [e.garment_photo(i, size=(4000, 3000), quality=92)[0] for i in range(args.reps)]
+    small, _ = e.garment_photo(1, size=(900, 1200))
+    r["notes"].append(
+        f"12 MP photos: generated 4000×3000 JPEGs of Fashion-MNIST test garments on an off-white background, "
+        f"{', '.join(f'{len(b) / MB:.1f}' for b in big)} MB."
+    )
+
+    servers: list[e.StreamlitServer] = []
+    contexts = []
+    srv = None
+    try:
+        with sync_playwright() as pw:
+            browser = e.launch_chromium(pw)
+            # 1. cold loads: a new server each time; the last one stays up for the rest.
+            for i in range(args.reps):
+                res = step(f"cold load {i + 1}", lambda: cold_load(browser, env))
+                if res is None:
+                    continue
+                total, health, server = res
+                r["cold"].append(total)
+                r.setdefault("health", []).append(health)
+                print(f"cold load {i + 1}: {total:.2f} s (health after {health:.2f} s)", flush=True)
+                if srv is not None:
+                    srv.stop()
+                srv = server
+                servers.append(server)
+            if srv is None:
+                raise RuntimeError("the server never came up")
+            r["notes"].append(
+                "Cold load: `streamlit run` started by the bench (a new server each time), `/_stcore/health` "
+                "polled, then the page loaded in a new browser tab; Home is drawn when its title and its "
+                "active-model line are visible and the script state is notRunning. This includes loading "
+                "the data set and training the shared default model (once per server). "
+                f"`/_stcore/health` answered after {', '.join(f'{h:.2f}' for h in r.get('health', []))} s: "
+                "the rest is the first run of the Home script (imports, data, default model) and drawing it."
+            )
+            r["rss_fresh"] = srv.rss_bytes()
+
+            # 2. + 3. session 1: softmax, then the CNN for 1 epoch; memory after both.
+            ctx1 = e.new_context(browser)
+            contexts.append(ctx1)
+            page1 = ctx1.new_page()
+            page1.goto(srv.url, wait_until="domcontentloaded")
+            home_ready(page1)
+            res = step("session 1: train softmax", lambda: train_softmax(page1))
+            if res:
+                r["train"].append(res[0])
+                print(f"train softmax: {res[0]:.2f} s — {res[1]}", flush=True)
+                r["notes"].append(f"Session 1 softmax message: “{res[1]}”")
+            if args.cnn_epochs:
+                res = step("session 1: train CNN (1 epoch)", lambda: train_cnn_one_epoch(page1))
+                if res:
+                    print(f"train CNN 1 epoch: {res[0]:.2f} s — {res[1]}", flush=True)
+                    r["notes"].append(f"Session 1 CNN run (Epochs set to 1 in the UI): {res[0]:.1f} s, “{res[1]}”")
+            step("session 1: Browse", lambda: e.goto_page(page1, "Browse"))
+            time.sleep(2.0)
+            r["rss_after_runs"] = srv.rss_bytes()
+            print(f"RSS after session 1: {r['rss_after_runs'] / MB:.0f} MB", flush=True)
+            r["notes"].append(
+                f"Server RSS (process + children): {r['rss_fresh'] / MB:.0f} MB after the cold load "
+                f"(data set and default model loaded), {r['rss_after_runs'] / MB:.0f} MB after session 1."
+            )
+
+            # 3. further sessions, left open.
+            deltas, before = [], r["rss_after_runs"]
+            for i in range(args.sessions):
+                res = step(f"session {i + 2}", lambda: visit_session(browser, srv, small))
+                if res is None:
+                    continue
+                ctx, seconds, _text = res
+                contexts.append(ctx)
+                r["train"].append(seconds)
+                time.sleep(1.0)
+                now = srv.rss_bytes()
+                deltas.append(now - before)
+                print(f"session {i + 2}: train {seconds:.2f} s, RSS {now / MB:.0f} MB ({(now - before) / MB:+.1f})")
+                before = now
+            r["session_deltas"] = deltas
+            if deltas:
+                # RSS moves by tens of MB either way between two measurements (allocator, caches):
+                # the trend over all sessions is the per-session cost.
+                ys = [r["rss_after_runs"]]
+                for d in deltas:
+                    ys.append(ys[-1] + d)
+                xs = list(range(len(ys)))
+                mx, my = statistics.fmean(xs), statistics.fmean(ys)
+                r["session_slope"] = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum(
+                    (x - mx) ** 2 for x in xs
+                )
+            for ctx in contexts[1:]:
+                ctx.close()
+            time.sleep(3.0)
+            r["rss_closed"] = srv.rss_bytes()
+            r["notes"].append(
+                f"Further sessions: each a new browser context (Home, Train softmax, Browse, Upload a "
+                f"900×1200 photo), left open while the next ran; RSS {before / MB:.0f} MB with all "
+                f"{len(deltas) + 1} open, {r['rss_closed'] / MB:.0f} MB 3 s after closing the further ones."
+            )
+            r["notes"].append(
+                f"Train timings: session 1 and each further session (a new session each, softmax defaults: "
+                f"10 epochs); {len(r['train'])} runs."
+            )
+
+            # 4. 12 MP uploads, each in a new session opened on the Upload page.
+            for i, data in enumerate(big):
+
+                def one(data=data, i=i):
+                    ctx = e.new_context(browser)
+                    try:
+                        page = ctx.new_page()
+                        page.goto(srv.url + "/upload", wait_until="domcontentloaded")
+                        page.wait_for_selector(e.UPLOAD_INPUT, state="attached", timeout=120_000)
+                        page.wait_for_selector(e.IDLE, state="attached")
+                        return upload_photo(page, f"photo{i}.jpg", data)
+                    finally:
+                        ctx.close()
+
+                sec = step(f"12 MP upload {i + 1}", one)
+                if sec is not None:
+                    r["upload"].append(sec)
+                    print(f"12 MP upload {i + 1}: {sec:.2f} s", flush=True)
+            r["notes"].append(
+                "Upload: a new session opened on the Upload page, the JPEG handed to the uploader "
+                "(`set_input_files`), timed until a script run started after it has finished and "
+                "“Top-3” and “Predicted:” are shown (includes the transfer to the server)."
+            )
+
+            # 5. screenshots for the README.
+            if not args.no_screenshots:
+                shots = step("screenshots", lambda: doc_screenshots(browser, srv, small, args.screenshots))
+                if shots:
+                    r["notes"].append("Screenshots: " + ", ".join(f"`{s}`" for s in shots) + ".")
+            browser.close()
+    finally:
+        for s in servers:
+            s.stop()
+    r["load_end"] = loadavg()
+    write_report(r, args.out)
+    print(args.out.read_text())
+    return 0 if not r["errors"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
