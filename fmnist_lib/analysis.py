@@ -19,6 +19,8 @@ from .models import SoftmaxRegression
 class TestPredictions:
     """A classifier's predictions on a set of labelled images (uint8 and float32: ~90 KB for 10,000)."""
 
+    __test__ = False  # not a pytest test class, despite its name
+
     pred: np.ndarray  # [N] uint8, the predicted class
     confidence: np.ndarray  # [N] float32, the probability of the predicted class
     labels: np.ndarray  # [N] uint8, the true class

@@ -37,7 +37,7 @@ def sidebar() -> None:
         st.selectbox(
             "Active model",
             options,
-            format_func=_label,
+            format_func={o: _label(o) for o in options}.get,  # labels fixed at drawing time
             key=wkey,
             on_change=_picked,
             help="The model Browse and Upload use. Train a model or load a checkpoint on the Train page to add one.",

@@ -1,0 +1,58 @@
+"""Helpers for the AppTest tests of the dashboard (tests/test_app_*.py).
+
+AppTest runs the real app script in-process, with the real data (marked
+integration). Training is made of chunks: `train_until_done` reruns the app
+the way the browser's fragment timer would, until the job is over.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from lab_ui import state
+
+APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
+TIMEOUT = 120  # seconds per run: the first one loads the data and trains the default model
+
+
+def open_page(page: str | None = None) -> AppTest:
+    """The app from its entry point, then (optionally) a page such as "pages/train.py"."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    assert_ok(at)
+    if page is not None:
+        at.switch_page(page).run()
+        assert_ok(at)
+    return at
+
+
+def assert_ok(at: AppTest) -> None:
+    if at.exception:
+        pytest.fail("The app raised: " + "\n".join(str(e.value) for e in at.exception))
+
+
+def job(at: AppTest):
+    return at.session_state[state.JOB] if state.JOB in at.session_state else None  # noqa: SIM401 (no .get)
+
+
+def train_until_done(at: AppTest, max_runs: int = 60) -> AppTest:
+    for _ in range(max_runs):
+        if job(at) is None:
+            return at
+        at.run()
+        assert_ok(at)
+    pytest.fail("Training did not finish")
+
+
+def texts(elements) -> list[str]:
+    return [str(e.value) for e in elements]
+
+
+def set_widget(at: AppTest, kind: str, name: str, value) -> AppTest:
+    """Set a persistent widget (by its name in lab_ui.state) and rerun."""
+    getattr(at, kind)(key=state.widget_key(name)).set_value(value)
+    at.run()
+    assert_ok(at)
+    return at

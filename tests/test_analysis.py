@@ -1,0 +1,82 @@
+"""fmnist_lib.analysis: test-set predictions, per-class accuracy, mistakes, evidence maps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from conftest import make_tiny_data
+
+from fmnist_lib import TrainingRun, default_config
+from fmnist_lib.analysis import (
+    TestPredictions,
+    class_biases,
+    evidence_maps,
+    per_class_accuracy,
+    predict_test_set,
+    templates,
+)
+
+
+@pytest.fixture(scope="module")
+def tiny_run():
+    data = make_tiny_data(n_train=256, n_test=64)
+    run = TrainingRun(default_config("softmax", epochs=5, batch_size=32, lr=0.5))
+    run.fit(data)
+    return run, data
+
+
+def test_per_class_accuracy_counts_each_true_class():
+    pred = np.array([0, 0, 1, 1, 2, 0])
+    labels = np.array([0, 1, 1, 1, 2, 2])
+    acc = per_class_accuracy(pred, labels, num_classes=4)
+    assert acc[0] == 1.0  # 1 of 1
+    assert acc[1] == pytest.approx(2 / 3)
+    assert acc[2] == 0.5
+    assert np.isnan(acc[3])  # no examples of class 3
+
+
+def test_predictions_match_the_classifier(tiny_run):
+    run, data = tiny_run
+    preds = predict_test_set(run.classifier(), data.test_images, data.test_labels)
+    assert preds.pred.dtype == np.uint8 and preds.pred.shape == (64,)
+    logits = run.classifier().logits(data.test_images)
+    assert np.array_equal(preds.pred, logits.argmax(dim=1).numpy())
+    probs = torch.softmax(logits, dim=1).max(dim=1).values.numpy()
+    assert np.allclose(preds.confidence, probs, atol=1e-6)
+    assert preds.accuracy == pytest.approx(run.test_acc)
+    cm = preds.confusion()
+    assert cm.sum() == 64 and np.trace(cm) == int(preds.correct.sum())
+
+
+def test_mistakes_and_cells():
+    preds = TestPredictions(
+        pred=np.array([1, 0, 2, 1, 0], dtype=np.uint8),
+        confidence=np.array([0.9, 0.5, 0.6, 0.99, 0.7], dtype=np.float32),
+        labels=np.array([0, 0, 2, 0, 1], dtype=np.uint8),
+    )
+    assert preds.mistakes().tolist() == [0, 3, 4]
+    assert preds.mistakes(most_confident=True).tolist() == [3, 0, 4]
+    assert preds.cell(0, 1).tolist() == [3, 0]  # true 0 predicted 1, most confident first
+    assert preds.cell(2, 2).tolist() == [2]
+    assert preds.cell(1, 2).tolist() == []
+    assert preds.per_class_accuracy(3).tolist()[:2] == [pytest.approx(1 / 3), 0.0]
+
+
+def test_evidence_sums_to_the_logits(tiny_run):
+    run, data = tiny_run
+    clf = run.classifier()
+    image = data.test_images[3]
+    maps = evidence_maps(clf, image, range(10))
+    assert maps.shape == (10, 28, 28)
+    logits = clf.logits(image)[0].numpy()
+    assert np.allclose(maps.reshape(10, -1).sum(axis=1) + class_biases(clf), logits, atol=1e-4)
+    assert templates(clf).shape == (10, 28, 28)
+
+
+def test_evidence_needs_softmax_regression():
+    run = TrainingRun(default_config("cnn", epochs=1))
+    with pytest.raises(ValueError, match="softmax"):
+        evidence_maps(run.classifier(), np.zeros((28, 28), dtype=np.uint8), [0])
+    with pytest.raises(ValueError):
+        templates(run.classifier())

@@ -1,0 +1,73 @@
+"""AppTest: the Browse page — a random batch, mistakes, the confusion matrix and its cells."""
+
+from __future__ import annotations
+
+import pytest
+from apptest_support import assert_ok, open_page, set_widget, texts
+
+from lab_ui import state
+
+pytestmark = pytest.mark.integration
+
+CELL_IMAGES = 16  # the page shows up to 16 images of the chosen confusion-matrix cell
+
+
+def cards(at) -> list[str]:
+    """The verdict line of each image card (right/wrong, predicted class, confidence)."""
+    return [t for t in texts(at.markdown) if "right]" in t or "wrong**]" in t]
+
+
+@pytest.fixture(scope="module")
+def at():
+    return open_page("pages/browse.py")
+
+
+def test_browse_shows_a_batch_with_predictions(at):
+    assert any("Active model:" in t for t in texts(at.info))
+    shown = cards(at)
+    assert len(shown) >= 8 + 1  # the batch of 8, then the chosen cell's images
+    assert all("%" in t for t in shown), "each card shows the confidence as a percentage"
+    assert any(t.startswith("true: ") for t in texts(at.caption))
+    assert len(at.image) >= 8
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Test accuracy"].endswith("%")
+
+
+def test_new_batch_and_batch_size(at):
+    seed = at.session_state[state.BROWSE_SEED]
+    at.button(key=state.NEW_BATCH_BUTTON).click().run()
+    assert_ok(at)
+    assert at.session_state[state.BROWSE_SEED] != seed
+    set_widget(at, "slider", state.BATCH_SIZE, 32)
+    n_cell = min(CELL_IMAGES, len(cards(at)) - 32)
+    assert len(cards(at)) == 32 + n_cell
+
+
+@pytest.mark.parametrize("view", ["mistakes", "confident"])
+def test_mistake_views_show_only_mistakes(at, view):
+    set_widget(at, "slider", state.BATCH_SIZE, 8)
+    set_widget(at, "radio", state.VIEW, view)
+    batch = cards(at)[:8]
+    assert len(batch) == 8 and all("wrong" in t for t in batch)
+    set_widget(at, "radio", state.VIEW, "all")
+
+
+def test_confusion_matrix_and_a_chosen_cell(at):
+    charts = at.get("vega_lite_chart")
+    assert len(charts) >= 2  # confusion matrix and per-class accuracy
+    set_widget(at, "selectbox", state.CELL_TRUE, 6)  # Shirt
+    set_widget(at, "selectbox", state.CELL_PRED, 0)  # predicted T-shirt/top
+    line = next(t for t in texts(at.markdown) if "test images of" in t)
+    assert "**Shirt** predicted as **T-shirt/top**" in line
+    assert all("wrong" in t for t in cards(at)[-CELL_IMAGES:])
+
+
+def test_browse_uses_the_model_trained_on_the_train_page():
+    at = open_page("pages/train.py")
+    set_widget(at, "slider", state.EPOCHS, 1)
+    at.button(key=state.TRAIN_BUTTON).click().run()
+    while at.session_state[state.JOB] is not None:
+        at.run()
+    at.switch_page("pages/browse.py").run()
+    assert_ok(at)
+    assert any("Active model:** #1" in t for t in texts(at.info))

@@ -1,0 +1,162 @@
+"""AppTest: the Train page — training fills the history, Stop keeps it, leaving pauses it,
+a diverging run says why, checkpoints go out and come back, widget values survive pages."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from apptest_support import assert_ok, job, open_page, set_widget, texts, train_until_done
+
+from fmnist_lib import TrainingRun, checkpoint_bytes, default_config
+from lab_ui import state, training
+
+pytestmark = pytest.mark.integration
+
+TEST_ACCURACY = re.compile(r"Test accuracy \d{1,3}\.\d%")
+
+
+def runs(at):
+    return at.session_state[state.RUNS] if state.RUNS in at.session_state else []  # noqa: SIM401 (no .get)
+
+
+def click(at, key):
+    at.button(key=key).click().run()
+    assert_ok(at)
+    return at
+
+
+def test_train_fills_the_history_and_activates_the_run():
+    at = open_page("pages/train.py")
+    set_widget(at, "slider", state.EPOCHS, 3)
+    click(at, state.TRAIN_BUTTON)
+    train_until_done(at)
+    (lab_run,) = runs(at)
+    assert lab_run.run.status == "finished"
+    assert [e.epoch for e in lab_run.run.history] == [1, 2, 3]
+    success = " ".join(texts(at.success))
+    assert "Finished 3 epochs" in success and TEST_ACCURACY.search(success)
+    assert lab_run.run.test_acc > 0.7
+    assert len(at.get("vega_lite_chart")) >= 2  # loss and accuracy curves
+    assert any("#1" in t for t in texts(at.info)), "the new run is the active model"
+    assert at.session_state[state.ACTIVE] == lab_run.id
+
+
+def test_stop_keeps_the_partial_run_and_continue_finishes_it(monkeypatch):
+    monkeypatch.setattr(training, "CHUNK_SECONDS", 0.0)  # one epoch per app run
+    at = open_page("pages/train.py")
+    set_widget(at, "slider", state.EPOCHS, 6)
+    click(at, state.TRAIN_BUTTON)
+    assert job(at) is not None, "still training after one chunk"
+    done = runs(at)[0].run.epochs_done
+    assert 1 <= done < 6
+    assert at.button(key=state.TRAIN_BUTTON).disabled and not at.button(key=state.STOP_BUTTON).disabled
+
+    click(at, state.STOP_BUTTON)
+    run = runs(at)[0].run
+    assert job(at) is None
+    assert run.status == "stopped" and run.epochs_done == done, "Stop keeps every epoch learned"
+    info = " ".join(texts(at.info))
+    assert "Stopped after" in info and TEST_ACCURACY.search(info)
+
+    click(at, state.CONTINUE_BUTTON)
+    train_until_done(at)
+    assert run.status == "finished" and run.epochs_done == 6
+    assert [e.epoch for e in run.history] == list(range(1, 7))
+
+
+def test_leaving_the_page_pauses_and_the_history_is_intact(monkeypatch):
+    monkeypatch.setattr(training, "CHUNK_SECONDS", 0.0)
+    at = open_page("pages/train.py")
+    set_widget(at, "slider", state.EPOCHS, 8)
+    click(at, state.TRAIN_BUTTON)
+    done = runs(at)[0].run.epochs_done
+    at.switch_page("pages/browse.py").run()
+    assert_ok(at)
+    assert job(at) is None, "leaving the Train page ends the job"
+    at.switch_page("pages/train.py").run()
+    assert_ok(at)
+    run = runs(at)[0].run
+    assert run.epochs_done == done and run.status == "stopped"
+    assert any("paused" in t for t in texts(at.info))
+    assert at.button(key=state.CONTINUE_BUTTON)
+
+
+def test_an_interrupted_epoch_is_recorded_before_the_interruption_goes_on(real_data):
+    """A click on Stop (or a page switch) interrupts the script at a progress-bar update:
+    the guard lets the epoch end and be recorded, then re-raises the interruption."""
+
+    class Interrupted(BaseException):
+        pass
+
+    class Slot:
+        def progress(self, *args, **kwargs):
+            raise Interrupted
+
+    run = TrainingRun(default_config("softmax"))
+    guard = training._Guard(Slot(), run, target=10)
+    stats = run.train_one_epoch(real_data, on_progress=guard.on_progress, should_stop=guard.should_stop)
+    assert stats is not None and not stats.complete
+    assert 0 < stats.examples < 60_000 and run.history == [stats]
+    with pytest.raises(Interrupted):
+        guard.reraise()
+
+
+def test_a_diverging_run_stops_and_says_why():
+    at = open_page("pages/train.py")
+    set_widget(at, "select_slider", state.LR, 10.0)
+    set_widget(at, "slider", state.EPOCHS, 2)
+    click(at, state.TRAIN_BUTTON)
+    train_until_done(at)
+    run = runs(at)[0].run
+    assert run.status == "diverged"
+    error = " ".join(texts(at.error))
+    assert "learning rate" in error.lower() and "too large" in error
+
+
+def test_choosing_the_cnn_sets_its_defaults_and_widgets_survive_page_switches():
+    at = open_page("pages/train.py")
+    set_widget(at, "radio", state.MODEL, "cnn")
+    assert at.select_slider(key=state.widget_key(state.LR)).value == 1e-3
+    assert at.selectbox(key=state.widget_key(state.OPTIMIZER)).value == "adam"
+    assert at.radio(key=state.widget_key(state.SCHEDULE)).value == "cosine"
+    set_widget(at, "slider", state.EPOCHS, 2)
+    at.switch_page("pages/upload.py").run()
+    at.switch_page("pages/train.py").run()
+    assert_ok(at)
+    assert at.radio(key=state.widget_key(state.MODEL)).value == "cnn"
+    assert at.slider(key=state.widget_key(state.EPOCHS)).value == 2
+    click(at, state.RESET_BUTTON)
+    assert at.slider(key=state.widget_key(state.EPOCHS)).value == 8  # the CNN's default
+
+
+def test_checkpoints_download_and_come_back(real_data):
+    at = open_page("pages/train.py")
+    run = TrainingRun(default_config("softmax", epochs=2))
+    run.fit(real_data)
+    at.file_uploader(key=state.CHECKPOINT_UPLOAD).set_value(
+        ("mine.pt", checkpoint_bytes(run), "application/octet-stream")
+    )
+    at.run()
+    assert_ok(at)
+    (loaded,) = runs(at)
+    assert loaded.origin == "checkpoint" and loaded.run.epochs_done == 2
+    assert loaded.run.test_acc == pytest.approx(run.test_acc)
+    assert any("Loaded" in t for t in texts(at.success))
+    assert at.session_state[state.ACTIVE] == loaded.id
+    labels = [b.label for b in at.get("download_button")]
+    assert "History (CSV)" in labels and "Model checkpoint (.pt)" in labels
+
+
+@pytest.mark.parametrize(
+    "name, data",
+    [("notes.txt", b"just some text"), ("empty.pt", b""), ("random.pt", bytes(range(256)) * 40)],
+)
+def test_a_bad_checkpoint_is_refused_with_a_message(name, data):
+    at = open_page("pages/train.py")
+    at.file_uploader(key=state.CHECKPOINT_UPLOAD).set_value((name, data, "application/octet-stream"))
+    at.run()
+    assert_ok(at)
+    assert any("refused" in t for t in texts(at.error))
+    assert runs(at) == []
+    assert at.button(key=state.TRAIN_BUTTON), "the page keeps working"

@@ -1,0 +1,88 @@
+"""AppTest: the Upload page — real image bytes give the Top-3; every bad file a clear error,
+after which the page keeps working. Uses the generated cases of tests/image_cases.py."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from apptest_support import assert_ok, open_page, set_widget, texts
+from image_cases import all_cases, case, encode, garment
+
+from lab_ui import state
+
+pytestmark = pytest.mark.integration
+
+ALLOWED = {"png", "jpg", "jpeg", "webp", "gif", "bmp"}  # the uploader's types
+
+
+@pytest.fixture(scope="module")
+def at():
+    return open_page("pages/upload.py")
+
+
+def upload(at, name: str, data: bytes, mime: str):
+    at.file_uploader(key=state.IMAGE_UPLOAD).set_value((name, data, mime))
+    at.run()
+    assert_ok(at)
+    return at
+
+
+def shows_top3(at) -> bool:
+    return any(t.startswith("Predicted: ") for t in texts(at.success)) and len(at.get("vega_lite_chart")) >= 1
+
+
+def test_nothing_uploaded_yet(at):
+    assert any("Upload a photo" in t for t in texts(at.info))
+    assert not at.error
+
+
+def test_a_photo_gives_the_top3_evidence_and_temperature(at):
+    upload(at, "shirt.png", encode(garment(), "PNG"), "image/png")
+    assert shows_top3(at)
+    assert not at.error
+    captions = " ".join(texts(at.caption))
+    assert captions.count("logit") >= 3, "per-pixel evidence for each of the Top-3"
+    assert any("tutorial" in t.lower() for t in texts(at.markdown)), "the tutorial's pipeline beside ours"
+    set_widget(at, "select_slider", state.TEMPERATURE, 5.0)
+    assert shows_top3(at)
+
+
+def test_broken_bytes_give_an_error_and_the_page_recovers(at):
+    upload(at, "broken.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 50, "image/png")
+    assert at.error and "broken.png" in at.error[0].value
+    assert not any(t.startswith("Predicted: ") for t in texts(at.success))
+    upload(at, "shirt.jpg", encode(garment(), "JPEG"), "image/jpeg")
+    assert shows_top3(at) and not at.error
+
+
+def test_every_generated_case(at):
+    """Each odd-but-valid image gives a Top-3; each bad file its specific message."""
+    problems = []
+    for c in all_cases():
+        if c.over_upload_cap or c.filename.rsplit(".", 1)[-1].lower() not in ALLOWED:
+            continue  # refused by the uploader itself before the app sees it
+        upload(at, c.filename, c.data, c.mime)
+        if c.expect == "prediction":
+            if not shows_top3(at) or at.error:
+                problems.append(f"{c.name}: no Top-3 ({texts(at.error)})")
+        else:
+            errors = " ".join(texts(at.error))
+            if c.message not in errors or shows_top3(at):
+                problems.append(f"{c.name}: expected an error with {c.message!r}, got {errors!r}")
+    assert not problems, "\n".join(problems)
+
+
+def test_a_12_megapixel_photo_is_classified_quickly(at):
+    c = case("phone_jpeg_12mp")
+    start = time.perf_counter()
+    upload(at, c.filename, c.data, c.mime)
+    seconds = time.perf_counter() - start
+    assert shows_top3(at)
+    assert seconds < 10, f"{seconds:.1f} s (the browser target is 2 s; this bound only catches gross regressions)"
+
+
+def test_the_camera_is_offered(at):
+    set_widget(at, "toggle", state.USE_CAMERA, True)
+    assert at.camera_input(key=state.CAMERA)
+    set_widget(at, "toggle", state.USE_CAMERA, False)
