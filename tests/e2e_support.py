@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import io
@@ -68,6 +69,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _die_with_parent() -> None:
+    """In the child before exec (Linux): get SIGTERM if the test process dies without cleaning up."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+_RUNNING_SERVERS: set[StreamlitServer] = set()
+
+
+@atexit.register
+def _stop_leftovers() -> None:
+    for srv in list(_RUNNING_SERVERS):
+        srv.stop()
+
+
 class StreamlitServer:
     """`streamlit run` in a subprocess with its own process group; its output goes to a log file."""
 
@@ -121,7 +139,9 @@ class StreamlitServer:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: stop() kills the whole group
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
         )
+        _RUNNING_SERVERS.add(self)
         return self
 
     def wait_healthy(self, timeout: float = 60.0) -> float:
@@ -180,6 +200,7 @@ class StreamlitServer:
         with contextlib.suppress(Exception):
             self._log.close()
         self.proc = None
+        _RUNNING_SERVERS.discard(self)
 
     def __enter__(self) -> StreamlitServer:
         return self.start()
