@@ -248,3 +248,45 @@ def test_upload_other_formats(session, fmt):
         pytest.fail(f"a {fmt} photo was refused: {err.first.inner_text()!r}")
     _expect_prediction(page)
     session.assert_healthy()
+
+
+INFO = '[data-testid="stAlertContentInfo"]'
+
+
+def _set_epochs(page, key: str) -> str:
+    """Move the Epochs slider with the keyboard ("Home": 1, "End": the maximum); return its value."""
+    slider = page.locator('[data-testid="stSlider"]').filter(has_text="Epochs").locator('input[type="range"]')
+    slider.focus()
+    page.keyboard.press(key)
+    wait_idle(page)
+    return slider.get_attribute("aria-valuetext") or ""
+
+
+def test_stop_continue_and_leaving_the_page(session):
+    """A long softmax run: Stop keeps what was learned and offers Continue; leaving Train pauses it."""
+    page = session.page
+    goto_page(page, "Train")
+    assert _set_epochs(page, "End") == "50"
+    progress = page.locator('[data-testid="stProgress"]')
+    click_button(page, "Train")
+    progress.filter(has_text=re.compile(r"Epoch ([3-9]|\d\d) of 50")).first.wait_for(state="visible")
+    click_button(page, "Stop")
+    stopped = page.locator(INFO).filter(has_text="Stopped after")
+    stopped.first.wait_for(state="visible")
+    assert ACCURACY.search(stopped.first.inner_text()), "the stopped run's message has no test accuracy"
+    cont = page.get_by_role("button", name=re.compile(r"^Continue .* to 50 epochs$"))
+    cont.first.wait_for(state="visible")
+    session.assert_healthy()
+    # Continue, then leave the page while it trains: the run is paused, and says so on return.
+    cont.first.click()
+    progress.filter(has_text=re.compile(r"of 50")).first.wait_for(state="visible")
+    goto_page(page, "Browse")
+    session.assert_healthy()
+    goto_page(page, "Train")
+    page.locator(INFO).filter(has_text="paused").first.wait_for(state="visible")
+    session.assert_healthy()
+    # Back to the defaults for whatever runs next.
+    click_button(page, "Reset")
+    wait_idle(page)
+    epochs = page.locator('[data-testid="stSlider"]').filter(has_text="Epochs").locator('input[type="range"]')
+    assert epochs.get_attribute("aria-valuetext") == "10"
