@@ -78,7 +78,12 @@ def _history_specs(several: bool, max_epoch: int, height: int) -> tuple[str, str
         .mark_line(point=True)
         .encode(
             x=x,
-            y=alt.Y("train loss:Q", title="training loss (cross-entropy)", scale=alt.Scale(zero=False)),
+            y=alt.Y(
+                "train loss:Q",
+                title="training loss (cross-entropy)",
+                scale=alt.Scale(zero=False),
+                axis=alt.Axis(format=".2f"),
+            ),
             color=alt.Color("run:N", legend=legend) if several else alt.value("#e45756"),
             tooltip=["run:N", "epoch:Q", alt.Tooltip("train loss:Q", format=".4f")],
         )
@@ -112,6 +117,8 @@ def _history_specs(several: bool, max_epoch: int, height: int) -> tuple[str, str
         )
     )
     acc = (acc + _references()).properties(title="Accuracy (training and test)", height=height)
+    loss = loss.properties(padding={"top": 12, "left": 5, "right": 5, "bottom": 5})
+    acc = acc.properties(padding={"top": 12, "left": 5, "right": 5, "bottom": 5})
     return json.dumps(loss.to_dict()), json.dumps(acc.to_dict())
 
 

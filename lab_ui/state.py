@@ -118,6 +118,10 @@ class LabRun:
     name: str
     run: TrainingRun
     origin: str = "trained"  # "trained" here or "checkpoint" (uploaded)
+    # True while a script run is inside train_one_epoch for this run. A click or page switch
+    # starts a new script run at once (Streamlit's fast reruns) while the old one finishes its
+    # epoch in the background; the new run waits for this before reading the final history.
+    busy: bool = False
 
 
 @dataclass

@@ -84,8 +84,8 @@ def pause_if_running(reason: str) -> None:
             run.status = "stopped"
         st.session_state[state.NOTICE] = (
             "info",
-            f"Training of {lab_run.name} paused after {run.epochs_done} epoch(s) because {reason}. "
-            "Everything learned so far is kept: press **Continue** to train on.",
+            f"Training of {lab_run.name} was paused because {reason}. Everything learned so far is "
+            "kept, including the epoch in progress: press **Continue** to train on.",
         )
 
 
@@ -112,6 +112,7 @@ class _Guard:
                 text=progress_text(self.run, p.epoch, self.target, p.examples / max(elapsed, 1e-9), p.loss),
             )
         except BaseException as e:  # Streamlit's rerun/stop interruption (or any error): finish the epoch first
+            _log(f"interrupted at epoch {p.epoch} step {p.step}: {type(e).__name__}")
             self.pending = e
 
     def reraise(self) -> None:
@@ -169,6 +170,23 @@ def finished_message(lab_run: state.LabRun, seconds: float | None = None) -> tup
     )
 
 
+def wait_until_idle(lab_run: state.LabRun, timeout: float = 120.0) -> None:
+    """Wait while an earlier script run of this session finishes an interrupted epoch of this run.
+
+    Streamlit starts a new script run at once on a click or page switch and stops the old
+    one at its next st.* call; the old one then ends its epoch, records it and measures the
+    test accuracy (a moment for softmax, a few seconds for the CNN). Reading the history
+    before that would miss the interrupted epoch.
+    """
+    if not lab_run.busy:
+        return
+    _log("waiting for the earlier run to finish its epoch")
+    with st.spinner("Stopping: finishing the current step and measuring the test accuracy…"):
+        deadline = time.perf_counter() + timeout
+        while lab_run.busy and time.perf_counter() < deadline:
+            time.sleep(0.05)
+
+
 def run_job_chunk(data, progress_slot, chart_slot, template_slot) -> None:
     """Train one chunk of the active job and redraw; finish the job when the run is done."""
     job = state.job()
@@ -179,15 +197,19 @@ def run_job_chunk(data, progress_slot, chart_slot, template_slot) -> None:
         st.session_state[state.JOB] = None
         return
     run = lab_run.run
+    wait_until_idle(lab_run)
     chunk_start = time.perf_counter()
     _log(f"chunk start, epochs done {run.epochs_done}")
     while not job.stop_requested and run.epochs_done < job.target_epochs:
         guard = _Guard(progress_slot, run, job.target_epochs)
+        lab_run.busy = True
         try:
             stats = run.train_one_epoch(data, on_progress=guard.on_progress, should_stop=guard.should_stop)
-        except RunBusyError:
-            st.warning("This model is already being trained by another run of the page; waiting for it.")
+        except RunBusyError:  # an earlier script run still holds it (should not happen: we waited)
+            st.warning("This model is still being trained by an earlier run of the page; trying again shortly.")
             return
+        finally:
+            lab_run.busy = False
         if guard.pending is not None:
             job.stop_requested = True  # the user interrupted (Stop, page switch): keep what was learned
         guard.reraise()

@@ -58,6 +58,8 @@ with left:
 
 with right:
     shown = state.find_run(job.run_id) if busy else (state.runs()[-1] if state.runs() else None)
+    if shown is not None and not busy:
+        training.wait_until_idle(shown)  # an interrupted epoch still being recorded (see training.py)
     st.subheader("Live training" if busy else "Latest run")
     notice = st.session_state.get(state.NOTICE)
     if notice and not busy:
