@@ -166,10 +166,8 @@ def top3(page, timeout: float = 120.0) -> None:
 def upload_photo(page, name: str, data: bytes, timeout: float = 120.0) -> float:
     """Seconds from handing the file to the uploader to the Top-3 shown (the page is Upload)."""
     mime = "image/png" if name.endswith(".png") else "image/jpeg"
-    e.arm_run_watch(page)
     t0 = time.perf_counter()
-    e.upload(page, name, data, mime)
-    e.wait_run_done(page, timeout=timeout)
+    e.upload(page, name, data, mime, timeout=timeout)  # returns when the run it caused has finished
     top3(page, timeout=timeout)
     return time.perf_counter() - t0
 

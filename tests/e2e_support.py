@@ -237,7 +237,10 @@ def wait_idle(page, timeout: float = 60.0, started_within: float = 1.0) -> None:
 
 _ARM_WATCH = """() => {
     const app = document.querySelector('[data-testid="stApp"]');
-    window.__e2eRuns = {started: 0, finished: 0};
+    // A run already going (e.g. a fragment's) is interrupted by the next one without the state
+    // passing through notRunning: count it as started, so the end of what follows is seen.
+    const now = app.getAttribute('data-test-script-state');
+    window.__e2eRuns = {started: now === 'running' ? 1 : 0, finished: 0};
     if (window.__e2eObserver) window.__e2eObserver.disconnect();
     window.__e2eObserver = new MutationObserver(() => {
         const s = app.getAttribute('data-test-script-state');
@@ -282,20 +285,34 @@ def open_app(page, url: str, timeout: float = 60.0, ready: str | None = '[data-t
 
 
 def goto_page(page, title: str, timeout: float = 60.0) -> None:
-    """Go to a page through the sidebar navigation (keeps the session, unlike a new URL)."""
+    """Go to a page through the sidebar navigation (keeps the session, unlike a new URL).
+
+    Returns once the script run that draws the new page has finished.
+    """
     link = page.locator(NAV_LINK).filter(has_text=title).first
+    link.wait_for(state="visible", timeout=timeout * 1000)
+    if link.get_attribute("aria-current") == "page":
+        page.wait_for_selector(IDLE, state="attached", timeout=timeout * 1000)
+        return
+    arm_run_watch(page)
     link.click(timeout=timeout * 1000)
-    wait_idle(page, timeout=timeout)
+    wait_run_done(page, timeout=timeout)
+    page.locator(NAV_LINK).filter(has_text=title).and_(page.locator('[aria-current="page"]')).first.wait_for(
+        state="attached", timeout=timeout * 1000
+    )
 
 
 def click_button(page, label: str, timeout: float = 60.0, exact: bool = True) -> None:
     page.get_by_role("button", name=label, exact=exact).first.click(timeout=timeout * 1000)
 
 
-def upload(page, name: str, data: bytes, mime: str, index: int = 0) -> None:
+def upload(page, name: str, data: bytes, mime: str, index: int = 0, timeout: float = 60.0) -> None:
+    """Hand a file to the page's uploader; returns once the script run it caused has finished."""
+    arm_run_watch(page)
     page.locator(UPLOAD_INPUT).nth(index).set_input_files(
         files=[{"name": name, "mimeType": mime, "buffer": data}],
     )
+    wait_run_done(page, timeout=timeout)
 
 
 def exceptions_on_page(page) -> list[str]:
