@@ -68,8 +68,9 @@ def server():
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as pw:
+    from playwright.sync_api import sync_playwright  # a dev requirement: missing it is an error, not a skip
+
+    with sync_playwright() as pw:
         b = launch_chromium(pw)
         try:
             yield b
