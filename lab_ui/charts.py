@@ -183,28 +183,35 @@ def bar_chart(labels: Sequence[str], values: Sequence[float], title: str, highli
     df["top"] = [i == highlight for i in range(len(df))]
     base = alt.Chart(df).encode(
         y=alt.Y("class:N", sort=list(labels), title=None, axis=alt.Axis(labelOverlap=False)),
-        x=alt.X("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"), title="probability"),
+        x=alt.X(
+            "probability:Q",
+            scale=alt.Scale(domain=[0, 1]),
+            axis=alt.Axis(format="%", values=[0, 0.25, 0.5, 0.75, 1]),
+            title="probability",
+        ),
     )
     bars = base.mark_bar().encode(
         color=alt.condition(alt.datum.top, alt.value("#1f77b4"), alt.value("#9ecae1")),
         tooltip=["class:N", alt.Tooltip("probability:Q", format=".2%")],
     )
     text = base.mark_text(align="left", dx=3).encode(text="label:N")
-    return (bars + text).properties(title=title, height=max(90, 28 * len(df)))
+    return (bars + text).properties(title=title, height=alt.Step(24))
 
 
 def per_class_chart(acc: np.ndarray, classes: Sequence[str] = CLASSES) -> alt.Chart:
     df = pd.DataFrame({"class": list(classes), "accuracy": acc})
     base = alt.Chart(df).encode(
         y=alt.Y("class:N", sort="-x", title=None, axis=alt.Axis(labelOverlap=False)),
-        x=alt.X("accuracy:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
+        x=alt.X(
+            "accuracy:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%", values=[0, 0.25, 0.5, 0.75, 1])
+        ),
     )
     bars = base.mark_bar().encode(
         color=alt.Color("accuracy:Q", scale=alt.Scale(scheme="redyellowgreen", domain=[0.4, 1]), legend=None),
         tooltip=["class:N", alt.Tooltip("accuracy:Q", format=".1%")],
     )
     text = base.mark_text(align="left", dx=3).encode(text=alt.Text("accuracy:Q", format=".1%"))
-    return (bars + text).properties(title="Per-class test accuracy", height=300)
+    return (bars + text).properties(title="Per-class test accuracy", height=alt.Step(26))
 
 
 # --- images (numpy) --------------------------------------------------------------

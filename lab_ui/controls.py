@@ -72,7 +72,7 @@ def draw(disabled: bool) -> None:
         disabled=disabled,
         help="Softmax regression: one linear layer, the tutorial's model. Small CNN: two convolution "
         "blocks; much better (~91%) but each epoch takes ~10 s instead of ~0.1 s.",
-        **state.bind(state.MODEL, "softmax", on_change=reset_to_defaults),
+        **state.bind(state.MODEL, "softmax", options=MODEL_KINDS, on_change=reset_to_defaults),
     )
     d = defaults(state.get(state.MODEL, "softmax"))
     st.select_slider(
@@ -111,7 +111,7 @@ def draw(disabled: bool) -> None:
             disabled=disabled,
             help="SGD: plain steps downhill (the tutorial's). Momentum: steps keep some of their "
             "previous direction. Adam: a step size per weight, adapted as it goes.",
-            **state.bind(state.OPTIMIZER, d[state.OPTIMIZER]),
+            **state.bind(state.OPTIMIZER, d[state.OPTIMIZER], options=OPTIMIZERS),
         )
     with c2:
         st.select_slider(
@@ -131,7 +131,7 @@ def draw(disabled: bool) -> None:
             horizontal=True,
             disabled=disabled,
             help="Cosine lowers the learning rate smoothly to 0 over the epochs: steadier final accuracy.",
-            **state.bind(state.SCHEDULE, d[state.SCHEDULE]),
+            **state.bind(state.SCHEDULE, d[state.SCHEDULE], options=SCHEDULES),
         )
     with c2:
         st.number_input(

@@ -8,8 +8,15 @@ Two kinds of state live in ``st.session_state`` (per browser session):
 * widget values. Streamlit forgets a widget's value when the page that shows it
   is not rendered, so each widget has two keys: the widget's own key
   (``w.<name>``) and a stored copy (``lab.value.<name>``) that survives page
-  switches. ``bind(name, default)`` returns the widget kwargs that keep them in
-  sync: the stored value seeds the widget, and on_change copies it back.
+  switches and that any page can read (``get``). ``bind(name, default)`` returns
+  the widget kwargs that keep them in sync: the stored value is passed as the
+  widget's initial value (value=, index= or default=), on_change copies the
+  widget's value back, and ``persist_state="session"`` (Streamlit >= 1.67) makes
+  Streamlit itself keep the value while the widget is not drawn. (Seeding the
+  widget's key in session state on each remount, the older recipe, is not
+  enough in 1.67: a remounted select_slider showed its first option while the
+  app used the seeded value.) Code that changes a widget's value (Reset, a
+  click on the confusion matrix) does it with ``put`` in a callback.
 """
 
 from __future__ import annotations
@@ -86,24 +93,26 @@ def put(name: str, value: Any) -> None:
     st.session_state[widget_key(name)] = value
 
 
-def bind(name: str, default: Any, on_change=None) -> dict:
-    """kwargs (key, on_change) for a widget whose value survives page switches.
-
-    Pass no value/index to the widget itself: its value comes from session state.
-    """
+def bind(name: str, default: Any, *, options=None, arg: str = "value", on_change=None) -> dict:
+    """kwargs for a widget whose value survives page switches: key, on_change, persist_state and
+    its initial value as `arg` ("value"; "default" for multiselect) or, given `options`
+    (radio, selectbox), as index=. Pass no other value/index to the widget."""
     ss = st.session_state
     vkey, wkey = value_key(name), widget_key(name)
-    if vkey not in ss:
-        ss[vkey] = default
-    if wkey not in ss:
-        ss[wkey] = ss[vkey]
+    stored = ss.setdefault(vkey, default)
 
     def _sync() -> None:
         ss[vkey] = ss[wkey]
         if on_change is not None:
             on_change()
 
-    return {"key": wkey, "on_change": _sync}
+    kwargs = {"key": wkey, "on_change": _sync, "persist_state": "session"}
+    if options is not None:
+        opts = list(options)
+        kwargs["index"] = opts.index(stored) if stored in opts else 0
+    else:
+        kwargs[arg] = stored
+    return kwargs
 
 
 # --- runs ----------------------------------------------------------------------

@@ -36,7 +36,9 @@ VIEWS = {
 }
 c1, c2, c3 = st.columns([2, 2, 1], vertical_alignment="bottom")
 with c1:
-    view = st.radio("Show", list(VIEWS), format_func=VIEWS.get, horizontal=True, **state.bind(state.VIEW, "all"))
+    view = st.radio(
+        "Show", list(VIEWS), format_func=VIEWS.get, horizontal=True, **state.bind(state.VIEW, "all", options=VIEWS)
+    )
 with c2:
     batch = st.slider("How many", 1, 32, **state.bind(state.BATCH_SIZE, 8))
 with c3:
@@ -124,14 +126,17 @@ with right:
 c1, c2 = st.columns(2)
 with c1:
     t = st.selectbox(
-        "True class", range(len(classes)), format_func=classes.__getitem__, **state.bind(state.CELL_TRUE, int(worst_t))
+        "True class",
+        range(len(classes)),
+        format_func=classes.__getitem__,
+        **state.bind(state.CELL_TRUE, int(worst_t), options=range(len(classes))),
     )
 with c2:
     p = st.selectbox(
         "Predicted class",
         range(len(classes)),
         format_func=classes.__getitem__,
-        **state.bind(state.CELL_PRED, int(worst_p)),
+        **state.bind(state.CELL_PRED, int(worst_p), options=range(len(classes))),
     )
 cell = preds.cell(t, p)
 verb = "recognised correctly" if t == p else f"predicted as **{classes[p]}**"

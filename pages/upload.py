@@ -115,6 +115,10 @@ def temperature_demo() -> None:
     scaled = clf.predict(ours.pixels, k=len(classes), temperature=t)
     order = [x["index"] for x in scaled.top(0)]
     probs = scaled.probs[0].tolist()
+    st.markdown(
+        f"At **T = {t:g}**, {classes[order[0]]} gets **{probs[order[0]]:.1%}** "
+        f"and the least likely class {probs[order[-1]]:.2%}."
+    )
     st.altair_chart(
         charts.bar_chart([classes[i] for i in order], [probs[i] for i in order], f"softmax(logits / {t:g})"),
         width="stretch",
