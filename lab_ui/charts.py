@@ -103,12 +103,15 @@ def _history_specs(several: bool, max_epoch: int, height: int) -> tuple[str, str
                     "split:N",
                     title=None,
                     scale=alt.Scale(domain=["train accuracy", "test accuracy"], range=["#f58518", "#4c78a8"]),
-                    legend=alt.Legend(orient="bottom"),
+                    legend=alt.Legend(orient="bottom", labelExpr="replace(datum.label, ' accuracy', '')"),
                 )
             ),
             strokeDash=(
                 alt.StrokeDash(
-                    "split:N", title=None, sort=["test accuracy", "train accuracy"], legend=alt.Legend(orient="bottom")
+                    "split:N",
+                    title=None,
+                    sort=["test accuracy", "train accuracy"],
+                    legend=alt.Legend(orient="bottom", labelExpr="replace(datum.label, ' accuracy', '')"),
                 )
                 if several
                 else alt.value([1, 0])

@@ -32,7 +32,7 @@ from fmnist_lib.analysis import templates
 from . import charts, state
 
 CHUNK_SECONDS = 3.0  # train whole epochs until this much time has passed in one fragment run
-TICK_SECONDS = 0.05  # how soon the fragment reruns while a job is active
+TICK_SECONDS = 0.1  # how soon the fragment reruns while a job is active
 _TIMING = bool(os.environ.get("LAB_TIMING"))  # print per-epoch timings to stderr (for tuning)
 
 

@@ -144,7 +144,6 @@ else:
         "Compare runs",
         ids,
         format_func=names.get,
-        disabled=busy,
         help="Overlay the curves of several runs: colour = run, dashes = training/test accuracy.",
         **state.bind(state.COMPARE, stored, arg="default"),
     )

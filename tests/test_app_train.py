@@ -160,3 +160,18 @@ def test_a_bad_checkpoint_is_refused_with_a_message(name, data):
     assert any("refused" in t for t in texts(at.error))
     assert runs(at) == []
     assert at.button(key=state.TRAIN_BUTTON), "the page keeps working"
+
+
+def test_runs_are_kept_and_compared():
+    at = open_page("pages/train.py")
+    set_widget(at, "slider", state.EPOCHS, 1)
+    for lr in (0.1, 0.5):
+        set_widget(at, "select_slider", state.LR, lr)
+        click(at, state.TRAIN_BUTTON)
+        train_until_done(at)
+    ids = [r.id for r in runs(at)]
+    assert len(ids) == 2
+    assert at.multiselect(key=state.widget_key(state.COMPARE)).value == ids
+    assert len(at.get("vega_lite_chart")) >= 4  # the latest run's two charts and the overlay's two
+    table = at.dataframe[0].value
+    assert list(table["epochs"]) == [1, 1]
