@@ -136,7 +136,10 @@ def history_specs(
     rows = history_rows(named_histories)
     last = max([max_epoch or 1] + [r["epoch"] for r in rows])
     specs = []
-    for text in _history_specs(len(named_histories) > 1, int(last), height):
+    several = len(named_histories) > 1
+    if several:  # the legend (one line per run) takes its height from the chart's
+        height += 30 + 22 * len(named_histories)
+    for text in _history_specs(several, int(last), height):
         spec = json.loads(text)
         spec["datasets"] = {**spec.get("datasets", {}), HISTORY_DATA: rows}
         specs.append(spec)

@@ -115,6 +115,28 @@ def bind(name: str, default: Any, *, options=None, arg: str = "value", on_change
     return kwargs
 
 
+def _compare_key(run_ids: list[int]) -> str:
+    return f"{widget_key(COMPARE)}.{'-'.join(map(str, run_ids))}"
+
+
+def bind_compare(run_ids: list[int]) -> dict:
+    """kwargs of the "Compare runs" multiselect. Its widget key changes whenever the set of runs
+    changes, so a new run joins the comparison through the new widget's default instead of
+    by writing into a live widget (a rerun sent by the browser mid-training would undo that).
+    The browser may still report the old widget's value once: that change is ignored."""
+    ss = st.session_state
+    vkey = value_key(COMPARE)
+    stored = [i for i in ss.get(vkey, []) if i in run_ids]
+    ss[vkey] = stored
+    wkey = _compare_key(run_ids)
+
+    def _sync() -> None:
+        if wkey == _compare_key([r.id for r in runs()]):
+            ss[vkey] = ss[wkey]
+
+    return {"key": wkey, "on_change": _sync, "default": stored}
+
+
 # --- runs ----------------------------------------------------------------------
 MAX_RUNS = 8  # runs kept per session (oldest dropped first): bounds memory per session
 

@@ -50,7 +50,7 @@ def start(config: TrainConfig) -> None:
     st.session_state[state.JOB] = state.TrainJob(lab_run.id, config.epochs, started=time.perf_counter())
     state.set_active(lab_run.id)  # active once it has an epoch; until then the default model is used
     compare = [i for i in state.get(state.COMPARE, []) if state.find_run(i)]
-    state.put(state.COMPARE, (compare + [lab_run.id])[-4:])
+    st.session_state[state.value_key(state.COMPARE)] = (compare + [lab_run.id])[-4:]  # see state.bind_compare
     st.session_state.pop(state.NOTICE, None)
 
 

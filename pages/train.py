@@ -137,15 +137,12 @@ else:
 
     ids = [r.id for r in lab_runs]
     names = {r.id: r.name for r in lab_runs}
-    stored = [i for i in state.get(state.COMPARE, []) if i in ids]
-    if stored != state.get(state.COMPARE):
-        state.put(state.COMPARE, stored)  # a run was dropped (MAX_RUNS)
     picked = st.multiselect(
         "Compare runs",
         ids,
         format_func=names.get,
         help="Overlay the curves of several runs: colour = run, dashes = training/test accuracy.",
-        **state.bind(state.COMPARE, stored, arg="default"),
+        **state.bind_compare(ids),
     )
     chosen = [r for r in lab_runs if r.id in picked and r.run.history]
     if len(chosen) >= 2 and not busy:
