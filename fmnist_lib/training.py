@@ -20,6 +20,7 @@ from torch import nn
 from .data import CLASSES, FashionMNIST
 from .inference import Classifier, accuracy
 from .models import MODEL_KINDS, SoftmaxRegression, build_model
+from .optim import SGD, Adam, Optimizer
 from .scaling import STANDARDIZED, UNIT, InputScaling
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
@@ -93,14 +94,14 @@ def default_config(model: str = "softmax", **overrides) -> TrainConfig:
     return replace(DEFAULT_CONFIGS[model], **changes).validate()
 
 
-def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+def make_optimizer(model: nn.Module, config: TrainConfig) -> Optimizer:
+    """The optimizer the config names (torch.optim's update rules; see optim.py for why not torch.optim)."""
     params = model.parameters()
     if config.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=config.lr, weight_decay=config.weight_decay)
+        return SGD(params, lr=config.lr, weight_decay=config.weight_decay)
     if config.optimizer == "momentum":
-        return torch.optim.SGD(params, lr=config.lr, momentum=0.9, weight_decay=config.weight_decay)
-    # fused: one kernel per step instead of a dozen; same maths as the default Adam.
-    return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, fused=True)
+        return SGD(params, lr=config.lr, momentum=0.9, weight_decay=config.weight_decay)
+    return Adam(params, lr=config.lr, weight_decay=config.weight_decay)
 
 
 def lr_at(config: TrainConfig, epoch: int) -> float:
@@ -175,7 +176,7 @@ def _divergence_message(loss: float, step: int, epoch: int, config: TrainConfig)
 
 def train_epoch(
     model: nn.Module,
-    optimizer: torch.optim.Optimizer,
+    optimizer: Optimizer,
     images: torch.Tensor,
     labels: torch.Tensor,
     *,

@@ -8,6 +8,7 @@ import threading
 import pytest
 import torch
 
+from fmnist_lib.optim import SGD, Adam
 from fmnist_lib.training import (
     DEFAULT_CONFIGS,
     RunBusyError,
@@ -48,7 +49,7 @@ def test_invalid_settings_are_refused_with_a_message(field, value):
 
 @pytest.mark.parametrize(
     "name, cls, momentum",
-    [("sgd", torch.optim.SGD, 0), ("momentum", torch.optim.SGD, 0.9), ("adam", torch.optim.Adam, None)],
+    [("sgd", SGD, 0), ("momentum", SGD, 0.9), ("adam", Adam, None)],
 )
 def test_optimizers(name, cls, momentum):
     run = TrainingRun(default_config("softmax", optimizer=name, weight_decay=1e-4))
