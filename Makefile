@@ -39,7 +39,8 @@ $(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
 	touch $@
 
 # The dataset: found by fmnist_lib in $FMNIST_DATA, ./data or Debian's folder;
-# if it is nowhere, install Debian's package when apt can be used.
+# if it is nowhere, install Debian's package when apt can be used. Then load it once,
+# which checks the files and writes the tensor cache the app starts from.
 data: setup
 	@if $(PY) -c "import sys, fmnist_lib.data as d; sys.exit(d.locate() is None)"; then \
 		echo "Fashion-MNIST: found."; \
@@ -50,6 +51,7 @@ data: setup
 		echo "Fashion-MNIST not found and apt cannot be used: the app will try torchvision's download."; \
 		echo "See README, 'Getting the data without apt'."; \
 	fi
+	$(PY) -m fmnist_lib data
 
 # Debian's Chromium for the browser tests (Playwright drives it; it never downloads a browser).
 chromium:

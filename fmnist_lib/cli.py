@@ -57,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--data", help="folder with the Fashion-MNIST files (else $FMNIST_DATA, ./data, Debian's)")
     t.add_argument("--out", required=True, help="where to write the checkpoint")
 
+    d = sub.add_parser("data", help="find, check and load the dataset; print where it is and its counts")
+    d.add_argument("--data")
+    d.add_argument("--no-download", action="store_true", help="do not try torchvision's download")
+
     e = sub.add_parser("evaluate", help='print {"test_acc": ...} for a checkpoint')
     e.add_argument("--checkpoint", required=True)
     e.add_argument("--data")
@@ -109,6 +113,22 @@ def cmd_train(args) -> int:
     return EXIT_OK if run.status != "diverged" else EXIT_SOME_FAILED
 
 
+def cmd_data(args) -> int:
+    try:
+        data = load_fashion_mnist(args.data, download=not args.no_download)
+    except DataError as e:
+        return _fail(str(e))
+    _emit(
+        {
+            "source": data.source,
+            "train": len(data.train_labels),
+            "test": len(data.test_labels),
+            "classes": list(data.classes),
+        }
+    )
+    return EXIT_OK
+
+
 def cmd_evaluate(args) -> int:
     try:
         run = load_checkpoint(args.checkpoint)
@@ -141,7 +161,7 @@ def cmd_predict(args) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict}[args.command]
+    handler = {"train": cmd_train, "data": cmd_data, "evaluate": cmd_evaluate, "predict": cmd_predict}[args.command]
     try:
         return handler(args)
     except KeyboardInterrupt:

@@ -232,11 +232,15 @@ def _load_folder(folder: Path, expected: tuple[int, int] | None) -> FashionMNIST
                 f"{counts[(split, 'labels')]} labels in {folder}.\n{HOW_TO_GET}"
             )
     raw_dir = files[("train", "images")].parent
-    try:
-        train_x, train_y = _read_split(raw_dir, train=True)
-        test_x, test_y = _read_split(raw_dir, train=False)
-    except (AssertionError, RuntimeError, ValueError, TypeError) as e:
-        raise DataCorruptError(f"Could not read the IDX files in {raw_dir}: {e}.\n{HOW_TO_GET}") from e
+    tensors = _read_cache(raw_dir, files, counts)
+    if tensors is None:
+        try:
+            tensors = (*_read_split(raw_dir, train=True), *_read_split(raw_dir, train=False))
+        except (AssertionError, RuntimeError, ValueError, TypeError) as e:
+            raise DataCorruptError(f"Could not read the IDX files in {raw_dir}: {e}.\n{HOW_TO_GET}") from e
+        tensors = tuple(t.contiguous() for t in tensors)
+        _write_cache(raw_dir, files, tensors)
+    train_x, train_y, test_x, test_y = tensors
     for name, labels in (("train", train_y), ("test", test_y)):
         if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= len(CLASSES)):
             raise DataCorruptError(
@@ -244,13 +248,54 @@ def _load_folder(folder: Path, expected: tuple[int, int] | None) -> FashionMNIST
                 f"{int(labels.max())}; Fashion-MNIST's are 0 to {len(CLASSES) - 1}.\n{HOW_TO_GET}"
             )
     return FashionMNIST(
-        train_images=train_x.contiguous(),
-        train_labels=train_y.to(torch.int64).contiguous(),
-        test_images=test_x.contiguous(),
-        test_labels=test_y.to(torch.int64).contiguous(),
+        train_images=train_x,
+        train_labels=train_y.to(torch.int64),
+        test_images=test_x,
+        test_labels=test_y.to(torch.int64),
         classes=CLASSES,
         source=str(folder),
     )
+
+
+# A tensor copy of the four checked IDX files, written the first time torchvision's reader
+# has read them. Later loads skip torchvision, whose import alone costs ~2 s and ~170 MB
+# (it loads torch's compiler stack), and map the file instead of parsing it.
+CACHE_NAME = "fmnist-uint8.pt"
+
+
+def _cache_key(files: dict[tuple[str, str], Path]) -> list[list]:
+    return [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for _, p in sorted(files.items())]
+
+
+def _read_cache(raw_dir: Path, files, counts: dict[tuple[str, str], int]) -> tuple[torch.Tensor, ...] | None:
+    cache = raw_dir.parent / CACHE_NAME
+    if not cache.is_file():
+        return None
+    try:
+        obj = torch.load(cache, map_location="cpu", weights_only=True, mmap=True)
+        if obj.get("key") != _cache_key(files):
+            return None  # the IDX files changed since the cache was written
+        tensors = tuple(obj[k] for k in ("train_images", "train_labels", "test_images", "test_labels"))
+    except Exception:  # a damaged or foreign cache file: read the IDX files again
+        return None
+    order = (("train", "images"), ("train", "labels"), ("test", "images"), ("test", "labels"))
+    shapes_ok = (
+        tensors[0].dtype == tensors[2].dtype == torch.uint8
+        and tuple(tensors[0].shape[1:]) == tuple(tensors[2].shape[1:]) == (IMAGE_SIZE, IMAGE_SIZE)
+        and [len(t) for t in tensors] == [counts[k] for k in order]
+    )
+    return tensors if shapes_ok else None
+
+
+def _write_cache(raw_dir: Path, files, tensors) -> None:
+    cache = raw_dir.parent / CACHE_NAME
+    tmp = cache.with_name(f".{CACHE_NAME}.{os.getpid()}.part")
+    names = ("train_images", "train_labels", "test_images", "test_labels")
+    try:
+        torch.save({"key": _cache_key(files), **dict(zip(names, tensors, strict=True))}, tmp)
+        os.replace(tmp, cache)  # atomic: a concurrent reader sees the old file or the new one
+    except OSError:
+        tmp.unlink(missing_ok=True)  # read-only folder: fine, just no cache
 
 
 def candidate_folders(data_dir: str | os.PathLike | None = None) -> list[tuple[str, Path]]:

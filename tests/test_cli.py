@@ -162,3 +162,22 @@ def test_predict_with_in_process_checkpoint(tmp_path, capsys):
     assert main(["predict", "--checkpoint", str(ckpt), "--top", "2", str(img)]) == 0
     row = json.loads(capsys.readouterr().out)
     assert row["file"] == str(img) and len(row["top"]) == 2
+
+
+@pytest.mark.integration
+def test_data_command_reports_where_and_how_many():
+    proc = run_cli("data", "--no-download")
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads(proc.stdout)
+    assert (info["train"], info["test"]) == (60_000, 10_000)
+    assert info["classes"][0] == "T-shirt/top" and len(info["classes"]) == 10
+    assert Path(info["source"]).is_dir()
+
+
+def test_data_command_without_data_exits_2_with_the_how_to(tmp_path, monkeypatch, capsys):
+    from fmnist_lib import data as data_mod
+
+    monkeypatch.setattr(data_mod, "PROJECT_DATA_DIR", tmp_path / "none")
+    monkeypatch.setattr(data_mod, "DEBIAN_DATA_DIR", tmp_path / "none2")
+    assert main(["data", "--data", str(tmp_path), "--no-download"]) == 2
+    assert "apt-get install dataset-fashion-mnist" in capsys.readouterr().err

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import gzip
+import os
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -201,3 +204,42 @@ def test_real_fashion_mnist(real_data):
     )
     # The known pixel mean of the training set (0.2860 on the [0, 1] scale).
     assert abs(real_data.train_images.float().mean().item() / 255 - 0.2860) < 0.001
+
+
+def test_second_load_uses_the_tensor_cache_and_a_changed_file_invalidates_it(isolated):
+    folder = write_dataset(isolated / "mine")
+    first = load_tiny(folder)
+    cache = folder / "FashionMNIST" / data_mod.CACHE_NAME
+    assert cache.is_file()
+    second = load_tiny(folder)
+    assert torch.equal(first.train_images, second.train_images)
+    assert torch.equal(first.test_labels, second.test_labels)
+    # Change a label file (same size, newer): the cache must not hide the change.
+    raw = folder / "FashionMNIST" / "raw" / "t10k-labels-idx1-ubyte"
+    raw.write_bytes(idx_labels([1, 1, 1, 1]))
+    os.utime(raw, ns=(raw.stat().st_atime_ns, raw.stat().st_mtime_ns + 10**9))
+    assert load_tiny(folder).test_labels.tolist() == [1, 1, 1, 1]
+
+
+def test_damaged_cache_is_ignored_and_rewritten(isolated):
+    folder = write_dataset(isolated / "mine")
+    load_tiny(folder)
+    cache = folder / "FashionMNIST" / data_mod.CACHE_NAME
+    cache.write_bytes(b"not a torch file")
+    assert load_tiny(folder).train_labels.tolist() == [0, 1, 2, 3, 4, 9]
+    assert cache.read_bytes() != b"not a torch file"
+
+
+def test_a_cached_load_does_not_import_torchvision(isolated):
+    folder = write_dataset(isolated / "mine")
+    load_tiny(folder)  # writes the cache
+    code = (
+        "import sys\n"
+        "from fmnist_lib.data import load_fashion_mnist\n"
+        f"d = load_fashion_mnist({str(folder)!r}, expected=({N_TRAIN}, {N_TEST}), download=False)\n"
+        "print(len(d.train_labels), 'torchvision' in sys.modules)\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == [str(N_TRAIN), "False"]
