@@ -240,7 +240,7 @@ _ARM_WATCH = """() => {
     // A run already going (e.g. a fragment's) is interrupted by the next one without the state
     // passing through notRunning: count it as started, so the end of what follows is seen.
     const now = app.getAttribute('data-test-script-state');
-    window.__e2eRuns = {started: now === 'running' ? 1 : 0, finished: 0};
+    window.__e2eRuns = {started: now === 'running' ? 1 : 0, finished: 0, armed: performance.now()};
     if (window.__e2eObserver) window.__e2eObserver.disconnect();
     window.__e2eObserver = new MutationObserver(() => {
         const s = app.getAttribute('data-test-script-state');
@@ -250,25 +250,31 @@ _ARM_WATCH = """() => {
     window.__e2eObserver.observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
 }"""
 
-_RUN_DONE = """() => {
+_RUN_DONE = """(quietMs) => {
     const app = document.querySelector('[data-testid="stApp"]');
-    return window.__e2eRuns && window.__e2eRuns.finished > 0
-        && app.getAttribute('data-test-script-state') === 'notRunning';
+    const runs = window.__e2eRuns;
+    if (!runs || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+    if (document.querySelector('[data-testid="stMain"] [data-stale="true"]')) return false;
+    if (runs.finished > 0) return true;
+    // React may apply "running" and "notRunning" in one render, so a short run can leave no
+    // trace in the attribute: after a quiet spell with no run seen, take the app as idle.
+    return runs.started === 0 && performance.now() - runs.armed > quietMs;
 }"""
 
 
 def arm_run_watch(page) -> None:
-    """Start recording script-state changes; call right before an action (see wait_run_done).
-
-    A MutationObserver sees every change of the app's script state, so even a run shorter
-    than a polling interval is not missed.
-    """
+    """Start recording script-state changes; call right before an action (see wait_run_done)."""
     page.evaluate(_ARM_WATCH)
 
 
-def wait_run_done(page, timeout: float = 60.0) -> None:
-    """Wait until a script run started after arm_run_watch() has finished and the app is idle."""
-    page.wait_for_function(_RUN_DONE, timeout=timeout * 1000)
+def wait_run_done(page, timeout: float = 60.0, quiet: float = 2.0) -> None:
+    """Wait until the script run caused by the action after arm_run_watch() has finished.
+
+    Done when a run was seen to start and end, or, if none was seen (a short run can leave no
+    trace, see _RUN_DONE), when the app has been idle for `quiet` seconds since the action.
+    Callers still wait for the content they expect.
+    """
+    page.wait_for_function(_RUN_DONE, arg=quiet * 1000, timeout=timeout * 1000)
 
 
 def open_app(page, url: str, timeout: float = 60.0, ready: str | None = '[data-testid="stMain"] h1') -> None:
@@ -284,34 +290,60 @@ def open_app(page, url: str, timeout: float = 60.0, ready: str | None = '[data-t
     page.wait_for_selector(IDLE, state="attached", timeout=timeout * 1000)
 
 
+_TITLE = '[data-testid="stMain"] h1'
+
+_PAGE_SHOWN = """([title, oldHeading]) => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    const h1 = document.querySelector('[data-testid="stMain"] h1');
+    const link = [...document.querySelectorAll('[data-testid="stSidebarNavLink"]')]
+        .find(a => a.innerText.includes(title));
+    return !!h1 && h1.innerText !== oldHeading
+        && !!link && link.getAttribute('aria-current') === 'page'
+        && app.getAttribute('data-test-script-state') === 'notRunning'
+        && !document.querySelector('[data-testid="stMain"] [data-stale="true"]');
+}"""
+
+
 def goto_page(page, title: str, timeout: float = 60.0) -> None:
     """Go to a page through the sidebar navigation (keeps the session, unlike a new URL).
 
-    Returns once the script run that draws the new page has finished.
+    Returns once the new page is drawn: its link is current, the main title has changed (every
+    page has its own), the script is idle and nothing on the page is stale.
     """
     link = page.locator(NAV_LINK).filter(has_text=title).first
     link.wait_for(state="visible", timeout=timeout * 1000)
     if link.get_attribute("aria-current") == "page":
         page.wait_for_selector(IDLE, state="attached", timeout=timeout * 1000)
         return
-    arm_run_watch(page)
+    heading = page.locator(_TITLE).first
+    old = heading.inner_text(timeout=timeout * 1000) if heading.count() else ""
     link.click(timeout=timeout * 1000)
-    wait_run_done(page, timeout=timeout)
-    page.locator(NAV_LINK).filter(has_text=title).and_(page.locator('[aria-current="page"]')).first.wait_for(
-        state="attached", timeout=timeout * 1000
-    )
+    page.wait_for_function(_PAGE_SHOWN, arg=[title, old], timeout=timeout * 1000)
 
 
 def click_button(page, label: str, timeout: float = 60.0, exact: bool = True) -> None:
     page.get_by_role("button", name=label, exact=exact).first.click(timeout=timeout * 1000)
 
 
-def upload(page, name: str, data: bytes, mime: str, index: int = 0, timeout: float = 60.0) -> None:
-    """Hand a file to the page's uploader; returns once the script run it caused has finished."""
-    arm_run_watch(page)
+def upload(page, name: str, data: bytes, mime: str, index: int = 0, timeout: float = 60.0, wait: bool = True) -> None:
+    """Hand a file to the page's uploader; with `wait`, return once the run it caused has finished."""
+    if wait:
+        arm_run_watch(page)
     page.locator(UPLOAD_INPUT).nth(index).set_input_files(
         files=[{"name": name, "mimeType": mime, "buffer": data}],
     )
+    if wait:
+        wait_run_done(page, timeout=timeout)
+
+
+def clear_upload(page, index: int = 0, timeout: float = 60.0) -> None:
+    """Remove the file shown in an uploader (its x button), if any; wait for the run it causes."""
+    delete = page.locator('[data-testid="stFileChipDeleteBtn"]').nth(index)
+    if not delete.count():
+        return
+    button = delete.locator("button")
+    arm_run_watch(page)
+    (button.first if button.count() else delete).click(timeout=timeout * 1000)
     wait_run_done(page, timeout=timeout)
 
 
@@ -357,6 +389,8 @@ def screenshot(page, path: Path, width: int | None = None) -> Path:
 
 @functools.lru_cache(maxsize=1)
 def _fmnist():
+    if str(REPO) not in sys.path:  # run from elsewhere (e.g. a script outside the repository)
+        sys.path.insert(0, str(REPO))
     from fmnist_lib import load_fashion_mnist
 
     return load_fashion_mnist(download=False)

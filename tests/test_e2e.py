@@ -27,6 +27,7 @@ from e2e_support import (
     SUCCESS,
     StreamlitServer,
     broken_image_bytes,
+    clear_upload,
     click_button,
     exceptions_on_page,
     find_chromium,
@@ -241,9 +242,11 @@ def test_upload_other_formats(session, fmt):
     """The uploader promises PNG, JPEG, WebP, GIF or BMP: each gives a prediction."""
     page = session.page
     goto_page(page, "Upload")
+    # Remove the previous photo first, so that its results cannot pass for this one's.
+    clear_upload(page)
+    page.locator('[data-testid="stMain"]').get_by_text("Predicted:").first.wait_for(state="hidden")
     photo, _label = garment_photo(index=3, size=(600, 800), fmt=fmt)
     upload(page, f"garment.{fmt.lower()}", photo, f"image/{fmt.lower()}")
-    wait_idle(page)
     err = page.locator(ERROR)
     if err.count():
         pytest.fail(f"a {fmt} photo was refused: {err.first.inner_text()!r}")
