@@ -9,11 +9,17 @@ How a run is trained without ever blocking the app:
   ``CHUNK_SECONDS`` (one epoch for the CNN, several for softmax), redrawing the
   progress bar during the epoch and the curves after each epoch. Streamlit reruns
   the fragment again and again until the run has its epochs.
-* A click on **Stop**, a page switch or a closed tab makes Streamlit interrupt the
-  script at its next ``st.*`` call, which here is a progress-bar update inside
-  the epoch. `_Guard` catches that interruption, tells the epoch to stop
-  (should_stop), lets TrainingRun record the partial epoch, then re-raises it so
-  Streamlit proceeds. So an interrupted epoch is always recorded, never lost.
+* A click on **Stop**, a page switch, any other click or a closed tab makes
+  Streamlit interrupt the script at its next ``st.*`` call, which here is a
+  progress-bar update inside the epoch. `_Guard` catches that interruption, tells
+  the epoch to stop (should_stop), lets TrainingRun record the partial epoch, then
+  re-raises it so Streamlit proceeds. So an interrupted epoch is always recorded,
+  never lost. The next script run decides what follows: Stop ends the job (its
+  on_click), leaving the page pauses it (streamlit_app.py), anything else (the
+  sidebar picker, Compare runs) lets it go on.
+* With Streamlit's fast reruns that next run starts at once, in another thread,
+  while the interrupted one finishes its epoch: `LabRun.busy` and
+  `wait_until_idle` make it wait before reading or training the run.
 * One session runs one script at a time, and TrainingRun refuses a second loop on
   the same run (RunBusyError): two loops never train the same model.
 """
@@ -210,8 +216,8 @@ def run_job_chunk(data, progress_slot, chart_slot, template_slot) -> None:
             return
         finally:
             lab_run.busy = False
-        if guard.pending is not None:
-            job.stop_requested = True  # the user interrupted (Stop, page switch): keep what was learned
+        # Interrupted (Stop, a page switch, any other click): the part-epoch is recorded; the next
+        # script run decides: Stop ends the job, leaving the page pauses it, anything else goes on.
         guard.reraise()
         _log(f"epoch {run.epochs_done} trained in {stats.seconds if stats else 0:.3f} s")
         if stats is not None:
