@@ -175,3 +175,16 @@ def test_runs_are_kept_and_compared():
     assert len(at.get("vega_lite_chart")) >= 4  # the latest run's two charts and the overlay's two
     table = at.dataframe[0].value
     assert list(table["epochs"]) == [1, 1]
+
+
+def test_an_unrelated_click_during_training_does_not_stop_it(monkeypatch):
+    monkeypatch.setattr(training, "CHUNK_SECONDS", 0.0)
+    at = open_page("pages/train.py")
+    set_widget(at, "slider", state.EPOCHS, 4)
+    click(at, state.TRAIN_BUTTON)
+    assert job(at) is not None
+    at.multiselect[0].set_value([]).run()  # Compare runs, while training
+    assert_ok(at)
+    train_until_done(at)
+    run = runs(at)[0].run
+    assert run.status == "finished" and run.epochs_done == 4
