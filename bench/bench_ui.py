@@ -275,9 +275,9 @@ def write_report(r: dict, path: Path) -> None:
     lines.append(
         "| RSS added by each further session (Home, train softmax, Browse, Upload; tab left open) | ≤ 20 MB | "
         + (
-            f"**{slope / MB:+.1f} MB per session** (least-squares slope over {len(deltas)} sessions; "
-            f"step by step {', '.join(f'{d / MB:+.1f}' for d in deltas)} MB, median {med / MB:+.1f})"
-            if deltas
+            f"**{slope / MB:+.1f} MB per session** (least-squares slope of RSS over the {len(deltas)} further "
+            f"sessions; step by step {', '.join(f'{d / MB:+.1f}' for d in deltas)} MB, median {med / MB:+.1f})"
+            if slope is not None
             else "—"
         )
         + f" | {verdict(slope, TARGETS['rss_per_session'])} |"
@@ -305,7 +305,7 @@ def write_report(r: dict, path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--reps", type=int, default=3, help="cold loads and 12 MP uploads (default 3)")
-    ap.add_argument("--sessions", type=int, default=6, help="further sessions for the memory step (default 6)")
+    ap.add_argument("--sessions", type=int, default=8, help="further sessions for the memory step (default 8)")
     ap.add_argument("--cnn-epochs", type=int, default=1, help="CNN run in session 1: 1 epoch, 0 to skip")
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--screenshots", type=Path, default=DOC_SHOTS, help="where the README screenshots go")
@@ -423,12 +423,14 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"session {i + 2}: train {seconds:.2f} s, RSS {now / MB:.0f} MB ({(now - before) / MB:+.1f})")
                 before = now
             r["session_deltas"] = deltas
-            if deltas:
-                # RSS moves by tens of MB either way between two measurements (allocator, caches):
-                # the trend over all sessions is the per-session cost.
+            if len(deltas) >= 3:
+                # RSS moves by tens of MB either way between two measurements (allocator, caches),
+                # and the CNN's buffers can be handed back to the OS during the first further
+                # sessions: the trend over the further sessions is the per-session cost.
                 ys = [r["rss_after_runs"]]
                 for d in deltas:
                     ys.append(ys[-1] + d)
+                ys = ys[1:]  # after each further session
                 xs = list(range(len(ys)))
                 mx, my = statistics.fmean(xs), statistics.fmean(ys)
                 r["session_slope"] = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum(
