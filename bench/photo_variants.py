@@ -1,0 +1,427 @@
+"""Accuracy on Fashion-MNIST test images rendered as product photos, per variant and pipeline.
+
+    .venv/bin/python -m bench.photo_variants [--n 400] [--seed 0] [--no-cnn]
+
+Renders the same seeded sample of test images as photo-like files (random scale
+6-15x and placement with margins; white, grey and gradient backgrounds with a
+soft shadow; tinted garments; camera noise; JPEG at qualities 40-95; transparent
+PNGs; EXIF-rotated phone JPEGs; garments at slight angles), runs every pipeline
+on the encoded bytes and reports the accuracy beside the clean accuracy of the
+same model on the same images. Writes bench/results/photo_variants.md.
+
+Pipelines:
+  * "tutorial (as written)": the tutorial's section-9 function verbatim, its
+    mean/std-normalised tensor fed straight to the model (which for softmax was
+    trained on [0, 1] pixels: the mismatch is part of what is measured);
+  * "tutorial steps, our scaling": preprocess_image(..., "tutorial") through Classifier;
+  * "ours": preprocess_image(..., "ours") through Classifier.
+
+Models: the tutorial's softmax (default_config("softmax"), ~1 s to train) and the
+small CNN (default_config("cnn"), ~80 s; trained once and kept in
+artifacts/bench_cnn.pt, which is reused when present).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import math
+import platform
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageFilter, ImageOps, ImageStat
+
+from fmnist_lib import (
+    CheckpointError,
+    InputScaling,
+    TrainConfig,
+    TrainingRun,
+    default_config,
+    load_checkpoint,
+    load_fashion_mnist,
+    save_checkpoint,
+)
+from fmnist_lib.preprocess import ImageError, preprocess_image
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results" / "photo_variants.md"
+CNN_CACHE = ROOT / "artifacts" / "bench_cnn.pt"
+
+# Garment colours: dark to mid tones (luminance <= ~120) like most clothes in product photos.
+TINTS = [
+    (20, 20, 20),
+    (30, 40, 90),
+    (60, 90, 140),
+    (120, 30, 35),
+    (40, 80, 45),
+    (95, 65, 40),
+    (110, 110, 110),
+    (150, 60, 110),
+    (70, 70, 80),
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# Rendering
+# ---------------------------------------------------------------------------------------------
+
+
+def _background(rng: np.random.Generator, h: int, w: int, kind: str) -> np.ndarray:
+    """[h, w, 3] float background: white, grey, or a linear gradient in a random direction."""
+    if kind == "white":
+        level = rng.uniform(235, 255)
+        return np.full((h, w, 3), level)
+    if kind == "grey":
+        level = rng.uniform(165, 215)
+        tint = rng.uniform(-8, 8, size=3)
+        return np.full((h, w, 3), level) + tint
+    angle = rng.uniform(0, 2 * math.pi)
+    yy, xx = np.mgrid[0:h, 0:w]
+    t = (np.cos(angle) * xx / w + np.sin(angle) * yy / h) * 0.5 + 0.5  # ~0..1 across the image
+    lo, hi = rng.uniform(150, 195), rng.uniform(225, 255)
+    g = lo + (hi - lo) * t
+    return np.repeat(g[:, :, None], 3, axis=2)
+
+
+def render_photo(
+    pixels: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    background: str = "white",
+    angle: float = 0.0,
+    shadow: bool = True,
+    scale_range: tuple[float, float] = (6.0, 15.0),
+    margin_range: tuple[float, float] = (0.08, 0.6),
+    noise_range: tuple[float, float] = (1.0, 4.0),
+) -> tuple[np.ndarray, np.ndarray]:
+    """A 28x28 uint8 Fashion-MNIST image as a photo: (RGB uint8 [H, W, 3], alpha uint8 [H, W] of the garment).
+
+    The Fashion-MNIST intensity v (0 background, 1 darkest) is the garment's opacity over the
+    background, with its colour a random dark-to-mid tint: on white with a black tint this is
+    exactly the inverse of how Fashion-MNIST was made from product photos.
+    """
+    scale = rng.uniform(*scale_range)
+    size = max(8, round(28 * scale))
+    v = Image.fromarray(pixels.astype(np.float32) / 255.0, "F").resize((size, size), Image.Resampling.BICUBIC)
+    if angle:
+        v = v.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=0.0)
+    va = np.clip(np.asarray(v, dtype=np.float64), 0, 1)
+    gh, gw = va.shape
+    ml, mr, mt, mb = (rng.uniform(*margin_range) * max(gh, gw) for _ in range(4))
+    w, h = round(gw + ml + mr), round(gh + mt + mb)
+    x0, y0 = round(ml), round(mt)
+    opacity = np.zeros((h, w))
+    opacity[y0 : y0 + gh, x0 : x0 + gw] = va
+    bg = _background(rng, h, w, background)
+    if shadow:
+        strength = rng.uniform(0.08, 0.25)
+        mask = Image.fromarray(((opacity > 0.05) * 255).astype(np.uint8), "L")
+        blur = mask.filter(ImageFilter.GaussianBlur(radius=max(2.0, 0.04 * max(gh, gw))))
+        dx, dy = (round(rng.uniform(0.01, 0.04) * max(gh, gw)) for _ in range(2))
+        sh = np.asarray(blur, dtype=np.float64) / 255.0
+        sh = np.roll(np.roll(sh, dy, axis=0), dx, axis=1)
+        bg = bg * (1 - strength * sh)[:, :, None]
+    tint = np.array(TINTS[rng.integers(len(TINTS))], dtype=np.float64) + rng.uniform(-10, 10, size=3)
+    photo = bg * (1 - opacity[:, :, None]) + tint * opacity[:, :, None]
+    photo += rng.normal(0, rng.uniform(*noise_range), size=photo.shape)  # camera noise
+    alpha = np.clip(opacity * 4.0, 0, 1)  # the garment's cut-out (soft edge) for transparent PNGs
+    return np.clip(np.rint(photo), 0, 255).astype(np.uint8), np.rint(alpha * 255).astype(np.uint8)
+
+
+def _encode(img: Image.Image, fmt: str, **kw) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, fmt, **kw)
+    return buf.getvalue()
+
+
+def _exif_jpeg(rgb: Image.Image, rng: np.random.Generator, quality: int) -> bytes:
+    """A phone-style JPEG: pixels stored rotated (as the sensor saw them), EXIF orientation set to make it upright."""
+    orientation = int(rng.choice([3, 6, 8]))
+    # Stored = the upright image turned the opposite way of what exif_transpose will do.
+    undo = {3: Image.Transpose.ROTATE_180, 6: Image.Transpose.ROTATE_90, 8: Image.Transpose.ROTATE_270}[orientation]
+    stored = rgb.transpose(undo)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    exif[0x010F] = "BenchPhone"
+    return _encode(stored, "JPEG", quality=quality, exif=exif)
+
+
+def variant_white_png(px, rng):
+    rgb, _ = render_photo(px, rng, background="white")
+    return _encode(Image.fromarray(rgb), "PNG")
+
+
+def variant_grey_jpeg(px, rng):
+    rgb, _ = render_photo(px, rng, background="grey")
+    return _encode(Image.fromarray(rgb), "JPEG", quality=int(rng.integers(40, 96)))
+
+
+def variant_gradient_jpeg(px, rng):
+    rgb, _ = render_photo(px, rng, background="gradient")
+    return _encode(Image.fromarray(rgb), "JPEG", quality=int(rng.integers(40, 96)))
+
+
+def variant_low_quality_jpeg(px, rng):
+    rgb, _ = render_photo(px, rng, background=str(rng.choice(["white", "grey", "gradient"])))
+    return _encode(Image.fromarray(rgb), "JPEG", quality=int(rng.integers(40, 56)))
+
+
+def variant_transparent_png(px, rng):
+    rgb, alpha = render_photo(px, rng, background="white", shadow=False)
+    rgba = np.dstack([rgb, alpha])
+    rgba[alpha == 0, :3] = 0  # what many editors store under full transparency: black
+    return _encode(Image.fromarray(rgba, "RGBA"), "PNG")
+
+
+def variant_exif_phone(px, rng):
+    rgb, _ = render_photo(px, rng, background=str(rng.choice(["white", "grey", "gradient"])), scale_range=(30, 45))
+    return _exif_jpeg(Image.fromarray(rgb), rng, quality=int(rng.integers(70, 96)))
+
+
+def variant_slight_angle(px, rng):
+    rgb, _ = render_photo(px, rng, background=str(rng.choice(["white", "grey"])), angle=float(rng.uniform(-8, 8)))
+    return _encode(Image.fromarray(rgb), "JPEG", quality=int(rng.integers(60, 96)))
+
+
+def variant_mixed(px, rng):
+    """Everything at once: any background, shadow or not, angle up to 8 degrees, JPEG 40-95 or PNG."""
+    rgb, _ = render_photo(
+        px,
+        rng,
+        background=str(rng.choice(["white", "grey", "gradient"])),
+        angle=float(rng.uniform(-8, 8)) if rng.random() < 0.5 else 0.0,
+        shadow=bool(rng.random() < 0.7),
+    )
+    img = Image.fromarray(rgb)
+    if rng.random() < 0.3:
+        return _encode(img, "PNG")
+    return _encode(img, "JPEG", quality=int(rng.integers(40, 96)))
+
+
+VARIANTS: dict[str, tuple[str, Callable]] = {
+    "white-png": ("white background, soft shadow, PNG", variant_white_png),
+    "grey-jpeg": ("grey background, JPEG q40-95", variant_grey_jpeg),
+    "gradient-jpeg": ("gradient background (uneven light), JPEG q40-95", variant_gradient_jpeg),
+    "jpeg-q40-55": ("any background, JPEG q40-55", variant_low_quality_jpeg),
+    "transparent-png": ("transparent PNG (RGBA, black under transparency)", variant_transparent_png),
+    "exif-phone": ("EXIF-rotated phone JPEG (~1000-1600 px)", variant_exif_phone),
+    "slight-angle": ("garment at -8 to 8 degrees, JPEG", variant_slight_angle),
+    "mixed": ("all of the above mixed", variant_mixed),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# The tutorial's section 9, verbatim (only the path became a file object)
+# ---------------------------------------------------------------------------------------------
+
+
+def tutorial_preprocess_to_fmnist(path):
+    img = Image.open(path).convert("L")  # Grayscale
+    # Invert if background is bright
+    mean_val = ImageStat.Stat(img).mean[0] / 255.0
+    if mean_val > 0.5:
+        img = ImageOps.invert(img)
+
+    # Auto-contrast
+    img = ImageOps.autocontrast(img)
+
+    # Resize with aspect ratio preserved: longest side = 20px, center on 28×28 black background
+    max_side = 20
+    w, h = img.size
+    scale = max_side / max(w, h)
+    new_w, new_h = max(1, int(w * scale)), max(1, int(h * scale))
+    img_small = img.resize((new_w, new_h), resample=Image.BILINEAR)
+
+    canvas = Image.new("L", (28, 28), 0)
+    left = (28 - new_w) // 2
+    top = (28 - new_h) // 2
+    canvas.paste(img_small, (left, top))
+
+    # Convert to tensor and normalize using FMNIST stats
+    x = torch.from_numpy(np.array(canvas)).float() / 255.0
+    mean, std = 0.2860, 0.3530
+    x = (x - mean) / std
+    x = x.unsqueeze(0).unsqueeze(0)  # [1,1,28,28]
+    return canvas, x
+
+
+# ---------------------------------------------------------------------------------------------
+# Running
+# ---------------------------------------------------------------------------------------------
+
+
+def train_models(data, with_cnn: bool) -> dict[str, TrainingRun]:
+    runs = {}
+    t = time.perf_counter()
+    softmax = TrainingRun(default_config("softmax"))
+    softmax.fit(data)
+    print(f"softmax trained in {time.perf_counter() - t:.1f} s: clean test accuracy {softmax.test_acc:.4f}", flush=True)
+    runs["softmax"] = softmax
+    if with_cnn:
+        cnn = _cached_cnn()
+        if cnn is not None:
+            print(f"CNN loaded from {CNN_CACHE.relative_to(ROOT)}", flush=True)
+        else:
+            t = time.perf_counter()
+            cnn = TrainingRun(default_config("cnn"))
+            cnn.fit(data, on_epoch=lambda s: print(f"  cnn epoch {s.epoch}: {s.test_acc:.4f}", flush=True))
+            CNN_CACHE.parent.mkdir(parents=True, exist_ok=True)
+            save_checkpoint(cnn, CNN_CACHE)
+            print(f"CNN trained in {time.perf_counter() - t:.0f} s, saved to {CNN_CACHE.relative_to(ROOT)}", flush=True)
+        runs["cnn"] = cnn
+    return runs
+
+
+def _cached_cnn() -> TrainingRun | None:
+    """The cached CNN, or None. Only its weights and scaling are needed here, so a checkpoint whose
+    optimizer state no longer matches this version of the library still serves (weights-only load)."""
+    if not CNN_CACHE.exists():
+        return None
+    try:
+        return load_checkpoint(CNN_CACHE)
+    except CheckpointError as e:
+        obj = torch.load(CNN_CACHE, map_location="cpu", weights_only=True)
+        run = TrainingRun(TrainConfig.from_dict(obj["config"]), scaling=InputScaling.from_dict(obj["scaling"]))
+        run.model.load_state_dict(obj["state_dict"], strict=True)
+        print(f"  (checkpoint optimizer state not loadable: {e}; weights loaded)", flush=True)
+        return run
+
+
+PIPELINE_NAMES = ("tutorial (as written)", "tutorial steps, our scaling", "ours")
+
+
+def run_variant(files: list[bytes], labels: np.ndarray, runs: dict[str, TrainingRun]) -> dict:
+    """Accuracy of every (model, pipeline) on one variant's files, plus timings and failures."""
+    tut_written, tut_steps, ours = [], [], []
+    errors = 0
+    seconds = 0.0
+    for data in files:
+        _, x = tutorial_preprocess_to_fmnist(io.BytesIO(data))
+        tut_written.append(x)
+        tut_steps.append(preprocess_image(data, "tutorial").pixels)
+        t = time.perf_counter()
+        try:
+            ours.append(preprocess_image(data, "ours").pixels)
+        except ImageError as e:
+            errors += 1
+            print("  ImageError:", e)
+            ours.append(np.zeros((28, 28), np.uint8))
+        seconds += time.perf_counter() - t
+    y = torch.as_tensor(labels)
+    out = {"errors": errors, "ms_per_image": 1000 * seconds / len(files)}
+    for kind, run in runs.items():
+        clf = run.classifier()
+        model = run.model.eval()
+        with torch.no_grad():
+            written_pred = model(torch.cat(tut_written)).argmax(1)
+        out[(kind, PIPELINE_NAMES[0])] = float((written_pred == y).float().mean())
+        out[(kind, PIPELINE_NAMES[1])] = clf.accuracy(np.stack(tut_steps), y)
+        out[(kind, PIPELINE_NAMES[2])] = clf.accuracy(np.stack(ours), y)
+    return out
+
+
+def time_large_photo(data) -> tuple[float, tuple[int, int]]:
+    """Seconds for our pipeline on a 12 MP (4000x3000) JPEG photo, best of 3."""
+    rng = np.random.default_rng(123)
+    rgb, _ = render_photo(data.test_images[0].numpy(), rng, background="gradient", scale_range=(100, 100))
+    img = Image.fromarray(rgb).resize((4000, 3000), Image.Resampling.BILINEAR)
+    jpeg = _encode(img, "JPEG", quality=90)
+    best = math.inf
+    for _ in range(3):
+        t = time.perf_counter()
+        preprocess_image(jpeg, "ours")
+        best = min(best, time.perf_counter() - t)
+    return best, img.size
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--n", type=int, default=400, help="images per variant (default 400)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-cnn", action="store_true", help="softmax only (skips the CNN's ~80 s of training)")
+    ap.add_argument("--variants", nargs="*", choices=list(VARIANTS), help="default: all")
+    ap.add_argument("--no-write", action="store_true", help="do not write bench/results/photo_variants.md")
+    args = ap.parse_args(argv)
+
+    data = load_fashion_mnist()
+    runs = train_models(data, with_cnn=not args.no_cnn)
+    rng = np.random.default_rng(args.seed)
+    idx = np.sort(rng.choice(len(data.test_labels), size=args.n, replace=False))
+    images = data.test_images[idx].numpy()
+    labels = data.test_labels[idx].numpy()
+    clean = {k: r.classifier().accuracy(torch.as_tensor(images), torch.as_tensor(labels)) for k, r in runs.items()}
+    full = {
+        k: r.test_acc if r.test_acc is not None else r.classifier().accuracy(data.test_images, data.test_labels)
+        for k, r in runs.items()
+    }
+
+    start = time.perf_counter()
+    results = {}
+    for vi, name in enumerate(args.variants or VARIANTS):
+        _, render = VARIANTS[name]
+        vrng = np.random.default_rng([args.seed, vi])
+        t = time.perf_counter()
+        files = [render(px, vrng) for px in images]
+        render_s = time.perf_counter() - t
+        results[name] = run_variant(files, labels, runs)
+        r = results[name]
+        accs = "  ".join(
+            f"{k}/{p.split(' ')[0][:4]}{'*' if 'as' in p else ''}={r[(k, p)]:.3f}" for k in runs for p in PIPELINE_NAMES
+        )
+        print(f"{name:16s} render {render_s:4.1f}s  ours {r['ms_per_image']:.1f} ms/img  {accs}", flush=True)
+    bench_s = time.perf_counter() - start
+    large_s, large_size = time_large_photo(data)
+    print(f"12 MP JPEG through 'ours': {large_s * 1000:.0f} ms; variants took {bench_s:.0f} s")
+
+    if not args.no_write:
+        write_report(args, runs, clean, full, results, large_s, large_size, bench_s)
+    return 0
+
+
+def write_report(args, runs, clean, full, results, large_s, large_size, bench_s) -> None:
+    lines = [
+        "# Photo-like renders of Fashion-MNIST test images: accuracy per variant",
+        "",
+        f"Written by `python -m bench.photo_variants --n {args.n} --seed {args.seed}` "
+        f"({platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}).",
+        f"The same {args.n} test images (seeded sample) are rendered for every variant; "
+        "see the module docstring for the rendering and the three pipelines.",
+        "",
+    ]
+    for kind in runs:
+        title = {"softmax": "Softmax regression (the tutorial's model and settings)", "cnn": "Small CNN"}[kind]
+        lines += [
+            f"## {title}",
+            "",
+            f"Clean accuracy: {clean[kind]:.1%} on these {args.n} images ({full[kind]:.1%} on all 10,000).",
+            "",
+            "| variant | " + " | ".join(PIPELINE_NAMES) + " | ours − clean |",
+            "|---|" + "---:|" * (len(PIPELINE_NAMES) + 1),
+        ]
+        for name, r in results.items():
+            cells = [f"{r[(kind, p)]:.1%}" for p in PIPELINE_NAMES]
+            gap = (r[(kind, "ours")] - clean[kind]) * 100
+            lines.append(f"| {VARIANTS[name][0]} | " + " | ".join(cells) + f" | {gap:+.1f} pts |")
+        lines.append("")
+    lines += [
+        "## Speed",
+        "",
+        f"* Our pipeline on a {large_size[0]}×{large_size[1]} ({large_size[0] * large_size[1] / 1e6:.0f} MP) JPEG: "
+        f"{large_s * 1000:.0f} ms (best of 3; decoded reduced with `Image.draft`).",
+        "* Mean per rendered photo (decode + all steps): "
+        + ", ".join(f"{n} {r['ms_per_image']:.0f} ms" for n, r in results.items())
+        + ".",
+        f"* Rendering and running all variants took {bench_s:.0f} s (excluding training).",
+        "",
+    ]
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text("\n".join(lines))
+    print(f"wrote {RESULTS.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
