@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageFile
+from PIL import Image, ImageFile, ImageFilter
 
 from fmnist_lib import preprocess as pp
 from fmnist_lib.preprocess import (
@@ -287,3 +287,18 @@ def test_preprocess_module_does_not_normalise_or_import_streamlit():
     src = Path(pp.__file__).read_text()
     assert not re.search(r"^\s*(import|from)\s+(streamlit|torch)", src, re.M)
     assert "scaling import" not in src and ".std" not in src and "/ 0.3530" not in src
+
+
+def test_a_soft_shadow_beside_the_garment_is_blackened():
+    photo = garment((300, 300), colour=(30, 40, 90), box=(0.2, 0.15, 0.75, 0.8))
+    mask = (np.asarray(photo.convert("L")) < 128).astype(np.uint8) * 255
+    blur = np.asarray(Image.fromarray(mask).filter(ImageFilter.GaussianBlur(10)), dtype=np.float64) / 255
+    shadow = np.roll(np.roll(blur, 12, axis=0), 12, axis=1)  # down and to the right
+    a = np.asarray(photo, dtype=np.float64)
+    is_bg = mask[:, :, None] == 0
+    shadowed = np.where(is_bg, a * (1 - 0.25 * shadow[:, :, None]), a)
+    with_shadow = preprocess_image(encode(Image.fromarray(shadowed.astype(np.uint8)), "PNG")).pixels
+    without = preprocess_image(encode(photo, "PNG")).pixels
+    assert _mad(with_shadow, without) < 6
+    x0, y0, x1, y1 = _bbox(with_shadow, 0)
+    assert max(x1 - x0, y1 - y0) >= 27 and abs((x0 + x1) / 2 - 14) <= 1.5, "the box is the garment's, not the shadow's"
