@@ -3,8 +3,11 @@
 The suite starts `streamlit run streamlit_app.py` itself (free port, own process group)
 and kills it at teardown, pass or fail. One browser session walks through the app like
 a student: Home, train the softmax model with its defaults, look at the curves, browse
-test images, upload a photo, upload a broken file, upload a good photo again.
-Screenshots of each page go to artifacts/screenshots/ (gitignored).
+test images, upload a photo, upload a broken file, upload a good photo again, upload
+WebP/GIF/BMP photos, then a long run with Stop, Continue and leaving the page mid-run.
+A second, fresh session opens every page before any training.
+Screenshots of each page go to artifacts/screenshots/ (gitignored); the server's log
+goes to artifacts/e2e-streamlit.log.
 
 Skipped only when Chromium is missing (`make chromium` installs it; CI has it).
 Run alone: .venv/bin/python -m pytest -m browser tests/test_e2e.py
