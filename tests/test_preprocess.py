@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageFile, ImageFilter
+from PIL import Image, ImageDraw, ImageFile, ImageFilter
 
 from fmnist_lib import preprocess as pp
 from fmnist_lib.preprocess import (
@@ -302,3 +302,14 @@ def test_a_soft_shadow_beside_the_garment_is_blackened():
     assert _mad(with_shadow, without) < 6
     x0, y0, x1, y1 = _bbox(with_shadow, 0)
     assert max(x1 - x0, y1 - y0) >= 27 and abs((x0 + x1) / 2 - 14) <= 1.5, "the box is the garment's, not the shadow's"
+
+
+def test_a_garment_lying_at_an_angle_is_straightened():
+    upright = Image.new("RGB", (300, 300), (245, 245, 245))  # trousers: two legs joined at the top
+    ImageDraw.Draw(upright).polygon(
+        [(110, 40), (190, 40), (195, 260), (160, 260), (150, 110), (140, 260), (105, 260)], fill=(20, 20, 20)
+    )
+    tilted = upright.rotate(8, resample=Image.Resampling.BICUBIC, fillcolor=(245, 245, 245))
+    out = preprocess_image(encode(tilted, "PNG"))
+    assert any(st.name == "Straightened" and "8° clockwise" in st.caption for st in out.stages)
+    assert _mad(out.pixels, preprocess_image(encode(upright, "PNG")).pixels) < 15
