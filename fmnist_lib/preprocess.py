@@ -528,7 +528,7 @@ def our_pipeline(src) -> Preprocessed:
         stages.append(
             Stage(
                 "Straightened",
-                _as_l(garment),
+                _reduce(_as_l(garment)),
                 f"Turned {abs(angle):.0f}° {'anticlockwise' if angle > 0 else 'clockwise'}: the angle at which the "
                 "garment's box is smallest, as Fashion-MNIST garments stand upright.",
             )
@@ -542,6 +542,7 @@ def our_pipeline(src) -> Preprocessed:
         box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
     shown = _as_l(garment).convert("RGB")
     ImageDraw.Draw(shown).rectangle((box[0], box[1], box[2] - 1, box[3] - 1), outline=(255, 60, 60))
+    shown = _reduce(shown)
     stages.append(
         Stage(
             "Garment box",
@@ -552,7 +553,9 @@ def our_pipeline(src) -> Preprocessed:
         )
     )
     crop = garment[box[1] : box[3], box[0] : box[2]]
-    stages.append(Stage("Cropped", _as_l(crop), "Cropped to the box: Fashion-MNIST garments fill their frame."))
+    stages.append(
+        Stage("Cropped", _reduce(_as_l(crop)), "Cropped to the box: Fashion-MNIST garments fill their frame.")
+    )
 
     # Longest side to 28 px (Lanczos on the float image, which averages when shrinking), centred.
     ch, cw = crop.shape

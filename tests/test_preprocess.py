@@ -313,3 +313,5 @@ def test_a_garment_lying_at_an_angle_is_straightened():
     out = preprocess_image(encode(tilted, "PNG"))
     assert any(st.name == "Straightened" and "8° clockwise" in st.caption for st in out.stages)
     assert _mad(out.pixels, preprocess_image(encode(upright, "PNG")).pixels) < 15
+    big = upright.resize((512, 512)).rotate(8, fillcolor=(245, 245, 245))
+    assert all(max(st.image.size) <= WORK_SIZE for st in preprocess_image(encode(big, "PNG")).stages)
