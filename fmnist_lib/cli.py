@@ -103,8 +103,6 @@ def cmd_train(args) -> int:
         return _fail(str(e))
     run = TrainingRun(config, classes=data.classes)
     run.fit(data, on_epoch=lambda s: _emit(s.to_dict()))
-    if run.status == "diverged":
-        print(run.message, file=sys.stderr)
     try:
         save_checkpoint(run, args.out)
     except OSError as e:

@@ -181,3 +181,14 @@ def test_data_command_without_data_exits_2_with_the_how_to(tmp_path, monkeypatch
     monkeypatch.setattr(data_mod, "DEBIAN_DATA_DIR", tmp_path / "none2")
     assert main(["data", "--data", str(tmp_path), "--no-download"]) == 2
     assert "apt-get install dataset-fashion-mnist" in capsys.readouterr().err
+
+
+@pytest.mark.integration
+def test_diverging_train_explains_why_keeps_a_checkpoint_and_exits_1(tmp_path):
+    out = tmp_path / "big-lr.pt"
+    proc = run_cli("train", "--lr", "10", "--epochs", "2", "--out", str(out))
+    assert proc.returncode == 1
+    assert proc.stdout == ""  # no epoch completed
+    assert proc.stderr.count("A learning rate of 10 is too large") == 1
+    assert "Traceback" not in proc.stderr
+    assert out.is_file()
