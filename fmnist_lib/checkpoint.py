@@ -114,8 +114,14 @@ def _run_from_dict(obj) -> TrainingRun:
         run.model.load_state_dict(obj["state_dict"], strict=True)
         if not all(torch.isfinite(p).all() for p in run.model.state_dict().values() if p.is_floating_point()):
             raise CheckpointError("The checkpoint's weights contain NaN or infinite values.")
+        optimizer_note = ""
         if obj.get("optimizer"):
-            run.optimizer.load_state_dict(obj["optimizer"])
+            try:
+                run.optimizer.load_state_dict(obj["optimizer"])
+            except (ValueError, KeyError, TypeError, AttributeError):
+                # The weights are what matter; an optimizer state this version cannot use
+                # (e.g. from an older version) only means continued training starts it afresh.
+                optimizer_note = " Its optimizer state could not be used, so training it further starts that afresh."
         if isinstance(obj.get("generator"), torch.Tensor):
             run.generator.set_state(obj["generator"])
         run.steps = int(obj.get("steps", 0))
@@ -126,5 +132,5 @@ def _run_from_dict(obj) -> TrainingRun:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CheckpointError(f"The checkpoint is damaged or from another program: {first[:200]}") from e
     run.status = "finished" if run.epochs_done >= config.epochs else "stopped"
-    run.message = f"Loaded a checkpoint with {run.epochs_done} epochs of training."
+    run.message = f"Loaded a checkpoint with {run.epochs_done} epochs of training.{optimizer_note}"
     return run

@@ -134,3 +134,14 @@ def test_checkpoint_is_a_zip_of_plain_data(tiny_data):
     data = checkpoint_bytes(TrainingRun(default_config("softmax")))
     assert zipfile.is_zipfile(io.BytesIO(data))
     assert len(data) < 200_000
+
+
+def test_an_unusable_optimizer_state_does_not_lose_the_weights():
+    run = TrainingRun(default_config("softmax", optimizer="adam"))
+    d = checkpoint_dict(run)
+    d["optimizer"] = {"state": {}, "param_groups": [{"lr": 0.001}]}  # torch.optim's layout, not ours
+    buf = io.BytesIO()
+    torch.save(d, buf)
+    back = load_checkpoint(buf.getvalue())
+    assert torch.equal(back.model.linear.weight, run.model.linear.weight)
+    assert "optimizer state could not be used" in back.message
