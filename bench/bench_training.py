@@ -36,9 +36,9 @@ def _rss_mb() -> float:
 
 def worker(kind: str, epochs: int | None) -> dict:
     """One measured run; returns its history and memory figures."""
-    # fmnist_lib first: it sets OMP_WAIT_POLICY before torch loads, for both loops alike.
-    from fmnist_lib import TrainingRun, default_config, load_fashion_mnist  # isort: skip
     import torch
+
+    from fmnist_lib import TrainingRun, default_config, load_fashion_mnist
 
     t0 = time.perf_counter()
     data = load_fashion_mnist(download=False)
@@ -117,7 +117,7 @@ def main() -> None:
         "# Training benchmark",
         "",
         f"Machine: {os.cpu_count()} cores ({_cpu_model()}), torch threads {ours['threads']}, "
-        f"OMP_WAIT_POLICY={ours['omp_wait_policy']} for both loops, "
+        f"OMP_WAIT_POLICY={ours['omp_wait_policy'] or 'unset'} for both loops, "
         f"Python {platform.python_version()}; measured {time.strftime('%Y-%m-%d %H:%M')}, "
         "all runs one after the other in one invocation of `python -m bench.bench_training`.",
         "",

@@ -6,14 +6,6 @@ safe checkpoints (checkpoint), photo preprocessing (preprocess) and a CLI
 (`python -m fmnist_lib`).
 """
 
-import os
-
-# Idle OpenMP threads should sleep, not spin: with the default (spin a while first), a
-# 2-core machine that is also running a browser or a second training loop slows tiny
-# softmax steps down 10-30x, because spinning threads steal the core the work needs.
-# Must be set before torch is first imported; an explicit user setting wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 from .checkpoint import CheckpointError, checkpoint_bytes, load_checkpoint, save_checkpoint
 from .data import (
     CLASSES,
