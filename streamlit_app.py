@@ -6,7 +6,7 @@ here so it is on every page. Leaving the Train page pauses a run in progress.
 
 import streamlit as st
 
-from lab_ui import layout, training
+from lab_ui import layout, state
 
 st.set_page_config(page_title="Fashion-MNIST softmax lab", page_icon=":material/checkroom:", layout="wide")
 
@@ -18,7 +18,11 @@ PAGES = {
 }
 
 page = st.navigation(list(PAGES.values()))
-if page.url_path != PAGES["train"].url_path:
+if page.url_path != PAGES["train"].url_path and state.job() is not None:
+    # Imported here, not above: it brings the charts (Altair, pandas: ~0.6 s of imports),
+    # which Home does not need, so a cold server draws Home sooner.
+    from lab_ui import training
+
     training.pause_if_running("you left the Train page")
 layout.sidebar()
 page.run()

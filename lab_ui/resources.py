@@ -10,12 +10,19 @@ Per-session things (runs, the active model) are in state.py.
 
 from __future__ import annotations
 
+import os
+
 import streamlit as st
 
 from fmnist_lib import DataError, FashionMNIST, TrainingRun, default_config, load_fashion_mnist
 from fmnist_lib.analysis import TestPredictions, predict_test_set
+from fmnist_lib.training import set_threads
 
 from . import state
+
+# One torch thread in the server (FMNIST_THREADS overrides): the browser and other sessions
+# share the cores, and a second spinning torch thread costs more than it gives (see set_threads).
+set_threads(int(os.environ.get("FMNIST_THREADS", "1")))
 
 
 @st.cache_resource(show_spinner="Loading Fashion-MNIST (once per server)…")
