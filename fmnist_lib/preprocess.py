@@ -304,7 +304,8 @@ def open_image(src: bytes | str | os.PathLike | BinaryIO) -> Decoded:
             steps.append("The EXIF block is unreadable; orientation left as stored.")
         if img.format in ("JPEG", "MPO") and max(img.size) > 2 * WORK_SIZE:
             img.draft(img.mode, (WORK_SIZE, WORK_SIZE))  # decode at 1/2, 1/4 or 1/8 scale: fast
-            steps.append(f"Large JPEG decoded reduced to {img.size[0]}×{img.size[1]}.")
+            if img.size != stored:  # draft only reduces while both sides stay >= WORK_SIZE
+                steps.append(f"Large JPEG decoded reduced to {img.size[0]}×{img.size[1]}.")
         img.load()
     except Image.DecompressionBombError as e:
         raise _too_big(*stored) from e

@@ -315,3 +315,19 @@ def test_a_garment_lying_at_an_angle_is_straightened():
     assert _mad(out.pixels, preprocess_image(encode(upright, "PNG")).pixels) < 15
     big = upright.resize((512, 512)).rotate(8, fillcolor=(245, 245, 245))
     assert all(max(st.image.size) <= WORK_SIZE for st in preprocess_image(encode(big, "PNG")).stages)
+
+
+def test_the_reduced_decoding_note_appears_only_when_the_jpeg_was_reduced():
+    import io as _io
+
+    from PIL import Image as _Image
+
+    from fmnist_lib.preprocess import preprocess_image as _pre
+
+    def first_caption(size):
+        buf = _io.BytesIO()
+        _Image.new("RGB", size, "white").save(buf, "JPEG")
+        return _pre(buf.getvalue()).stages[0].caption
+
+    assert "decoded reduced" not in first_caption((900, 1200))  # draft cannot shrink it below 512 px
+    assert "decoded reduced to 1000×750" in first_caption((4000, 3000))
