@@ -17,6 +17,7 @@ from fmnist_lib.training import (
     default_config,
     lr_at,
     make_optimizer,
+    set_threads,
 )
 
 
@@ -201,3 +202,13 @@ def test_real_lr_10_diverges_with_a_clear_reason(real_data):
     run = TrainingRun(default_config("softmax", lr=10))
     assert run.fit(real_data) == "diverged"
     assert "A learning rate of 10 is too large" in run.message
+
+
+def test_set_threads_sets_and_reports():
+    before = set_threads(None)
+    try:
+        assert set_threads(1) == 1
+        assert set_threads(0) == 1  # at least one thread
+    finally:
+        set_threads(before)
+    assert set_threads(None) == before
