@@ -44,13 +44,9 @@ def dataset() -> FashionMNIST:
 def default_run() -> TrainingRun:
     """The tutorial's model with the tutorial's settings (10 epochs of SGD, lr 0.1, batch 256)."""
     run = TrainingRun(default_config("softmax"))
-    # Trained while the first visitor waits for Home and the browser is idle: both cores help here.
-    threads = set_threads(None)
-    set_threads(2)
-    try:
-        run.fit(_dataset())
-    finally:
-        set_threads(threads)
+    # With the server's one torch thread: two threads were faster only on an idle machine, and up
+    # to 60 times slower while anything else (the browser drawing the page) used a core.
+    run.fit(_dataset())
     return run
 
 
@@ -58,6 +54,11 @@ def default_run() -> TrainingRun:
 def _default_predictions() -> TestPredictions:
     data = _dataset()
     return predict_test_set(default_run().classifier(), data.test_images, data.test_labels)
+
+
+def warm_up() -> None:
+    """Load the data set, train the default model and predict the test set now (see warmup.py)."""
+    _default_predictions()
 
 
 DEFAULT_NAME = "Default: softmax regression (the tutorial's settings)"
