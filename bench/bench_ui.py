@@ -380,11 +380,12 @@ def main(argv: list[str] | None = None) -> int:
                 "Cold load: `streamlit run` started by the bench (a new server each time), `/_stcore/health` "
                 "polled, then the page loaded in a new browser tab; Home is drawn when its title and its "
                 "active-model line are visible and the script state is notRunning. This includes loading "
-                "the data set and training the shared default model (once per server). "
+                "the data set and training the shared default model (once per server: the warm-up thread "
+                "starts on it when the server starts, lab_ui/warmup.py, and Home waits for it). "
                 f"`/_stcore/health` answered after {', '.join(f'{h:.2f}' for h in r.get('health', []))} s, "
                 f"Home's title was drawn after {', '.join(f'{h:.2f}' for h in r.get('title', []))} s (the first "
-                "script run has imported its modules), the rest is loading the data, training the default "
-                "model and drawing the page."
+                "script run has imported its modules), the rest is waiting for the default model and drawing "
+                "the page."
             )
             r["rss_fresh"] = srv.rss_bytes()
 
