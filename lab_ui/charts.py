@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from collections.abc import Sequence
 
 import altair as alt
@@ -40,31 +41,46 @@ def history_csv(history: Sequence[EpochStats]) -> bytes:
     return pd.DataFrame([e.to_dict() for e in history]).to_csv(index=False).encode()
 
 
-def _references() -> alt.LayerChart:
+def _references(y_lo: float) -> alt.LayerChart:
+    """Dotted lines at the reference accuracies that lie on the axis (y_lo to 100%), each labelled."""
+    offsets = (-6, 9, -6)  # label above, below, above: human and best linear are 0.7 points apart
     ref = pd.DataFrame(
-        [{"reference": n, "accuracy": v, "dy": dy} for (n, v), dy in zip(REFERENCES, (-6, 9, -6), strict=True)]
+        [{"reference": n, "accuracy": v, "dy": dy} for (n, v), dy in zip(REFERENCES, offsets, strict=True) if v >= y_lo]
     )
+    # The same y scale as the curves' (drawn over these): without it this layer's scale would
+    # include zero and widen a zoomed axis back to 0-100%.
+    y = alt.Y("accuracy:Q", scale=alt.Scale(domain=[y_lo, 1]))
     rules = (
         alt.Chart(ref)
         .mark_rule(strokeDash=[2, 3], color="gray")
-        .encode(y="accuracy:Q", tooltip=["reference:N", alt.Tooltip("accuracy:Q", format=".1%")])
+        .encode(y=y, tooltip=["reference:N", alt.Tooltip("accuracy:Q", format=".1%")])
     )
-    below = alt.Chart(ref).transform_filter(alt.datum.dy > 0)
-    above = alt.Chart(ref).transform_filter(alt.datum.dy < 0)
-    text_above = above.mark_text(align="left", dx=3, dy=-6, color="gray", fontSize=10).encode(
-        x=alt.value(0), y="accuracy:Q", text="reference:N"
-    )
-    text_below = below.mark_text(align="left", dx=3, dy=8, color="gray", fontSize=10).encode(
-        x=alt.value(0), y="accuracy:Q", text="reference:N"
-    )
-    return rules + text_above + text_below
+    labels = []
+    for side, dy in (("above", -6), ("below", 8)):
+        chart = alt.Chart(ref).transform_filter(alt.datum.dy < 0 if side == "above" else alt.datum.dy > 0)
+        text = dict(align="left", dx=3, dy=dy, fontSize=10)
+        encoding = dict(x=alt.value(0), y=y, text="reference:N")
+        # A white outline under the grey text keeps the label readable where it crosses a curve.
+        labels.append(chart.mark_text(**text, color="white", stroke="white", strokeWidth=3).encode(**encoding))
+        labels.append(chart.mark_text(**text, color="gray").encode(**encoding))
+    return alt.layer(rules, *labels)
+
+
+def zoomed_floor(rows: Sequence[dict]) -> float:
+    """The bottom of a zoomed accuracy axis: a little below the lowest accuracy plotted (and the human
+    line, so the two benchmark lines stay in view), rounded down to 5%; 0 when there is nothing yet."""
+    values = [r[k] for r in rows for k in ("train accuracy", "test accuracy") if r.get(k) is not None]
+    if not values:
+        return 0.0
+    low = min(min(values), REFERENCES[1][1]) - 0.02
+    return max(0.0, math.floor(low * 20) / 20)
 
 
 HISTORY_DATA = "history"  # name of the dataset the history specs read
 
 
 @functools.lru_cache(maxsize=64)
-def _history_specs(several: bool, max_epoch: int, height: int) -> tuple[str, str]:
+def _history_specs(several: bool, max_epoch: int, height: int, y_lo: float = 0.0) -> tuple[str, str]:
     """The loss and accuracy charts as Vega-Lite JSON, built with Altair once per shape.
 
     The data is a named dataset filled in per redraw, so a redraw during training costs
@@ -95,7 +111,7 @@ def _history_specs(several: bool, max_epoch: int, height: int) -> tuple[str, str
         .mark_line(point=True)
         .encode(
             x=x,
-            y=alt.Y("accuracy:Q", title="accuracy", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
+            y=alt.Y("accuracy:Q", title="accuracy", scale=alt.Scale(domain=[y_lo, 1]), axis=alt.Axis(format="%")),
             color=(
                 alt.Color("run:N", legend=legend)
                 if several
@@ -119,7 +135,11 @@ def _history_specs(several: bool, max_epoch: int, height: int) -> tuple[str, str
             tooltip=["run:N", "epoch:Q", "split:N", alt.Tooltip("accuracy:Q", format=".2%")],
         )
     )
-    acc = (acc + _references()).properties(title="Accuracy (training and test)", height=height)
+    # Streamlit fits the whole chart, legend included, into `height`: the accuracy chart's legend
+    # (train/test) gets its own room, so its plot is as tall as the loss chart's. The reference
+    # lines and labels are drawn first, under the curves.
+    acc_height = height if several else height + 34
+    acc = (_references(y_lo) + acc).properties(title="Accuracy (training and test)", height=acc_height)
     loss = loss.properties(padding={"top": 12, "left": 5, "right": 5, "bottom": 5})
     acc = acc.properties(padding={"top": 12, "left": 5, "right": 5, "bottom": 5})
     return json.dumps(loss.to_dict()), json.dumps(acc.to_dict())
@@ -129,17 +149,20 @@ def history_specs(
     named_histories: Sequence[tuple[str, Sequence[EpochStats]]],
     max_epoch: int | None = None,
     height: int = 260,
+    zoom: bool = False,
 ) -> tuple[dict, dict]:
     """Vega-Lite specs (built with Altair) of the training loss and the training/test accuracy per
     epoch, with reference lines. One run: colour = train/test. Several: colour = run, dash = split.
-    Draw them with st.vega_lite_chart."""
+    The accuracy axis runs from 0 to 100%, or with zoom from just below the curves (zoomed_floor),
+    showing the reference lines that fall on it. Draw them with st.vega_lite_chart."""
     rows = history_rows(named_histories)
+    y_lo = zoomed_floor(rows) if zoom else 0.0
     last = max([max_epoch or 1] + [r["epoch"] for r in rows])
     specs = []
     several = len(named_histories) > 1
     if several:  # the legend (one line per run) takes its height from the chart's
         height += 30 + 22 * len(named_histories)
-    for text in _history_specs(several, int(last), height):
+    for text in _history_specs(several, int(last), height, y_lo):
         spec = json.loads(text)
         spec["datasets"] = {**spec.get("datasets", {}), HISTORY_DATA: rows}
         specs.append(spec)

@@ -50,6 +50,7 @@ WEIGHT_DECAY = "train.weight_decay"
 SCHEDULE = "train.schedule"
 SEED = "train.seed"
 COMPARE = "train.compare"  # run ids overlaid in the comparison chart
+ACC_ZOOM = "train.acc_zoom"  # accuracy axis fitted to the curves instead of 0-100%
 # Browse
 BATCH_SIZE = "browse.batch_size"
 VIEW = "browse.view"

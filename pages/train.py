@@ -61,6 +61,13 @@ with right:
     if shown is not None and not busy:
         training.wait_until_idle(shown)  # an interrupted epoch still being recorded (see training.py)
     st.subheader("Live training" if busy else "Latest run")
+    st.toggle(
+        "Zoom the accuracy axis to the curves",
+        help="The accuracy chart runs from 0 to 100%, with the chance line at 10%. Zoomed, it starts just "
+        "below the lowest accuracy plotted, so the gap between training and test accuracy and the last "
+        "few points gained are easier to see; the reference lines that fall outside are left out.",
+        **state.bind(state.ACC_ZOOM, False),
+    )
     notice = st.session_state.get(state.NOTICE)
     if notice and not busy:
         kind, text = notice

@@ -188,3 +188,38 @@ def test_an_unrelated_click_during_training_does_not_stop_it(monkeypatch):
     train_until_done(at)
     run = runs(at)[0].run
     assert run.status == "finished" and run.epochs_done == 4
+
+
+def _accuracy_axis(at) -> tuple[list[float], list[str]]:
+    """(the y domain, the reference lines drawn) of the Latest run's accuracy chart."""
+    import json
+
+    import pyarrow as pa
+
+    chart = next(
+        c for c in at.get("vega_lite_chart") if json.loads(c.proto.spec).get("title") == "Accuracy (training and test)"
+    )
+    spec = json.loads(chart.proto.spec)
+    refs = []
+    for d in chart.proto.datasets:
+        table = pa.ipc.open_stream(d.data.data).read_pandas()
+        if "reference" in table.columns:
+            refs += table["reference"].tolist()
+    (curves,) = [layer for layer in spec["layer"] if layer.get("mark", {}).get("type") == "line"]
+    return curves["encoding"]["y"]["scale"]["domain"], refs
+
+
+def test_the_accuracy_axis_zooms_to_the_curves_on_request():
+    at = open_page("pages/train.py")
+    set_widget(at, "slider", state.EPOCHS, 2)
+    click(at, state.TRAIN_BUTTON)
+    train_until_done(at)
+    domain, refs = _accuracy_axis(at)
+    assert domain == [0.0, 1] and len(refs) == 3 and any("chance" in r for r in refs)
+
+    set_widget(at, "toggle", state.ACC_ZOOM, True)
+    domain, refs = _accuracy_axis(at)
+    (lab_run,) = runs(at)
+    lowest = min(min(e.train_acc, e.test_acc) for e in lab_run.run.history)
+    assert 0.5 <= domain[0] < lowest and domain[1] == 1  # starts just below the curves
+    assert not any("chance" in r for r in refs) and len(refs) == 2  # the human and best-linear lines stay
