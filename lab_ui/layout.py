@@ -16,7 +16,8 @@ def _label(run_id: int) -> str:
     if lab_run is None:
         return "(removed run)"
     acc = lab_run.run.test_acc
-    return f"{lab_run.name} · {acc:.1%}" if acc is not None else f"{lab_run.name} · not trained yet"
+    # Accuracy first: the sidebar is narrow and cuts long labels at the end.
+    return f"{acc:.1%} · {lab_run.name}" if acc is not None else f"{lab_run.name} · not trained yet"
 
 
 def sidebar() -> None:

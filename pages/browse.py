@@ -78,10 +78,10 @@ def image_grid(indices, per_row: int = 8) -> None:
             i = int(i)
             p, t, conf = int(preds.pred[i]), int(preds.labels[i]), float(preds.confidence[i])
             right = p == t
-            with col.container(border=True):
+            with col.container(border=True, height="stretch"):  # the cards of a row as tall as the tallest
                 st.image(charts.upscale(images[i], 4), width="stretch")
                 mark = ":green[:material/check_circle: right]" if right else ":red[:material/cancel: **wrong**]"
-                st.markdown(f"{mark}  \n**{classes[p]}** {conf:.0%}")
+                st.markdown(f"{mark}  \n**{classes[p]}**  \n{conf:.0%}")
                 st.caption(f"true: {classes[t]}")
 
 

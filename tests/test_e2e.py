@@ -185,7 +185,7 @@ def test_browse_shows_predictions(session):
     classes = "|".join(re.escape(c) for c in CLASSES)
     true_labels = main.get_by_text(re.compile(rf"^true: ({classes})$"))
     assert true_labels.count() >= 8, f"expected 'true: <class>' under each image, found {true_labels.count()}"
-    predicted = main.get_by_text(re.compile(rf"({classes}) \d{{1,3}}%"))
+    predicted = main.get_by_text(re.compile(rf"({classes})\s+\d{{1,3}}%"))  # class, then confidence below
     assert predicted.count() >= 8, f"expected '<class> NN%' (the prediction) on each card, found {predicted.count()}"
     # The session's trained model is the active one, so Browse shows its accuracy.
     assert main.locator('[data-testid="stMetric"]').filter(has_text="Test accuracy").count() == 1
