@@ -240,6 +240,22 @@ def test_upload_broken_file_shows_error_then_recovers(session):
     assert not session.page_errors, f"JavaScript errors during the session: {session.page_errors}"
 
 
+def test_upload_over_the_size_cap_is_refused_by_the_browser(session):
+    """.streamlit/config.toml caps uploads at 20 MB: a bigger file never reaches the script."""
+    page = session.page
+    goto_page(page, "Upload")
+    clear_upload(page)
+    big = b"\xff\xd8\xff\xe0" + bytes(21 * 1024 * 1024)  # a JPEG's first bytes, then 21 MB of zeros
+    upload(page, "huge.jpg", big, "image/jpeg", wait=False)
+    uploader = page.locator('[data-testid="stFileUploader"]').first
+    refusal = re.compile(r"must be 20(\.0)?\s?MB or smaller")  # Streamlit's message on the refused file
+    uploader.get_by_text(refusal).first.wait_for(state="attached", timeout=30_000)
+    wait_idle(page)
+    assert page.locator('[data-testid="stMain"]').get_by_text("Predicted:").count() == 0
+    session.assert_healthy()
+    session.shot("upload-too-big")
+
+
 @pytest.mark.parametrize("fmt", ["WEBP", "GIF", "BMP"])
 def test_upload_other_formats(session, fmt):
     """The uploader promises PNG, JPEG, WebP, GIF or BMP: each gives a prediction."""
