@@ -362,18 +362,18 @@ def main(argv: list[str] | None = None) -> int:
             browser = e.launch_chromium(pw)
             # 1. cold loads: a new server each time; the last one stays up for the rest.
             for i in range(args.reps):
+                if srv is not None:  # a cold server has the machine to itself: stop the previous one first
+                    srv.stop()
+                    srv = None
                 res = step(f"cold load {i + 1}", lambda: cold_load(browser, env))
                 if res is None:
                     continue
-                total, health, title, server = res
+                total, health, title, srv = res
                 r["cold"].append(total)
                 r.setdefault("health", []).append(health)
                 r.setdefault("title", []).append(title)
                 print(f"cold load {i + 1}: {total:.2f} s (health after {health:.2f} s)", flush=True)
-                if srv is not None:
-                    srv.stop()
-                srv = server
-                servers.append(server)
+                servers.append(srv)
             if srv is None:
                 raise RuntimeError("the server never came up")
             r["notes"].append(
