@@ -311,10 +311,52 @@ def test_a_garment_lying_at_an_angle_is_straightened():
     )
     tilted = upright.rotate(8, resample=Image.Resampling.BICUBIC, fillcolor=(245, 245, 245))
     out = preprocess_image(encode(tilted, "PNG"))
-    assert any(st.name == "Straightened" and "8° clockwise" in st.caption for st in out.stages)
+    assert abs(_turned(out) - (-8)) <= 1, "8° clockwise"
     assert _mad(out.pixels, preprocess_image(encode(upright, "PNG")).pixels) < 15
     big = upright.resize((512, 512)).rotate(8, fillcolor=(245, 245, 245))
     assert all(max(st.image.size) <= WORK_SIZE for st in preprocess_image(encode(big, "PNG")).stages)
+
+
+def _turned(out: Preprocessed) -> float:
+    """The straightening angle the pipeline applied (anticlockwise positive), 0 when it did not turn the garment."""
+    for st in out.stages:
+        if st.name == "Straightened":
+            m = re.match(r"Turned ([0-9.]+)° (anticlockwise|clockwise)", st.caption)
+            assert m, st.caption
+            return float(m.group(1)) * (1 if m.group(2) == "anticlockwise" else -1)
+    return 0.0
+
+
+def _dress(angle: float = 0.0) -> Image.Image:
+    """A dress: narrow shoulders flaring to a wide hem (its smallest box is not the upright one), turned by angle."""
+    img = Image.new("RGB", (300, 300), (200, 200, 200))
+    ImageDraw.Draw(img).polygon(
+        [(125, 40), (175, 40), (185, 110), (230, 260), (70, 260), (115, 110)], fill=(40, 80, 45)
+    )
+    return img.rotate(angle, resample=Image.Resampling.BICUBIC, fillcolor=(200, 200, 200)) if angle else img
+
+
+@pytest.mark.parametrize("angle", [-5, 5])
+@pytest.mark.parametrize("shape", ["t-shirt", "dress"])
+def test_a_garment_tilted_by_5_degrees_comes_out_straight(shape, angle):
+    upright = garment(size=(300, 300), box=(0.2, 0.15, 0.8, 0.85)) if shape == "t-shirt" else _dress()
+    tilted = upright.rotate(angle, resample=Image.Resampling.BICUBIC, fillcolor=upright.getpixel((0, 0)))
+    out = preprocess_image(encode(tilted, "JPEG", quality=85))
+    assert abs(_turned(out) + angle) <= 1.0, f"turned {_turned(out)}°, expected {-angle}°"
+    straight = preprocess_image(encode(upright, "JPEG", quality=85)).pixels
+    assert _mad(out.pixels, straight) < 12
+
+
+@pytest.mark.parametrize("shape", ["t-shirt", "dress", "trousers"])
+def test_an_upright_garment_is_not_turned(shape):
+    if shape == "trousers":
+        upright = Image.new("RGB", (300, 300), (245, 245, 245))
+        ImageDraw.Draw(upright).polygon(
+            [(110, 40), (190, 40), (195, 260), (160, 260), (150, 110), (140, 260), (105, 260)], fill=(20, 20, 20)
+        )
+    else:
+        upright = garment(size=(300, 300)) if shape == "t-shirt" else _dress()
+    assert _turned(preprocess_image(encode(upright, "JPEG", quality=60))) == 0.0
 
 
 def test_the_reduced_decoding_note_appears_only_when_the_jpeg_was_reduced():
