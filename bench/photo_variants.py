@@ -1,13 +1,19 @@
 """Accuracy on Fashion-MNIST test images rendered as product photos, per variant and pipeline.
 
-    .venv/bin/python -m bench.photo_variants [--n 400] [--seed 0] [--no-cnn]
+    .venv/bin/python -m bench.photo_variants [--n 1000] [--seed 0] [--jobs 2] [--no-cnn]
 
 Renders the same seeded sample of test images as photo-like files (random scale
 6-15x and placement with margins; white, grey and gradient backgrounds with a
 soft shadow; tinted garments; camera noise; JPEG at qualities 40-95; transparent
 PNGs; EXIF-rotated phone JPEGs; garments at slight angles), runs every pipeline
 on the encoded bytes and reports the accuracy beside the clean accuracy of the
-same model on the same images. Writes bench/results/photo_variants.md.
+same model on the same images. Writes bench/results/photo_variants.md. Every
+image has its own random stream (seed, variant, test index), so the renders do
+not depend on how the work is split between the --jobs processes.
+
+The pipeline's settings (e.g. how a garment lying at an angle is straightened)
+were chosen on renders from other seeds of this renderer (--seed 1 and 2), never
+on the default seed 0 that the reported table uses.
 
 Pipelines:
   * "tutorial (as written)": the tutorial's section-9 function verbatim, its
@@ -26,9 +32,11 @@ from __future__ import annotations
 import argparse
 import io
 import math
+import multiprocessing
 import platform
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -294,25 +302,41 @@ def _cached_cnn() -> TrainingRun | None:
 PIPELINE_NAMES = ("tutorial (as written)", "tutorial steps, our scaling", "ours")
 
 
-def run_variant(files: list[bytes], labels: np.ndarray, runs: dict[str, TrainingRun]) -> dict:
-    """Accuracy of every (model, pipeline) on one variant's files, plus timings and failures."""
-    tut_written, tut_steps, ours = [], [], []
-    errors = 0
-    seconds = 0.0
-    for data in files:
-        _, x = tutorial_preprocess_to_fmnist(io.BytesIO(data))
-        tut_written.append(x)
-        tut_steps.append(preprocess_image(data, "tutorial").pixels)
-        t = time.perf_counter()
-        try:
-            ours.append(preprocess_image(data, "ours").pixels)
-        except ImageError as e:
-            errors += 1
-            print("  ImageError:", e)
-            ours.append(np.zeros((28, 28), np.uint8))
-        seconds += time.perf_counter() - t
+def _worker_init() -> None:
+    torch.set_num_threads(1)
+
+
+def render_and_preprocess(job) -> tuple[torch.Tensor, np.ndarray, np.ndarray, float, str | None]:
+    """Render one test image as the variant's photo file and run every pipeline on its bytes.
+
+    Each image has its own random stream, seeded by (seed, variant number, test index), so a
+    render does not depend on which process made it or on the other images in the sample.
+    Returns (the tutorial's tensor as written, tutorial-steps pixels, our pixels, our seconds, error).
+    """
+    name, seed, vi, index, px = job
+    data = VARIANTS[name][1](px, np.random.default_rng([seed, vi, index]))
+    _, x = tutorial_preprocess_to_fmnist(io.BytesIO(data))
+    steps = preprocess_image(data, "tutorial").pixels
+    t = time.perf_counter()
+    error = None
+    try:
+        ours = preprocess_image(data, "ours").pixels
+    except ImageError as e:
+        error = str(e)
+        ours = np.zeros((28, 28), np.uint8)
+    return x, steps, ours, time.perf_counter() - t, error
+
+
+def score_variant(done: list, labels: np.ndarray, runs: dict[str, TrainingRun]) -> dict:
+    """Accuracy of every (model, pipeline) on one variant's preprocessed images, plus timings and failures."""
+    tut_written = [d[0] for d in done]
+    tut_steps = [d[1] for d in done]
+    ours = [d[2] for d in done]
+    errors = [d[4] for d in done if d[4] is not None]
+    for e in errors:
+        print("  ImageError:", e)
     y = torch.as_tensor(labels)
-    out = {"errors": errors, "ms_per_image": 1000 * seconds / len(files)}
+    out = {"errors": len(errors), "ms_per_image": 1000 * sum(d[3] for d in done) / len(done)}
     for kind, run in runs.items():
         clf = run.classifier()
         model = run.model.eval()
@@ -340,9 +364,10 @@ def time_large_photo(data) -> tuple[float, tuple[int, int]]:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--n", type=int, default=400, help="images per variant (default 400)")
+    ap.add_argument("--n", type=int, default=1000, help="images per variant (default 1000)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-cnn", action="store_true", help="softmax only (skips the CNN's ~80 s of training)")
+    ap.add_argument("--jobs", type=int, default=2, help="processes rendering and preprocessing (default 2)")
     ap.add_argument("--variants", nargs="*", choices=list(VARIANTS), help="default: all")
     ap.add_argument("--no-write", action="store_true", help="do not write bench/results/photo_variants.md")
     args = ap.parse_args(argv)
@@ -361,18 +386,24 @@ def main(argv=None) -> int:
 
     start = time.perf_counter()
     results = {}
-    for vi, name in enumerate(args.variants or VARIANTS):
-        _, render = VARIANTS[name]
-        vrng = np.random.default_rng([args.seed, vi])
-        t = time.perf_counter()
-        files = [render(px, vrng) for px in images]
-        render_s = time.perf_counter() - t
-        results[name] = run_variant(files, labels, runs)
-        r = results[name]
-        accs = "  ".join(
-            f"{k}/{p.split(' ')[0][:4]}{'*' if 'as' in p else ''}={r[(k, p)]:.3f}" for k in runs for p in PIPELINE_NAMES
-        )
-        print(f"{name:16s} render {render_s:4.1f}s  ours {r['ms_per_image']:.1f} ms/img  {accs}", flush=True)
+    ctx = multiprocessing.get_context("spawn")  # torch is loaded here: fresh workers, not forks
+    with ProcessPoolExecutor(max_workers=args.jobs, mp_context=ctx, initializer=_worker_init) as pool:
+        for vi, name in enumerate(VARIANTS):
+            if args.variants and name not in args.variants:
+                continue
+            t = time.perf_counter()
+            jobs = [(name, args.seed, vi, int(i), px) for i, px in zip(idx, images, strict=True)]
+            done = list(pool.map(render_and_preprocess, jobs, chunksize=8))
+            results[name] = score_variant(done, labels, runs)
+            r = results[name]
+            accs = "  ".join(
+                f"{k}/{p.split(' ')[0][:4]}{'*' if 'as' in p else ''}={r[(k, p)]:.3f}"
+                for k in runs
+                for p in PIPELINE_NAMES
+            )
+            print(
+                f"{name:16s} {time.perf_counter() - t:5.1f}s  ours {r['ms_per_image']:.1f} ms/img  {accs}", flush=True
+            )
     bench_s = time.perf_counter() - start
     large_s, large_size = time_large_photo(data)
     print(f"12 MP JPEG through 'ours': {large_s * 1000:.0f} ms; variants took {bench_s:.0f} s")
@@ -386,10 +417,12 @@ def write_report(args, runs, clean, full, results, large_s, large_size, bench_s)
     lines = [
         "# Photo-like renders of Fashion-MNIST test images: accuracy per variant",
         "",
-        f"Written by `python -m bench.photo_variants --n {args.n} --seed {args.seed}` "
+        f"Written by `python -m bench.photo_variants --n {args.n} --seed {args.seed} --jobs {args.jobs}` "
         f"({platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}).",
         f"The same {args.n} test images (seeded sample) are rendered for every variant; "
         "see the module docstring for the rendering and the three pipelines.",
+        "The pipeline's settings were chosen on renders from other seeds of the same renderer (1 and 2), "
+        "not on seed 0, the default reported here.",
         "",
     ]
     for kind in runs:
@@ -415,7 +448,7 @@ def write_report(args, runs, clean, full, results, large_s, large_size, bench_s)
         "* Mean per rendered photo (decode + all steps): "
         + ", ".join(f"{n} {r['ms_per_image']:.0f} ms" for n, r in results.items())
         + ".",
-        f"* Rendering and running all variants took {bench_s:.0f} s (excluding training).",
+        f"* Rendering and running all variants took {bench_s:.0f} s in {args.jobs} processes (excluding training).",
         "",
     ]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
