@@ -434,10 +434,14 @@ def _box_angle(mask: np.ndarray) -> float:
     x, y = xs[::step].astype(np.float64), ys[::step].astype(np.float64)
     angles = np.arange(-DESKEW_MAX, DESKEW_MAX + 0.01, 0.25)
     rad = np.deg2rad(angles)[:, None]
-    c, s = np.cos(rad), np.sin(rad)
-    xr = x[None, :] * c + y[None, :] * s  # the points as PIL's rotate(angle) moves them
-    yr = -x[None, :] * s + y[None, :] * c
-    area = (np.ptp(xr, axis=1) + 1) * (np.ptp(yr, axis=1) + 1)
+    area = np.empty(len(angles))
+    # A few angles at a time: all 81 at once would hold ~100 MB of temporaries for a large garment
+    # (40,000 points), memory a server thread keeps after the upload.
+    for i in range(0, len(angles), 8):
+        c, s = np.cos(rad[i : i + 8]), np.sin(rad[i : i + 8])
+        xr = x[None, :] * c + y[None, :] * s  # the points as PIL's rotate(angle) moves them
+        yr = -x[None, :] * s + y[None, :] * c
+        area[i : i + 8] = (np.ptp(xr, axis=1) + 1) * (np.ptp(yr, axis=1) + 1)
     return float(angles[int(np.argmin(area))])
 
 
