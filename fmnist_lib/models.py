@@ -45,16 +45,16 @@ class SoftmaxRegression(nn.Module):
         per-step overhead, which dominates for a model this small.
         Writes .grad of the weight and bias; returns (per-example losses [N], logits [N, 10]).
         """
-        x = self.flatten(x)  # [N, 784]
         n = x.shape[0]
+        x = x.reshape(n, NUM_PIXELS)  # [N, 784]
         w, b = self.linear.weight, self.linear.bias
         with torch.no_grad():
             logits_t = torch.addmm(b.unsqueeze(1), w, x.t())  # [10, N]
             logp = torch.log_softmax(logits_t, dim=0)  # [10, N]
-            losses = -logp.gather(0, y.unsqueeze(0)).squeeze(0)  # [N]
-            grad = logp.exp()  # softmax probabilities, [10, N]
-            grad.scatter_add_(0, y.unsqueeze(0), torch.full((1, n), -1.0))  # p - onehot
-            grad.mul_(1.0 / n)
+            target = y.unsqueeze(0)  # [1, N]
+            losses = logp.gather(0, target).neg_().squeeze(0)  # [N]
+            grad = logp.exp_()  # softmax probabilities, [10, N] (logp is not needed any more)
+            grad.scatter_add_(0, target, torch.full((1, n), -1.0)).mul_(1.0 / n)  # (p - onehot) / N
             w.grad = grad @ x  # [10, 784]
             b.grad = grad.sum(dim=1)  # [10]
         return losses, logits_t.t().contiguous()  # [N, 10]; contiguous so argmax(dim=1) is fast

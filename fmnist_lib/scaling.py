@@ -29,7 +29,7 @@ class InputScaling:
             raise ValueError(f"InputScaling std must be positive, got {self.std}")
 
     def apply(self, images: torch.Tensor) -> torch.Tensor:
-        """uint8 [N, 28, 28] or [N, 1, 28, 28] -> float32 [N, 1, 28, 28]."""
+        """uint8 [N, 28, 28] or [N, 1, 28, 28] -> float32 [N, 1, 28, 28]; flat rows [N, 784] stay [N, 784]."""
         if images.dtype != torch.uint8:
             raise TypeError(
                 f"Models take uint8 pixel images (0-255) and scale them themselves; got {images.dtype}. "

@@ -220,12 +220,14 @@ def train_epoch(
         if should_stop is not None and should_stop():
             return _EpochResult(float(loss_sum), int(correct), seen, stopped=True)
         idx = perm[step * batch_size : (step + 1) * batch_size]
-        x = scaling.apply(flat.index_select(0, idx).view(-1, 28, 28))  # [B,1,28,28] float
+        rows = flat.index_select(0, idx)  # [B, 784] uint8
         y = labels.index_select(0, idx)  # [B]
         if closed_form:
+            x = scaling.apply(rows)  # [B, 784] float: softmax regression works on flat rows
             losses, logits = model.cross_entropy_gradients(x, y)
             batch_loss = losses.sum()
         else:
+            x = scaling.apply(rows.view(-1, 28, 28))  # [B, 1, 28, 28] float
             logits = model(x)
             loss = loss_fn(logits, y)
             optimizer.zero_grad(set_to_none=True)

@@ -33,3 +33,11 @@ def test_round_trip_and_validation():
     assert InputScaling.from_dict(s.to_dict()) == s
     with pytest.raises(ValueError):
         InputScaling(0.0, 0.0)
+
+
+def test_flat_rows_are_scaled_like_images():
+    images = torch.randint(0, 256, (3, 28, 28), dtype=torch.uint8)
+    for scaling in (UNIT, STANDARDIZED):
+        flat = scaling.apply(images.view(3, 784))
+        assert flat.shape == (3, 784)
+        torch.testing.assert_close(flat, scaling.apply(images).view(3, 784), rtol=0, atol=0)
