@@ -137,7 +137,7 @@ class EpochStats:
     epoch: int  # 1-based
     train_loss: float  # mean cross-entropy over the examples seen this epoch
     train_acc: float  # accuracy on those examples, while the weights were changing
-    test_acc: float  # accuracy on the 10,000 test images at the end of the epoch
+    test_acc: float | None  # accuracy on the 10,000 test images after the epoch (None: not evaluated, see fit)
     seconds: float  # wall time of the epoch, including its test evaluation
     examples_per_sec: float  # training examples per second of that wall time
     examples: int  # training examples seen (60,000 unless stopped part-way)
@@ -301,20 +301,22 @@ class TrainingRun:
         *,
         on_progress: Callable[[Progress], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        test: bool = True,
     ) -> EpochStats | None:
         """Train one epoch (or until should_stop) and append it to the history.
 
-        Returns the new history entry, or None if the run diverged or was stopped
+        test=False skips the test-set evaluation (test_acc None) unless the epoch is stopped
+        part-way. Returns the new history entry, or None if the run diverged or was stopped
         before its first step (status and message say which).
         """
         if not self._lock.acquire(blocking=False):
             raise RunBusyError("This model is already being trained.")
         try:
-            return self._train_one_epoch(data, on_progress, should_stop)
+            return self._train_one_epoch(data, on_progress, should_stop, test)
         finally:
             self._lock.release()
 
-    def _train_one_epoch(self, data, on_progress, should_stop) -> EpochStats | None:
+    def _train_one_epoch(self, data, on_progress, should_stop, test: bool) -> EpochStats | None:
         epoch = self.epochs_done + 1
         # Snapshot for rollback if this epoch diverges (at most a few MB for the CNN).
         saved_model = {k: v.clone() for k, v in self.model.state_dict().items()}
@@ -350,7 +352,9 @@ class TrainingRun:
         if result.seen == 0:
             self.status, self.message = "stopped", f"Stopped before epoch {epoch} began."
             return None
-        test_acc = evaluate(self.model, self.scaling, data.test_images, data.test_labels)
+        test_acc = (
+            evaluate(self.model, self.scaling, data.test_images, data.test_labels) if test or result.stopped else None
+        )
         seconds = time.perf_counter() - start
         stats = EpochStats(
             epoch=epoch,
@@ -372,7 +376,7 @@ class TrainingRun:
             )
         else:
             self.status = "finished" if self.epochs_done >= self.config.epochs else "stopped"
-            self.message = f"Epoch {epoch} done. Test accuracy {test_acc:.1%}."
+            self.message = f"Epoch {epoch} done." + (f" Test accuracy {test_acc:.1%}." if test_acc is not None else "")
         return stats
 
     def fit(
@@ -383,11 +387,17 @@ class TrainingRun:
         on_epoch: Callable[[EpochStats], None] | None = None,
         on_progress: Callable[[Progress], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        test_every_epoch: bool = True,
     ) -> str:
-        """Train `epochs` more epochs (default: up to config.epochs in all). Returns the status."""
+        """Train `epochs` more epochs (default: up to config.epochs in all). Returns the status.
+
+        test_every_epoch=False evaluates on the test set only after the last epoch (and after a
+        stopped one): about a tenth less work for softmax, when nobody looks at the curve.
+        """
         todo = self.config.epochs - self.epochs_done if epochs is None else epochs
-        for _ in range(max(0, todo)):
-            stats = self.train_one_epoch(data, on_progress=on_progress, should_stop=should_stop)
+        for i in range(max(0, todo)):
+            test = test_every_epoch or i == todo - 1
+            stats = self.train_one_epoch(data, on_progress=on_progress, should_stop=should_stop, test=test)
             if stats is not None and on_epoch is not None:
                 on_epoch(stats)
             if stats is None or not stats.complete:

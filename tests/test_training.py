@@ -104,6 +104,20 @@ def test_same_seed_same_run_different_seed_different_run(tiny_data):
     assert not torch.equal(w1, w3)
 
 
+def test_testing_only_the_last_epoch_trains_the_same_model(tiny_data):
+    every = TrainingRun(default_config("softmax", epochs=3, batch_size=8, seed=3))
+    every.fit(tiny_data)
+    last = TrainingRun(default_config("softmax", epochs=3, batch_size=8, seed=3))
+    last.fit(tiny_data, test_every_epoch=False)
+    assert [e.test_acc is None for e in last.history] == [True, True, False]
+    assert torch.equal(every.model.linear.weight, last.model.linear.weight)
+    assert last.test_acc == every.test_acc and last.status == "finished"
+    assert "Test accuracy" in last.message
+    # Continuing tests its own last epoch too.
+    last.fit(tiny_data, epochs=2, test_every_epoch=False)
+    assert [e.test_acc is None for e in last.history[3:]] == [True, False]
+
+
 def test_global_rng_is_not_disturbed(tiny_data):
     torch.manual_seed(123)
     expected = torch.rand(3)
