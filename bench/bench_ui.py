@@ -83,6 +83,27 @@ def machine() -> dict[str, str]:
     }
 
 
+SPEED_PROBE = (
+    "import time; from fmnist_lib import TrainingRun, default_config, load_fashion_mnist; "
+    "from fmnist_lib.training import set_threads; set_threads(1); d = load_fashion_mnist(); best = 1e9\n"
+    "for _ in range(2):\n"
+    "    r = TrainingRun(default_config('softmax')); t = time.perf_counter(); r.fit(d)\n"
+    "    best = min(best, time.perf_counter() - t)\n"
+    "print(best)"
+)
+
+
+def speed_probe() -> float | None:
+    """Seconds for the default model's 10 epochs on one torch thread (best of 2), in a fresh process:
+    a fixed piece of work that shows how fast the (shared, virtual) machine is at the time of the run."""
+    with contextlib.suppress(subprocess.SubprocessError, ValueError, OSError):
+        out = subprocess.run(
+            [sys.executable, "-c", SPEED_PROBE], cwd=e.REPO, capture_output=True, text=True, timeout=300, check=True
+        )
+        return float(out.stdout.strip().splitlines()[-1])
+    return None
+
+
 def loadavg() -> str:
     with contextlib.suppress(OSError):
         return " ".join(Path("/proc/loadavg").read_text().split()[:3])
@@ -245,6 +266,13 @@ def write_report(r: dict, path: Path) -> None:
         f"{r['load_start']} at the start and {r['load_end']} at the end, on {m['nproc']} CPUs. "
         "Timings under such load are worse than on an idle machine of the same kind.",
     ]
+    if r.get("probe") is not None:
+        lines += [
+            "",
+            f"**Speed probe:** the default model's 10 epochs on one torch thread took {r['probe']:.2f} s just "
+            "before this run (a fixed piece of work: this virtual machine's speed varies from hour to hour; "
+            "1.26 s was the fastest seen on 2026-11-28).",
+        ]
     if r.get("server_env"):
         lines += ["", f"Server environment: `{' '.join(f'{k}={v}' for k, v in r['server_env'].items())}`."]
     lines += [
@@ -328,6 +356,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine(),
         "playwright": version("playwright"),
         "load_start": loadavg(),
+        "probe": speed_probe(),
         "server_env": env,
         "cold": [],
         "train": [],
