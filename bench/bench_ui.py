@@ -262,9 +262,9 @@ def write_report(r: dict, path: Path) -> None:
         f"**Machine:** {m['nproc']} CPUs ({m['cpu']}), {m['memory']} RAM, no GPU; Python {m['python']}, "
         f"Streamlit {m['streamlit']}, torch {m['torch']}, {m['chromium']}.",
         "",
-        f"**Load:** the machine was shared with other work during the run: load average (1, 5, 15 min) "
-        f"{r['load_start']} at the start and {r['load_end']} at the end, on {m['nproc']} CPUs. "
-        "Timings under such load are worse than on an idle machine of the same kind.",
+        f"**Load:** load average (1, 5, 15 min) {r['load_start']} at the start and {r['load_end']} at the end, "
+        f"on {m['nproc']} CPUs (the benchmark's own browser and servers count in the latter). Timings taken "
+        "while other work shares the machine are worse than on an idle machine of the same kind.",
     ]
     if r.get("probe") is not None:
         lines += [
