@@ -313,3 +313,22 @@ def test_stop_continue_and_leaving_the_page(session):
     wait_idle(page)
     epochs = page.locator('[data-testid="stSlider"]').filter(has_text="Epochs").locator('input[type="range"]')
     assert epochs.get_attribute("aria-valuetext") == "10"
+
+
+@pytest.mark.parametrize("path, title", [("train", "Train"), ("upload", "Upload")])
+def test_a_deep_link_is_the_first_visit_of_a_cold_server(browser, path, title):
+    """Opening /train (or /upload) on a server nobody has visited yet shows that page inside the app:
+    the navigation, the sidebar and the page, not the page's script alone (see layout.ensure_entry_point)."""
+    with StreamlitServer(log_path=ARTIFACTS / f"e2e-deep-link-{path}.log") as srv:
+        srv.wait_healthy(timeout=90)
+        context = new_context(browser)
+        try:
+            page = context.new_page()
+            open_app(page, f"{srv.url}/{path}")
+            heading = page.locator('[data-testid="stMain"] h1').first.inner_text()
+            assert title in heading, f"/{path} opened {heading!r}"
+            assert page.locator(NAV_LINK).count() == 4, "the page was run without the entry point's navigation"
+            assert page.get_by_text("Active model", exact=True).count() >= 1, "no sidebar model picker"
+            assert not exceptions_on_page(page), exceptions_on_page(page)
+        finally:
+            context.close()
