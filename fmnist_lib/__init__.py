@@ -2,8 +2,8 @@
 
 Data in memory as uint8 tensors (data), the two models (models), the training
 loop (training), the preprocessing contract (scaling), predictions (inference),
-safe checkpoints (checkpoint), photo preprocessing (preprocess) and a CLI
-(`python -m fmnist_lib`).
+safe checkpoints (checkpoint), a run trained once and kept on disk (model_cache),
+photo preprocessing (preprocess) and a CLI (`python -m fmnist_lib`).
 """
 
 from .checkpoint import CheckpointError, checkpoint_bytes, load_checkpoint, save_checkpoint
@@ -16,6 +16,7 @@ from .data import (
     load_fashion_mnist,
 )
 from .inference import Classifier, Prediction, confusion_matrix, predict_logits, softmax_with_temperature
+from .model_cache import fit_or_load
 from .models import MODEL_KINDS, MODEL_TITLES, SmallCNN, SoftmaxRegression, build_model
 from .scaling import InputScaling
 from .training import (
@@ -59,6 +60,7 @@ __all__ = [
     "confusion_matrix",
     "default_config",
     "evaluate",
+    "fit_or_load",
     "load_checkpoint",
     "load_fashion_mnist",
     "predict_logits",

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from . import __name__ as _pkg
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .data import DataError, load_fashion_mnist
+from .model_cache import cache_dir, cache_path, fit_or_load
 from .models import MODEL_KINDS
 from .preprocess import ImageError, preprocess_image
 from .training import OPTIMIZERS, SCHEDULES, TrainingRun, default_config, evaluate
@@ -60,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("data", help="find, check and load the dataset; print where it is and its counts")
     d.add_argument("--data")
     d.add_argument("--no-download", action="store_true", help="do not try torchvision's download")
+
+    dm = sub.add_parser(
+        "default-model",
+        help="train the app's default model (the tutorial's softmax) once and save it for the app's starts",
+    )
+    dm.add_argument("--data")
 
     e = sub.add_parser("evaluate", help='print {"test_acc": ...} for a checkpoint')
     e.add_argument("--checkpoint", required=True)
@@ -127,6 +134,23 @@ def cmd_data(args) -> int:
     return EXIT_OK
 
 
+def cmd_default_model(args) -> int:
+    folder = cache_dir()
+    if folder is None:
+        return _fail("saving models is switched off ($FMNIST_MODEL_CACHE=off); nothing to do")
+    try:
+        data = load_fashion_mnist(args.data)
+    except DataError as e:
+        return _fail(str(e))
+    config = default_config("softmax")
+    run, loaded_from = fit_or_load(config, data, folder, test_every_epoch=False)
+    path = cache_path(config, data, folder)
+    if not path.is_file():
+        return _fail(f"trained the default model but could not save it in {folder} (is it writable?)")
+    _emit({"path": str(path), "trained_now": loaded_from is None, "test_acc": run.test_acc})
+    return EXIT_OK
+
+
 def cmd_evaluate(args) -> int:
     try:
         run = load_checkpoint(args.checkpoint)
@@ -159,7 +183,13 @@ def cmd_predict(args) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = {"train": cmd_train, "data": cmd_data, "evaluate": cmd_evaluate, "predict": cmd_predict}[args.command]
+    handler = {
+        "train": cmd_train,
+        "data": cmd_data,
+        "default-model": cmd_default_model,
+        "evaluate": cmd_evaluate,
+        "predict": cmd_predict,
+    }[args.command]
     try:
         return handler(args)
     except KeyboardInterrupt:

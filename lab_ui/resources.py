@@ -1,8 +1,9 @@
 """Resources shared by every session of the server (st.cache_resource), read-only.
 
 * the dataset: loaded once per server as uint8 tensors (~55 MB), never copied per session;
-* the default model: the tutorial's softmax regression, trained on first use (~1 s),
-  active until the user trains or loads their own;
+* the default model: the tutorial's softmax regression, trained on first use (1-2 s) and
+  saved in data/models, so later server starts load it (fmnist_lib.model_cache); active
+  until the user trains or loads their own;
 * the default model's test-set predictions.
 
 Per-session things (runs, the active model) are in state.py.
@@ -16,6 +17,7 @@ import streamlit as st
 
 from fmnist_lib import DataError, FashionMNIST, TrainingRun, default_config, load_fashion_mnist
 from fmnist_lib.analysis import TestPredictions, predict_test_set
+from fmnist_lib.model_cache import cache_dir, fit_or_load
 from fmnist_lib.training import set_threads
 
 from . import state
@@ -40,14 +42,16 @@ def dataset() -> FashionMNIST:
         raise  # unreachable: st.stop() raises
 
 
-@st.cache_resource(show_spinner="Training the default softmax model (once per server, about a second)…")
+@st.cache_resource(show_spinner="Preparing the default softmax model (once per server, a second or two)…")
 def default_run() -> TrainingRun:
-    """The tutorial's model with the tutorial's settings (10 epochs of SGD, lr 0.1, batch 256)."""
-    run = TrainingRun(default_config("softmax"))
-    # With the server's one torch thread: two threads were faster only on an idle machine, and up
-    # to 60 times slower while anything else (the browser drawing the page) used a core.
+    """The tutorial's model with the tutorial's settings (10 epochs of SGD, lr 0.1, batch 256).
+
+    Loaded from data/models when an earlier start saved it, else trained now and saved there.
+    """
+    # Trained with the server's one torch thread: two threads were faster only on an idle machine,
+    # and up to 60 times slower while anything else (the browser drawing the page) used a core.
     # Its learning curve is never drawn: only the last epoch is evaluated on the test set.
-    run.fit(_dataset(), test_every_epoch=False)
+    run, _ = fit_or_load(default_config("softmax"), _dataset(), cache_dir(), test_every_epoch=False)
     return run
 
 
@@ -57,9 +61,15 @@ def _default_predictions() -> TestPredictions:
     return predict_test_set(default_run().classifier(), data.test_images, data.test_labels)
 
 
-def warm_up() -> None:
-    """Load the data set, train the default model and predict the test set now (see warmup.py)."""
+def warm_up() -> str:
+    """Load the data set, get the default model and predict the test set now (see warmup.py).
+
+    Returns how the default model was got, for the server's log.
+    """
     _default_predictions()
+    run = default_run()
+    acc = f"test accuracy {run.test_acc:.1%}"
+    return f"default model {run.message[0].lower()}{run.message[1:]} ({acc})"
 
 
 DEFAULT_NAME = "Default: softmax regression (the tutorial's settings)"

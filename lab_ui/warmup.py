@@ -2,8 +2,8 @@
 
 `streamlit run streamlit_app.py` serves the app through the `st.App` defined in
 streamlit_app.py, whose lifespan calls `lifespan` below when the server starts. It
-starts one background thread that imports torch, loads the data set and trains the
-shared default model (resources.warm_up): about 3 s of work that a cold server would
+starts one background thread that imports torch, loads the data set and trains (or loads
+from data/models) the shared default model (resources.warm_up): 2-4 s of work that a cold server would
 otherwise start only when the first browser has loaded the page and run the script.
 The first page run then finds them ready in st.cache_resource, or waits for the thread
 to finish them (st.cache_resource computes a value once; other callers wait for it).
@@ -43,11 +43,11 @@ def _warm_up() -> None:
     try:
         from lab_ui import resources  # imports torch: the first and slowest part
 
-        resources.warm_up()
+        how = resources.warm_up()
     except Exception as e:  # the first page run reports it, with what to do
         _LOGGER.warning("Warm-up stopped, the first page will say why: %s", str(e).splitlines()[0] if str(e) else e)
         return
-    _LOGGER.info("%s in %.1f s: data set loaded, default model trained.", DONE_MESSAGE, time.perf_counter() - start)
+    _LOGGER.info("%s in %.1f s: data set loaded, %s", DONE_MESSAGE, time.perf_counter() - start, how)
 
 
 def start() -> threading.Thread:

@@ -55,5 +55,6 @@ st.subheader("The active model")
 layout.active_model_line()
 st.caption(
     "Until you train your own, a default softmax regression model is used: the tutorial's settings "
-    "(10 epochs of SGD, learning rate 0.1, batches of 256), trained once per server in about a second."
+    "(10 epochs of SGD, learning rate 0.1, batches of 256), trained in a second or two the first time "
+    "the app starts and kept in `data/models` for the next starts."
 )

@@ -192,3 +192,21 @@ def test_diverging_train_explains_why_keeps_a_checkpoint_and_exits_1(tmp_path):
     assert proc.stderr.count("A learning rate of 10 is too large") == 1
     assert "Traceback" not in proc.stderr
     assert out.is_file()
+
+
+@pytest.mark.integration
+def test_default_model_command_trains_once_then_finds_the_saved_model(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("FMNIST_MODEL_CACHE", str(tmp_path / "models"))
+    assert main(["default-model"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["trained_now"] is True and 0.80 < first["test_acc"] < 0.86
+    assert Path(first["path"]).is_file() and Path(first["path"]).parent == tmp_path / "models"
+    assert main(["default-model"]) == 0
+    second = json.loads(capsys.readouterr().out)
+    assert second == {**first, "trained_now": False}
+
+
+def test_default_model_command_with_saving_off_exits_2(monkeypatch, capsys):
+    monkeypatch.setenv("FMNIST_MODEL_CACHE", "off")
+    assert main(["default-model"]) == 2
+    assert "switched off" in capsys.readouterr().err

@@ -35,16 +35,30 @@ def test_a_failed_warm_up_is_logged_not_raised(monkeypatch, caplog):
     assert warmup.DONE_MESSAGE not in caplog.text
 
 
+def _wait_for_warm_up(srv: StreamlitServer, log: Path) -> str:
+    srv.wait_healthy(timeout=120)
+    deadline = time.monotonic() + 120
+    while warmup.DONE_MESSAGE not in log.read_text(errors="replace"):
+        assert time.monotonic() < deadline, f"no warm-up within 120 s:\n{srv.log_tail()}"
+        time.sleep(0.2)
+    return log.read_text(errors="replace")
+
+
 @pytest.mark.integration
-def test_server_trains_the_default_model_before_any_visitor():
-    """Started and left alone (no browser), the server loads the data and trains the default model."""
-    log = ARTIFACTS / "warmup-streamlit.log"
-    with StreamlitServer(log_path=log) as srv:
-        srv.wait_healthy(timeout=120)
-        deadline = time.monotonic() + 120
-        while warmup.DONE_MESSAGE not in log.read_text(errors="replace"):
-            assert time.monotonic() < deadline, f"no warm-up within 120 s:\n{srv.log_tail()}"
-            time.sleep(0.2)
-        text = log.read_text(errors="replace")
-    assert "missing ScriptRunContext" not in text  # the warm-up thread's expected warning is filtered out
-    assert "Traceback" not in text
+def test_server_trains_the_default_model_before_any_visitor_and_the_next_start_loads_it(tmp_path):
+    """Started and left alone (no browser), the server loads the data and trains the default model,
+    and saves it: the next server start loads it instead of training it again."""
+    env = {"FMNIST_MODEL_CACHE": str(tmp_path / "models")}
+    texts = []
+    for start in ("first", "second"):
+        log = ARTIFACTS / f"warmup-{start}-streamlit.log"
+        with StreamlitServer(log_path=log, env=env) as srv:
+            texts.append(_wait_for_warm_up(srv, log))
+    first, second = texts
+    assert "default model trained now and saved as softmax-" in first
+    assert "default model loaded from softmax-" in second
+    assert len(list((tmp_path / "models").glob("softmax-*.pt"))) == 1
+    for text in texts:
+        assert "missing ScriptRunContext" not in text  # the warm-up thread's expected warning is filtered out
+        assert "Traceback" not in text
+        assert "test accuracy 8" in text  # 80-89%
