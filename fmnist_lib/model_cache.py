@@ -30,6 +30,9 @@ from .data import PROJECT_DATA_DIR, FashionMNIST
 from .training import TrainConfig, TrainingRun
 
 ENV_VAR = "FMNIST_MODEL_CACHE"  # a folder for the saved models, or "off" for none
+# Each change to the code or the data makes a new file (~40 KB for softmax); older ones of the
+# same model kind beyond this many are removed when a new one is saved.
+KEEP_PER_KIND = 8
 DEFAULT_DIR = PROJECT_DATA_DIR / "models"
 
 # The modules whose source decides what a training run computes and how it is stored.
@@ -110,8 +113,17 @@ def _save(run: TrainingRun, path: Path) -> bool:
         path.parent.mkdir(parents=True, exist_ok=True)
         save_checkpoint(run, tmp)
         os.replace(tmp, path)  # atomic: a server starting now sees no file or the whole file
-        return True
     except OSError:  # a read-only folder, say: fine, the next start trains again
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
         return False
+    _prune(path.parent, run.config.model)
+    return True
+
+
+def _prune(folder: Path, kind: str) -> None:
+    """Remove all but the KEEP_PER_KIND newest saved runs of this model kind."""
+    with contextlib.suppress(OSError):  # another server pruning at the same time, say: next time
+        files = sorted(folder.glob(f"{kind}-*.pt"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+        for old in files[KEEP_PER_KIND:]:
+            old.unlink(missing_ok=True)

@@ -99,3 +99,17 @@ def test_cache_dir_follows_the_environment(monkeypatch, value, expected):
     monkeypatch.setenv(mc.ENV_VAR, value)
     got = mc.cache_dir()
     assert (got if got is None else os.fspath(got)) == (expected if expected is None else os.fspath(expected))
+
+
+def test_only_the_newest_saved_runs_of_a_kind_are_kept(tiny_data, tmp_path, monkeypatch):
+    monkeypatch.setattr(mc, "KEEP_PER_KIND", 2)
+    other_kind = tmp_path / "cnn-0123.pt"
+    other_kind.write_bytes(b"x")
+    paths = []
+    for seed in range(3):
+        config = replace(CONFIG, epochs=1, seed=seed)
+        mc.fit_or_load(config, tiny_data, tmp_path)
+        paths.append(mc.cache_path(config, tiny_data, tmp_path))
+        os.utime(paths[-1], ns=(seed * 10**9, seed * 10**9))  # distinct, increasing ages
+    assert [p.is_file() for p in paths] == [False, True, True]
+    assert other_kind.is_file()
