@@ -328,7 +328,14 @@ def test_a_deep_link_is_the_first_visit_of_a_cold_server(browser, path, title):
             heading = page.locator('[data-testid="stMain"] h1').first.inner_text()
             assert title in heading, f"/{path} opened {heading!r}"
             assert page.locator(NAV_LINK).count() == 4, "the page was run without the entry point's navigation"
-            assert page.get_by_text("Active model", exact=True).count() >= 1, "no sidebar model picker"
+            # The browser draws the sidebar's picker a moment (0.2-0.5 s) after the script has gone idle.
+            from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+            picker = page.get_by_text("Active model", exact=True)
+            try:
+                picker.first.wait_for(state="attached", timeout=15_000)
+            except PlaywrightTimeoutError:
+                pytest.fail("no sidebar model picker: the page was run without the entry point")
             assert not exceptions_on_page(page), exceptions_on_page(page)
         finally:
             context.close()
