@@ -55,6 +55,6 @@ st.subheader("The active model")
 layout.active_model_line()
 st.caption(
     "Until you train your own, a default softmax regression model is used: the tutorial's settings "
-    "(10 epochs of SGD, learning rate 0.1, batches of 256), trained in a second or two the first time "
-    "the app starts and kept in `data/models` for the next starts."
+    "(10 epochs of SGD, learning rate 0.1, batches of 256). It takes a second or two to train, once: "
+    "`make data` (or else the app's first start) saves it in `data/models`, and each start loads it."
 )
