@@ -39,9 +39,10 @@ $(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
 	touch $@
 
 # The dataset: found by fmnist_lib in $FMNIST_DATA, ./data or Debian's folder;
-# if it is nowhere, install Debian's package when apt can be used. Then load it once,
-# which checks the files and writes the tensor cache the app starts from, and train the
-# app's default model once (2 s) into data/models, which every server start then loads.
+# if it is nowhere, install Debian's package when apt can be used. Then load it (one
+# process, one torch import), which checks the files and writes the tensor cache the app
+# starts from, and train the app's default model once (2 s) into data/models, which every
+# server start then loads. Exit 1 (the model could not be saved) is only a warning.
 data: setup
 	@if $(PY) -c "import sys, fmnist_lib.data as d; sys.exit(d.locate() is None)"; then \
 		echo "Fashion-MNIST: found."; \
@@ -52,8 +53,7 @@ data: setup
 		echo "Fashion-MNIST not found and apt cannot be used: the app will try torchvision's download."; \
 		echo "See README, 'Getting the data without apt'."; \
 	fi
-	$(PY) -m fmnist_lib data
-	$(PY) -m fmnist_lib default-model || echo "The default model could not be saved: the app trains it at each start."
+	@$(PY) -m fmnist_lib default-model; rc=$$?; [ $$rc -le 1 ] || exit $$rc
 
 # Debian's Chromium for the browser tests (Playwright drives it; it never downloads a browser).
 chromium:

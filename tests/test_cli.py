@@ -197,9 +197,12 @@ def test_diverging_train_explains_why_keeps_a_checkpoint_and_exits_1(tmp_path):
 @pytest.mark.integration
 def test_default_model_command_trains_once_then_finds_the_saved_model(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("FMNIST_MODEL_CACHE", str(tmp_path / "models"))
-    assert main(["default-model"]) == 0
+    assert main(["default-model", "--no-download"]) == 0
     first = json.loads(capsys.readouterr().out)
     assert first["trained_now"] is True and 0.80 < first["test_acc"] < 0.86
+    assert (first["data"]["train"], first["data"]["test"]) == (60_000, 10_000) and Path(
+        first["data"]["source"]
+    ).is_dir()
     assert Path(first["path"]).is_file() and Path(first["path"]).parent == tmp_path / "models"
     assert main(["default-model"]) == 0
     second = json.loads(capsys.readouterr().out)
@@ -210,3 +213,14 @@ def test_default_model_command_with_saving_off_exits_2(monkeypatch, capsys):
     monkeypatch.setenv("FMNIST_MODEL_CACHE", "off")
     assert main(["default-model"]) == 2
     assert "switched off" in capsys.readouterr().err
+
+
+@pytest.mark.integration
+def test_default_model_command_that_cannot_save_exits_1_and_says_so(tmp_path, monkeypatch, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("FMNIST_MODEL_CACHE", str(blocker / "models"))
+    assert main(["default-model", "--no-download"]) == 1
+    out, err = capsys.readouterr()
+    assert json.loads(out)["path"] is None
+    assert "could not be saved" in err and "train it at each start" in err
