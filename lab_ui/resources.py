@@ -68,8 +68,9 @@ def warm_up() -> str:
     """
     _default_predictions()
     run = default_run()
-    acc = f"test accuracy {run.test_acc:.1%}"
-    return f"default model {run.message[0].lower()}{run.message[1:]} ({acc})"
+    how = run.message.rstrip(".") or run.status
+    acc = f"test accuracy {run.test_acc:.1%}" if run.test_acc is not None else "no test accuracy"
+    return f"default model {how[:1].lower()}{how[1:]} ({acc})."
 
 
 DEFAULT_NAME = "Default: softmax regression (the tutorial's settings)"
