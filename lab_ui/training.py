@@ -177,6 +177,14 @@ def finished_message(lab_run: state.LabRun, seconds: float | None = None) -> tup
     )
 
 
+def show_notice(slot) -> None:
+    """The last run's final message (finished, stopped, paused, diverged) in `slot`, if there is one."""
+    notice = st.session_state.get(state.NOTICE)
+    if notice:
+        kind, text = notice
+        {"success": slot.success, "info": slot.info, "error": slot.error, "warning": slot.warning}[kind](text)
+
+
 def wait_until_idle(lab_run: state.LabRun, timeout: float = 120.0) -> None:
     """Wait while an earlier script run of this session finishes an interrupted epoch of this run.
 
@@ -241,8 +249,9 @@ def run_job_chunk(data, progress_slot, chart_slot, template_slot) -> None:
         run.message = ""
     kind, text = finished_message(lab_run, time.perf_counter() - job.started)
     st.session_state[state.NOTICE] = (kind, text)
+    show_notice(progress_slot)  # at once, in place of the progress bar; the full rerun keeps it there
     _log("job done, full rerun")
-    st.rerun()  # the whole page: controls enabled again, the final message, the run list
+    st.rerun(scope="app")  # the whole page: controls enabled again, the run list
 
 
 def describe_config(c: TrainConfig) -> str:

@@ -68,38 +68,41 @@ with right:
         "few points gained are easier to see; the reference lines that fall outside are left out.",
         **state.bind(state.ACC_ZOOM, False),
     )
-    notice = st.session_state.get(state.NOTICE)
-    if notice and not busy:
-        kind, text = notice
-        {"success": st.success, "info": st.info, "error": st.error, "warning": st.warning}[kind](text)
-    if (
-        shown is not None
-        and not busy
-        and shown.run.status == "stopped"
-        and shown.run.epochs_done < shown.run.config.epochs
-    ):
-        st.button(
-            f"Continue {shown.name} to {shown.run.config.epochs} epochs",
-            icon=":material/fast_forward:",
-            on_click=training.resume,
-            args=(shown.id,),
-            key=state.CONTINUE_BUTTON,
-        )
 
     def live_panel() -> None:
         current = state.job()
+        if current is not None and not busy:
+            # Continue (below, in this fragment) was pressed: a click inside a fragment reruns only
+            # the fragment, so rerun the whole page, whose controls are disabled while a run trains.
+            st.rerun(scope="app")
         lab_run = state.find_run(current.run_id) if current else shown
         if lab_run is None:
             st.caption("No run yet: choose settings and press **Train**. The curves appear here, epoch by epoch.")
             return
         target = current.target_epochs if current else max(lab_run.run.config.epochs, lab_run.run.epochs_done)
         st.caption(f"**{lab_run.name}** — {training.describe_config(lab_run.run.config)}")
+        # The progress bar while training; else the last run's final message (where its progress
+        # bar was: the fragment's last run shows it the moment training ends, see
+        # training.run_job_chunk) and, for a stopped run, Continue. One slot, always written, so
+        # that neither lingers faded on the page while the next run trains.
         progress_slot = st.empty()
         if current is not None:
             progress_slot.progress(
                 min(1.0, lab_run.run.epochs_done / max(target, 1)),
                 text=f"Epoch {lab_run.run.epochs_done + 1} of {target}: starting…",
             )
+        else:
+            box = progress_slot.container()
+            training.show_notice(box)
+            run = lab_run.run
+            if run.status == "stopped" and run.epochs_done < run.config.epochs:
+                box.button(
+                    f"Continue {lab_run.name} to {run.config.epochs} epochs",
+                    icon=":material/fast_forward:",
+                    on_click=training.resume,
+                    args=(lab_run.id,),
+                    key=state.CONTINUE_BUTTON,
+                )
         chart_slot = st.empty()
         training.draw_history(chart_slot, [(lab_run.name, lab_run.run.history)], target)
         st.caption(

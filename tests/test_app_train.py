@@ -36,6 +36,7 @@ def test_train_fills_the_history_and_activates_the_run():
     assert [e.epoch for e in lab_run.run.history] == [1, 2, 3]
     success = " ".join(texts(at.success))
     assert "Finished 3 epochs" in success and TEST_ACCURACY.search(success)
+    assert len([t for t in texts(at.success) if "Test accuracy" in t]) == 1, "the final message, once"
     assert lab_run.run.test_acc > 0.7
     assert len(at.get("vega_lite_chart")) >= 2  # loss and accuracy curves
     assert any("#1" in t for t in texts(at.info)), "the new run is the active model"
