@@ -303,6 +303,7 @@ def test_stop_continue_and_leaving_the_page(session):
     # Continue, then leave the page while it trains: the run is paused, and says so on return.
     cont.first.click()
     progress.filter(has_text=re.compile(r"of 50")).first.wait_for(state="visible")
+    assert cont.count() == 0, "the Continue button lingers (faded) while the run trains"
     goto_page(page, "Browse")
     session.assert_healthy()
     goto_page(page, "Train")
