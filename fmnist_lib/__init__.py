@@ -16,7 +16,7 @@ from .data import (
     load_fashion_mnist,
 )
 from .inference import Classifier, Prediction, confusion_matrix, predict_logits, softmax_with_temperature
-from .model_cache import fit_or_load
+from .model_cache import Fitted, fit_or_load
 from .models import MODEL_KINDS, MODEL_TITLES, SmallCNN, SoftmaxRegression, build_model
 from .scaling import InputScaling
 from .training import (
@@ -47,6 +47,7 @@ __all__ = [
     "DataNotFoundError",
     "EpochStats",
     "FashionMNIST",
+    "Fitted",
     "InputScaling",
     "Prediction",
     "Progress",

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from . import __name__ as _pkg
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .data import DataError, load_fashion_mnist
-from .model_cache import cache_dir, cache_path, fit_or_load
+from .model_cache import cache_dir, fit_or_load
 from .models import MODEL_KINDS
 from .preprocess import ImageError, preprocess_image
 from .training import OPTIMIZERS, SCHEDULES, TrainingRun, default_config, evaluate
@@ -145,18 +145,16 @@ def cmd_default_model(args) -> int:
     except DataError as e:
         return _fail(str(e))
     config = default_config("softmax")
-    run, loaded_from = fit_or_load(config, data, folder, test_every_epoch=False)
-    path = cache_path(config, data, folder)
-    saved = path.is_file()
+    run, path, trained_now = fit_or_load(config, data, folder, test_every_epoch=False)
     _emit(
         {
-            "path": str(path) if saved else None,
-            "trained_now": loaded_from is None,
+            "path": str(path) if path is not None else None,
+            "trained_now": trained_now,
             "test_acc": run.test_acc,
             "data": {"source": data.source, "train": len(data.train_labels), "test": len(data.test_labels)},
         }
     )
-    if not saved:
+    if path is None:
         print(f"warning: {run.message} The app will train it at each start.", file=sys.stderr)
         return EXIT_SOME_FAILED
     return EXIT_OK

@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 
@@ -75,17 +76,21 @@ def cache_path(config: TrainConfig, data: FashionMNIST, folder: Path) -> Path:
     return folder / f"{config.model}-{cache_key(config, data)}.pt"
 
 
+class Fitted(NamedTuple):
+    run: TrainingRun
+    path: Path | None  # the file it was loaded from or saved to; None when not saved
+    trained_now: bool  # False: loaded from `path`
+
+
 def fit_or_load(
     config: TrainConfig,
     data: FashionMNIST,
     folder: str | os.PathLike | None,
     *,
     test_every_epoch: bool = True,
-) -> tuple[TrainingRun, Path | None]:
+) -> Fitted:
     """A run of `config` trained to the end on `data`: loaded from `folder` if it was saved there
-    before, else trained now (and saved, when the folder can be written).
-
-    Returns (run, path it was loaded from, or None when it was trained now). folder None: no cache.
+    before, else trained now (and saved, when the folder can be written). folder None: no saving.
     A run that did not finish (it diverged) is returned but not saved.
     """
     path = cache_path(config, data, Path(folder)) if folder is not None else None
@@ -96,15 +101,16 @@ def fit_or_load(
             run = None  # damaged (a crash mid-write on a filesystem without atomic rename, say): train again
         if run is not None and run.config == config and run.epochs_done == config.epochs:
             run.message = f"Loaded from {path.name}: trained earlier with the same settings, data and code."
-            return run, path
+            return Fitted(run, path, trained_now=False)
     run = TrainingRun(config)
     run.fit(data, test_every_epoch=test_every_epoch)
-    if path is not None and run.status == "finished":
-        if _save(run, path):
-            run.message = f"Trained now and saved as {path.name} for the next starts."
-        else:
-            run.message = f"Trained now; it could not be saved in {path.parent} (is the folder writable?)."
-    return run, None
+    if path is None or run.status != "finished":
+        return Fitted(run, None, trained_now=True)
+    if not _save(run, path):
+        run.message = f"Trained now; it could not be saved in {path.parent} (is the folder writable?)."
+        return Fitted(run, None, trained_now=True)
+    run.message = f"Trained now and saved as {path.name} for the next starts."
+    return Fitted(run, path, trained_now=True)
 
 
 def _save(run: TrainingRun, path: Path) -> bool:

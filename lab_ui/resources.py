@@ -51,8 +51,7 @@ def default_run() -> TrainingRun:
     # Trained with the server's one torch thread: two threads were faster only on an idle machine,
     # and up to 60 times slower while anything else (the browser drawing the page) used a core.
     # Its learning curve is never drawn: only the last epoch is evaluated on the test set.
-    run, _ = fit_or_load(default_config("softmax"), _dataset(), cache_dir(), test_every_epoch=False)
-    return run
+    return fit_or_load(default_config("softmax"), _dataset(), cache_dir(), test_every_epoch=False).run
 
 
 @st.cache_resource(show_spinner=False)

@@ -21,14 +21,14 @@ def _same_weights(a: TrainingRun, b: TrainingRun) -> bool:
 
 
 def test_first_call_trains_and_saves_the_next_loads_the_same_run(tiny_data, tmp_path):
-    run, loaded_from = mc.fit_or_load(CONFIG, tiny_data, tmp_path, test_every_epoch=False)
-    assert loaded_from is None and run.status == "finished" and run.epochs_done == 2
+    run, path, trained_now = mc.fit_or_load(CONFIG, tiny_data, tmp_path, test_every_epoch=False)
+    assert trained_now and run.status == "finished" and run.epochs_done == 2
     assert run.message.startswith("Trained now and saved as softmax-")
     saved = list(tmp_path.glob("softmax-*.pt"))
-    assert len(saved) == 1 and not list(tmp_path.glob(".*.part"))
+    assert saved == [path] and not list(tmp_path.glob(".*.part"))
 
-    again, loaded_from = mc.fit_or_load(CONFIG, tiny_data, tmp_path)
-    assert loaded_from == saved[0]
+    again, loaded_from, trained_now = mc.fit_or_load(CONFIG, tiny_data, tmp_path)
+    assert not trained_now and loaded_from == path
     assert _same_weights(run, again)
     assert [e.to_dict() for e in again.history] == [e.to_dict() for e in run.history]
     assert again.history[0].test_acc is None and again.test_acc == run.test_acc  # only the last epoch was tested
@@ -38,17 +38,17 @@ def test_first_call_trains_and_saves_the_next_loads_the_same_run(tiny_data, tmp_
 
 def test_the_loaded_run_equals_one_trained_without_a_cache(tiny_data, tmp_path):
     mc.fit_or_load(CONFIG, tiny_data, tmp_path)
-    loaded, _ = mc.fit_or_load(CONFIG, tiny_data, tmp_path)
-    fresh, loaded_from = mc.fit_or_load(CONFIG, tiny_data, None)
-    assert loaded_from is None and _same_weights(loaded, fresh)
+    loaded = mc.fit_or_load(CONFIG, tiny_data, tmp_path).run
+    fresh, path, trained_now = mc.fit_or_load(CONFIG, tiny_data, None)
+    assert trained_now and path is None and _same_weights(loaded, fresh)
 
 
 @pytest.mark.parametrize("change", ["seed", "lr", "epochs"])
 def test_other_settings_do_not_use_the_saved_run(tiny_data, tmp_path, change):
     mc.fit_or_load(CONFIG, tiny_data, tmp_path)
     other = replace(CONFIG, **{change: {"seed": 1, "lr": 0.05, "epochs": 3}[change]})
-    run, loaded_from = mc.fit_or_load(other, tiny_data, tmp_path)
-    assert loaded_from is None and run.config == other
+    run, _, trained_now = mc.fit_or_load(other, tiny_data, tmp_path)
+    assert trained_now and run.config == other
     assert len(list(tmp_path.glob("softmax-*.pt"))) == 2
 
 
@@ -57,8 +57,7 @@ def test_other_data_does_not_use_the_saved_run(tmp_path):
     assert mc.data_fingerprint(a) != mc.data_fingerprint(b)
     assert mc.data_fingerprint(a) == mc.data_fingerprint(make_tiny_data(seed=0))
     mc.fit_or_load(CONFIG, a, tmp_path)
-    _, loaded_from = mc.fit_or_load(CONFIG, b, tmp_path)
-    assert loaded_from is None
+    assert mc.fit_or_load(CONFIG, b, tmp_path).trained_now
 
 
 def test_a_change_to_the_training_code_changes_the_key(tiny_data, monkeypatch):
@@ -71,24 +70,24 @@ def test_a_change_to_the_training_code_changes_the_key(tiny_data, monkeypatch):
 def test_a_damaged_file_is_trained_again_and_replaced(tiny_data, tmp_path, content):
     path = mc.cache_path(CONFIG, tiny_data, tmp_path)
     path.write_bytes(content)
-    run, loaded_from = mc.fit_or_load(CONFIG, tiny_data, tmp_path)
-    assert loaded_from is None and run.status == "finished"
-    _, loaded_from = mc.fit_or_load(CONFIG, tiny_data, tmp_path)
-    assert loaded_from == path
+    run, saved, trained_now = mc.fit_or_load(CONFIG, tiny_data, tmp_path)
+    assert trained_now and saved == path and run.status == "finished"
+    _, loaded_from, trained_now = mc.fit_or_load(CONFIG, tiny_data, tmp_path)
+    assert not trained_now and loaded_from == path
 
 
 def test_a_folder_that_cannot_be_written_only_means_no_cache(tiny_data, tmp_path):
     blocker = tmp_path / "file-not-folder"
     blocker.write_text("x")
-    run, loaded_from = mc.fit_or_load(CONFIG, tiny_data, blocker / "models")
-    assert loaded_from is None and run.status == "finished"
+    run, path, trained_now = mc.fit_or_load(CONFIG, tiny_data, blocker / "models")
+    assert trained_now and path is None and run.status == "finished"
     assert "could not be saved" in run.message
 
 
 def test_a_diverged_run_is_not_saved(tiny_data, tmp_path):
     wild = replace(CONFIG, lr=1e6)
-    run, _ = mc.fit_or_load(wild, tiny_data, tmp_path)
-    assert run.status == "diverged"
+    run, path, _ = mc.fit_or_load(wild, tiny_data, tmp_path)
+    assert run.status == "diverged" and path is None
     assert not list(tmp_path.glob("*.pt"))
 
 
