@@ -76,6 +76,20 @@ def test_a_damaged_file_is_trained_again_and_replaced(tiny_data, tmp_path, conte
     assert not trained_now and loaded_from == path
 
 
+def test_a_file_carrying_code_in_its_place_is_not_run_but_replaced(tiny_data, tmp_path):
+    """Someone who can write to data/models cannot make the server run code: the file is read
+    with the checkpoint loader (torch.load(weights_only=True)), refused, and trained again."""
+    from tests.test_checkpoint import _evil
+
+    marker = tmp_path / "pwned"
+    path = mc.cache_path(CONFIG, tiny_data, tmp_path)
+    torch.save({"format": "fmnist-lab-checkpoint", "version": 1, "config": _evil(marker)}, path)
+    run, saved, trained_now = mc.fit_or_load(CONFIG, tiny_data, tmp_path)
+    assert trained_now and saved == path and run.status == "finished"
+    assert not marker.exists()
+    assert not mc.fit_or_load(CONFIG, tiny_data, tmp_path).trained_now  # the replacement is a real one
+
+
 def test_a_folder_that_cannot_be_written_only_means_no_cache(tiny_data, tmp_path):
     blocker = tmp_path / "file-not-folder"
     blocker.write_text("x")
