@@ -120,19 +120,17 @@ def cmd_train(args) -> int:
     return EXIT_OK if run.status != "diverged" else EXIT_SOME_FAILED
 
 
+def _data_info(data) -> dict:
+    """Where the data was read from and its counts (the `data` and `default-model` commands)."""
+    return {"source": data.source, "train": len(data.train_labels), "test": len(data.test_labels)}
+
+
 def cmd_data(args) -> int:
     try:
         data = load_fashion_mnist(args.data, download=not args.no_download)
     except DataError as e:
         return _fail(str(e))
-    _emit(
-        {
-            "source": data.source,
-            "train": len(data.train_labels),
-            "test": len(data.test_labels),
-            "classes": list(data.classes),
-        }
-    )
+    _emit({**_data_info(data), "classes": list(data.classes)})
     return EXIT_OK
 
 
@@ -151,7 +149,7 @@ def cmd_default_model(args) -> int:
             "path": str(path) if path is not None else None,
             "trained_now": trained_now,
             "test_acc": run.test_acc,
-            "data": {"source": data.source, "train": len(data.train_labels), "test": len(data.test_labels)},
+            "data": _data_info(data),
         }
     )
     if path is None:
