@@ -27,6 +27,7 @@ import argparse
 import contextlib
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -399,6 +400,7 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     servers: list[e.StreamlitServer] = []
+    model_dirs: list[str] = []  # the first starts' empty model folders, removed at the end
     contexts = []
     srv = None
     try:
@@ -414,6 +416,7 @@ def main(argv: list[str] | None = None) -> int:
                     kind_env = dict(env)
                     if kind == "first":
                         kind_env["FMNIST_MODEL_CACHE"] = str(Path(tempfile.mkdtemp(prefix="bench-models-")))
+                        model_dirs.append(kind_env["FMNIST_MODEL_CACHE"])
                     res = step(f"{kind} load {i + 1}", lambda kind_env=kind_env: cold_load(browser, kind_env))
                     if res is None:
                         continue
@@ -546,6 +549,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for s in servers:
             s.stop()
+        for d in model_dirs:
+            shutil.rmtree(d, ignore_errors=True)
     r["load_end"] = loadavg()
     write_report(r, args.out)
     print(args.out.read_text())
