@@ -1,6 +1,7 @@
 # Two commands do all the set-up on a fresh Debian/Ubuntu machine:
 #   make run   - venv, requirements, data, then `streamlit run streamlit_app.py`
-#   make test  - the same plus dev tools and Chromium, then ruff and the whole test suite
+#   make test  - the same plus dev tools, Chromium and nginx, then ruff and the whole test suite
+#   make replicas K=2 - K servers behind nginx on $(PORT) (see README, "several replicas")
 # Both are idempotent: a second run only checks stamps and starts.
 
 PYTHON ?= python3
@@ -8,15 +9,18 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 PORT   ?= 8501
+K      ?= 2
+# nginx's address for `make replicas`: 127.0.0.1 is this machine only, 0.0.0.0 a classroom.
+ADDRESS ?= 127.0.0.1
 # apt needs root; use sudo when it is there and we are not root.
 SUDO   := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo)
 
-.PHONY: run test setup setup-dev data chromium lint bench screenshots clean
+.PHONY: run test setup setup-dev data chromium nginx replicas lint bench screenshots clean
 
 run: setup data
 	$(VENV)/bin/streamlit run streamlit_app.py --server.port $(PORT)
 
-test: setup-dev data chromium lint
+test: setup-dev data chromium nginx lint
 	$(PY) -m pytest
 
 lint: setup-dev
@@ -61,6 +65,18 @@ chromium:
 	elif command -v apt-get >/dev/null 2>&1; then \
 		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	else echo "Chromium not found: the browser tests will be skipped."; fi
+
+# Debian's nginx for `make replicas` and the replica tests. deploy/run_replicas.py runs its own
+# copy in the foreground with a generated config; the system's nginx service is not used.
+nginx:
+	@if command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; then echo "nginx: found."; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx; \
+	else echo "nginx not found: the replica tests will be skipped."; fi
+
+# K replicas on 127.0.0.1:$(PORT)+1.. behind nginx on $(ADDRESS):$(PORT); Ctrl-C stops them all.
+replicas: setup data nginx
+	$(PY) -m deploy.run_replicas --replicas $(K) --port $(PORT) --address $(ADDRESS)
 
 bench: setup-dev data
 	$(PY) -m bench.bench_training
