@@ -178,6 +178,33 @@ def test_run_replicas_binds_loopback_shares_one_secret_and_stops_on_sigterm(tmp_
             proc.wait()
 
 
+def _get(url: str, cookie: str | None = None) -> tuple[int, dict[str, str]]:
+    import urllib.request
+
+    req = urllib.request.Request(url, headers={"Cookie": cookie} if cookie else {})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return r.status, {k.lower(): v for k, v in r.headers.items()}
+
+
+@needs_nginx
+def test_a_browser_keeps_its_replica_and_moves_when_it_is_down():
+    with Deployment(replicas=2) as dep:
+        url = dep.url + "/_stcore/health"
+        first = {_get(url)[1]["x-replica"] for _ in range(4)}
+        assert first == {"r0", "r1"}, f"new browsers do not take turns: {first}"
+        for name in ("r0", "r1", "r0"):
+            status, headers = _get(url, f"fmnist_replica={name}")
+            assert (status, headers["x-replica"]) == (200, name)
+            assert headers["set-cookie"].startswith(f"fmnist_replica={name};")
+        assert _get(url, "fmnist_replica=r7")[0] == 200  # a stale cookie (an earlier, larger K) still works
+        # r0 gone: its browsers reach r1 (a new session there) and are re-pinned to it.
+        dep.replicas[0].signal_group(signal.SIGTERM)
+        dep.replicas[0].proc.wait(timeout=30)
+        status, headers = _get(url, "fmnist_replica=r0")
+        assert (status, headers["x-replica"]) == (200, "r1")
+        assert headers["set-cookie"].startswith("fmnist_replica=r1;")
+
+
 # --------------------------------------------------------------------------- two replicas in a browser
 
 SESSIONS = 4
