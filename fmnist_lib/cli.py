@@ -15,9 +15,10 @@ from collections.abc import Sequence
 from . import __name__ as _pkg
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .data import DataError, load_fashion_mnist
+from .decode import ImageError
 from .model_cache import cache_dir, fit_or_load
 from .models import MODEL_KINDS
-from .preprocess import ImageError, preprocess_image
+from .preprocess import preprocess_image
 from .training import OPTIMIZERS, SCHEDULES, TrainingRun, default_config, evaluate
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_UNUSABLE = 0, 1, 2
