@@ -14,12 +14,14 @@ from collections.abc import Sequence
 
 from . import __name__ as _pkg
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .config import OPTIMIZERS, SCHEDULES, default_config
 from .data import DataError, load_fashion_mnist
 from .decode import ImageError
+from .inference import accuracy
 from .model_cache import cache_dir, fit_or_load
 from .models import MODEL_KINDS
 from .preprocess import preprocess_image
-from .training import OPTIMIZERS, SCHEDULES, TrainingRun, default_config, evaluate
+from .run import TrainingRun
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_UNUSABLE = 0, 1, 2
 
@@ -168,7 +170,7 @@ def cmd_evaluate(args) -> int:
         data = load_fashion_mnist(args.data)
     except DataError as e:
         return _fail(str(e))
-    _emit({"test_acc": evaluate(run.model, run.scaling, data.test_images, data.test_labels)})
+    _emit({"test_acc": accuracy(run.model, run.scaling, data.test_images, data.test_labels)})
     return EXIT_OK
 
 

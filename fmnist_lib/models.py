@@ -1,6 +1,6 @@
 """The two models. Both take [N, 1, 28, 28] float inputs and return [N, 10] logits.
 
-Softmax is never applied here: the loss (cross-entropy on logits, in training.py)
+Softmax is never applied here: the loss (cross-entropy on logits, in loop.py)
 does it internally and stably, and `inference.predict` applies it when
 probabilities are shown.
 """

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from fmnist_lib import DEFAULT_CONFIGS, MODEL_KINDS, MODEL_TITLES, OPTIMIZER_TITLES, OPTIMIZERS, TrainConfig
-from fmnist_lib.training import SCHEDULES
+from fmnist_lib.config import SCHEDULES
 
 from . import state
 
