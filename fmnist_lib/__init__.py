@@ -8,7 +8,7 @@ photo preprocessing (preprocess) and a CLI (`python -m fmnist_lib`).
 """
 
 from .checkpoint import CheckpointError, checkpoint_bytes, load_checkpoint, save_checkpoint
-from .config import DEFAULT_CONFIGS, OPTIMIZER_TITLES, OPTIMIZERS, TrainConfig, default_config
+from .config import DEFAULT_CONFIGS, OPTIMIZERS, TrainConfig, default_config
 from .data import (
     CLASSES,
     DataCorruptError,
@@ -20,7 +20,7 @@ from .data import (
 from .inference import Classifier, Prediction, accuracy, confusion_matrix, predict_logits, softmax_with_temperature
 from .loop import Progress, train_epoch
 from .model_cache import Fitted, fit_or_load
-from .models import MODEL_KINDS, MODEL_TITLES, SmallCNN, SoftmaxRegression, build_model
+from .models import MODEL_KINDS, SmallCNN, SoftmaxRegression, build_model
 from .run import EpochStats, RunBusyError, TrainingRun
 from .scaling import InputScaling
 
@@ -28,9 +28,7 @@ __all__ = [
     "CLASSES",
     "DEFAULT_CONFIGS",
     "MODEL_KINDS",
-    "MODEL_TITLES",
     "OPTIMIZERS",
-    "OPTIMIZER_TITLES",
     "CheckpointError",
     "Classifier",
     "DataCorruptError",

@@ -10,7 +10,6 @@ from .scaling import STANDARDIZED, UNIT
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
 SCHEDULES = ("constant", "cosine")
-OPTIMIZER_TITLES = {"sgd": "SGD", "momentum": "SGD with momentum", "adam": "Adam"}
 
 
 @dataclass(frozen=True)

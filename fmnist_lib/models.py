@@ -13,7 +13,6 @@ from torch import nn
 NUM_CLASSES = 10
 NUM_PIXELS = 28 * 28
 MODEL_KINDS = ("softmax", "cnn")
-MODEL_TITLES = {"softmax": "Softmax regression", "cnn": "Small CNN"}
 
 
 class SoftmaxRegression(nn.Module):
