@@ -186,6 +186,33 @@ def _get(url: str, cookie: str | None = None) -> tuple[int, dict[str, str]]:
         return r.status, {k.lower(): v for k, v in r.headers.items()}
 
 
+def _put(url: str, size: int) -> tuple[int, str | None]:
+    """PUT `size` bytes; (status, X-Replica: which replica answered, None when nginx itself did)."""
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request(
+        url, data=bytes(size), method="PUT", headers={"Content-Type": "application/octet-stream"}
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, r.headers.get("X-Replica")
+    except urllib.error.HTTPError as err:
+        return err.code, err.headers.get("X-Replica")
+
+
+@needs_nginx
+def test_nginx_passes_uploads_up_to_streamlits_cap_and_refuses_larger():
+    cap = nginx_conf.max_upload_mb() * 1024 * 1024
+    with Deployment(replicas=1) as dep:
+        url = dep.url + "/_stcore/upload_file/no-such-session/file-1"
+        # Just under the cap reaches the replica, which refuses it for its own reasons (no XSRF token, no session).
+        status, replica = _put(url, cap - 4096)
+        assert replica == "r0" and status != 413, (status, replica)
+        # Over the cap: nginx answers 413 itself (Streamlit would refuse that size too).
+        assert _put(url, cap + 1) == (413, None)
+
+
 @needs_nginx
 def test_a_browser_keeps_its_replica_and_moves_when_it_is_down():
     with Deployment(replicas=2) as dep:
