@@ -90,6 +90,16 @@ def train(page, model_title: str | None, epochs_key: str | None, timeout: float)
     return float(ACCURACY.search(text).group(1))
 
 
+def append_notes(out: Path, lines: list[str]) -> None:
+    """Add a run's section to the notes file (bench/results/replicas.md) and print it."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if not out.exists():
+        out.write_text("# Replicas: memory and the classroom benchmark through nginx\n")
+    with out.open("a") as f:
+        f.write("\n".join(lines))
+    print("\n".join(lines))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.bench_replica_memory", description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "replicas.md")
@@ -136,12 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         *(f"| {st} | {r / MB:.0f} MB | {p / MB:.0f} MB | {n or ''} |" for st, r, p, n in rows),
         "",
     ]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    if not args.out.exists():
-        args.out.write_text("# Replicas: memory and the classroom benchmark through nginx\n")
-    with args.out.open("a") as f:
-        f.write("\n".join(lines))
-    print("\n".join(lines))
+    append_notes(args.out, lines)
     return 0
 
 

@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 import e2e_support as e  # noqa: E402
 
-from bench.bench_replica_memory import tree_memory  # noqa: E402
+from bench.bench_replica_memory import append_notes, tree_memory  # noqa: E402
 from deploy.run_replicas import Deployment  # noqa: E402
 
 MB = 1024 * 1024
@@ -149,9 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         *(summary_row(r, n) for r in results),
         "",
     ]
-    with args.out.open("a") as f:
-        f.write("\n".join(lines))
-    print("\n".join(lines))
+    append_notes(args.out, lines)
     return 0
 
 
