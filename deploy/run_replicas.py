@@ -304,11 +304,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
 
-    # SIGTERM ends us like Ctrl-C does, through the same clean-up.
-    def on_term(signum, frame):
+    # SIGTERM ends us like Ctrl-C, through the same clean-up; SIGINT set explicitly, as a shell
+    # starts a background job with it ignored.
+    def on_signal(signum, frame):
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     status = 0
     try:
         dep.start()

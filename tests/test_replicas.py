@@ -141,13 +141,18 @@ def test_nginx_accepts_the_configuration(tmp_path, which):
 
 
 @needs_nginx
-def test_run_replicas_binds_loopback_shares_one_secret_and_stops_on_sigterm(tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_run_replicas_binds_loopback_shares_one_secret_and_stops_on_a_signal(tmp_path, stop):
     import psutil
 
     port, first = free_ports(2)
     cmd = [sys.executable, "-m", "deploy.run_replicas", "--replicas", "2", "--port", str(port)]
     cmd += ["--first-replica-port", str(first), "--run-dir", str(tmp_path)]
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # Started with SIGINT ignored, as a shell starts a background job: Ctrl-C must still work.
+    ignore_sigint = lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)  # noqa: E731
+    proc = subprocess.Popen(
+        cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=ignore_sigint
+    )
     try:
         ready = proc.stdout.readline()
         if not ready.startswith("ready in "):
@@ -167,11 +172,11 @@ def test_run_replicas_binds_loopback_shares_one_secret_and_stops_on_sigterm(tmp_
         (secret,) = secrets
         assert not any(secret in f.read_text(errors="replace") for f in tmp_path.glob("*") if f.is_file())
         all_pids = [proc.pid, *(p.pid for p in psutil.Process(proc.pid).children(recursive=True))]
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(stop)
         assert proc.wait(timeout=30) == 0
         time.sleep(0.5)
         alive = [p for p in all_pids if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
-        assert not alive, f"left running after SIGTERM: {alive}"
+        assert not alive, f"left running after {stop!r}: {alive}"
     finally:
         if proc.poll() is None:
             proc.kill()
