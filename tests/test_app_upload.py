@@ -1,15 +1,15 @@
 """AppTest: the Upload page — real image bytes give the Top-3; every bad file a clear error,
-after which the page keeps working. Uses the generated cases of tests/image_cases.py."""
+after which the page keeps working. Uses the generated cases of tests/support/images.py."""
 
 from __future__ import annotations
 
 import time
 
 import pytest
-from apptest_support import assert_ok, open_page, set_widget, texts
-from image_cases import all_cases, case, encode, garment
 
 from lab_ui import state
+from tests.support.apptest import assert_ok, open_page, set_widget, texts
+from tests.support.images import all_cases, case, encode, garment
 
 pytestmark = pytest.mark.integration
 
