@@ -13,9 +13,10 @@ import pytest
 import torch
 from PIL import Image
 
-from fmnist_lib import TrainingRun, default_config, save_checkpoint
+from fmnist_lib import TrainingRun, cli, default_config, save_checkpoint
 from fmnist_lib.cli import main
 from tests.support.checkpoints import evil
+from tests.support.data import make_tiny_data
 from tests.support.images import garment_photo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -177,14 +178,14 @@ def test_data_command_without_data_exits_2_with_the_how_to(tmp_path, monkeypatch
     assert "apt-get install dataset-fashion-mnist" in capsys.readouterr().err
 
 
-@pytest.mark.integration
-def test_diverging_train_explains_why_keeps_a_checkpoint_and_exits_1(tmp_path):
+def test_diverging_train_explains_why_keeps_a_checkpoint_and_exits_1(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(cli, "_load_data", lambda args: make_tiny_data())
     out = tmp_path / "big-lr.pt"
-    proc = run_cli("train", "--lr", "10", "--epochs", "2", "--out", str(out))
-    assert proc.returncode == 1
-    assert proc.stdout == ""  # no epoch completed
-    assert proc.stderr.count("A learning rate of 10 is too large") == 1
-    assert "Traceback" not in proc.stderr
+    assert main(["train", "--lr", "10000", "--epochs", "2", "--batch-size", "8", "--out", str(out)]) == 1
+    stdout, stderr = capsys.readouterr()
+    assert stdout == ""  # no epoch completed
+    assert stderr.count("A learning rate of 10000 is too large") == 1
+    assert "Traceback" not in stderr
     assert out.is_file()
 
 
