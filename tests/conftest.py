@@ -25,3 +25,13 @@ def trained_softmax(real_data) -> TrainingRun:
 @pytest.fixture
 def tiny_data() -> FashionMNIST:
     return make_tiny_data()
+
+
+@pytest.fixture
+def session_state(monkeypatch) -> dict:
+    """A plain dict in place of st.session_state, for unit tests of lab_ui's helpers (no script run)."""
+    import streamlit as st
+
+    ss: dict = {}
+    monkeypatch.setattr(st, "session_state", ss)
+    return ss
