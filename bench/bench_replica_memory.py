@@ -2,7 +2,7 @@
 
     python -m bench.bench_replica_memory
 
-Starts one `streamlit run streamlit_app.py` (tests/e2e_support.StreamlitServer), drives one
+Starts one `streamlit run streamlit_app.py` (tests/support/server.StreamlitServer), drives one
 Chromium session (softmax defaults, then the small CNN), and samples the server's process tree
 every 0.2 s with psutil: RSS summed over the processes (counts shared pages - torch's libraries,
 the memory-mapped data set - once per process) and PSS summed (shared pages split between all the
@@ -20,11 +20,10 @@ import threading
 import time
 from pathlib import Path
 
+from tests.support import server as e
+from tests.support.images import garment_photo
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
-
-import e2e_support as e  # noqa: E402
-
 MB = 1024 * 1024
 ACCURACY = re.compile(r"Test accuracy\s*:?\s*(\d{1,3}\.\d)\s*%")
 
@@ -132,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(("peak during the CNN", s.peak_rss, s.peak_pss, 0))
             e.goto_page(page, "Browse")
             e.goto_page(page, "Upload")
-            photo, _ = e.garment_photo(index=1)
+            photo, _ = garment_photo(index=1)
             e.upload(page, "pullover.jpg", photo, "image/jpeg")
             note("after Browse and an upload", srv.pid)
         finally:

@@ -21,14 +21,11 @@ import sys
 import time
 from pathlib import Path
 
+from bench.bench_replica_memory import append_notes, tree_memory
+from deploy.run_replicas import Deployment
+from tests.support import server as e
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
-
-import e2e_support as e  # noqa: E402
-
-from bench.bench_replica_memory import append_notes, tree_memory  # noqa: E402
-from deploy.run_replicas import Deployment  # noqa: E402
-
 MB = 1024 * 1024
 ACCURACY = re.compile(r"Test accuracy\s*:?\s*(\d{1,3}\.\d)\s*%")
 

@@ -22,7 +22,11 @@ import time
 from pathlib import Path
 
 import pytest
-from e2e_support import (
+
+from deploy import nginx_conf
+from deploy.run_replicas import Deployment, find_nginx, free_ports
+from tests.support.images import garment_photo
+from tests.support.server import (
     ARTIFACTS,
     ERROR,
     SCREENSHOTS,
@@ -30,7 +34,6 @@ from e2e_support import (
     click_button,
     exceptions_on_page,
     find_chromium,
-    garment_photo,
     goto_page,
     launch_chromium,
     new_context,
@@ -39,9 +42,6 @@ from e2e_support import (
     upload,
     wait_idle,
 )
-
-from deploy import nginx_conf
-from deploy.run_replicas import Deployment, find_nginx, free_ports
 
 REPO = Path(__file__).resolve().parents[1]
 K8S = REPO / "deploy" / "k8s"
