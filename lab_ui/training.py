@@ -141,7 +141,7 @@ def progress_text(run: TrainingRun, epoch: int, target: int, examples_per_sec: f
 def draw_history(slot, named_histories, max_epoch: int | None = None) -> None:
     """The loss and accuracy charts side by side in `slot` (an st.empty), redrawn in place.
     The accuracy axis is zoomed to the curves when the Train page's toggle says so."""
-    loss, acc = charts.history_specs(named_histories, max_epoch, zoom=bool(state.get(state.ACC_ZOOM, False)))
+    loss, acc = charts.history_specs(named_histories, max_epoch, zoom=bool(state.get(state.ACC_ZOOM, True)))
     with slot.container():
         c1, c2 = st.columns(2)
         c1.vega_lite_chart(spec=loss, width="stretch")

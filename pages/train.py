@@ -63,10 +63,10 @@ with right:
     st.subheader("Live training" if busy else "Latest run")
     st.toggle(
         "Zoom the accuracy axis to the curves",
-        help="The accuracy chart runs from 0 to 100%, with the chance line at 10%. Zoomed, it starts just "
-        "below the lowest accuracy plotted, so the gap between training and test accuracy and the last "
-        "few points gained are easier to see; the reference lines that fall outside are left out.",
-        **state.bind(state.ACC_ZOOM, False),
+        help="Zoomed (the default), the accuracy axis starts just below the lowest accuracy plotted, so the "
+        "gap between training and test accuracy and the last few points gained are easy to see; chance (10%) "
+        "falls outside and is named in a note. Off, the axis runs from 0 to 100%.",
+        **state.bind(state.ACC_ZOOM, True),
     )
 
     def live_panel() -> None:
@@ -109,7 +109,7 @@ with right:
             "Left: the training loss (cross-entropy, lower is better) averaged over each epoch. Right: "
             "accuracy on the training images seen during the epoch and on the 10,000 test images after it. "
             "Grey lines: chance (10%), human performance (83.5%) and the best linear classifier of the "
-            "Fashion-MNIST benchmark (84.2%)."
+            "Fashion-MNIST benchmark (84.2%). " + charts.HUMAN_NOTE
         )
         template_slot = st.empty()
         if lab_run.run.kind == "softmax":
@@ -169,7 +169,7 @@ else:
         with d1:
             st.download_button(
                 "History (CSV)",
-                charts.history_csv(lab_run.run.history),
+                charts.history_csv(lab_run.run.history, {"run": lab_run.name, **lab_run.run.config.to_dict()}),
                 file_name=f"run{lab_run.id}_history.csv",
                 mime="text/csv",
                 on_click="ignore",
