@@ -27,7 +27,9 @@ from typing import Any
 
 import streamlit as st
 
-from fmnist_lib import TrainConfig, TrainingRun
+from fmnist_lib import DEFAULT_CONFIGS, TrainConfig, TrainingRun
+
+from .labels import MODEL_TITLES, OPTIMIZER_TITLES
 
 # --- app state ---------------------------------------------------------------
 RUNS = "lab.runs"  # list[LabRun]: the runs of this session, oldest first
@@ -213,8 +215,6 @@ def run_name(rid: int, config: TrainConfig, others: list[TrainConfig]) -> str:
     The model, optimizer and learning rate always; any other setting when it differs from the
     model's default or from one of the session's other runs of that model. So two runs with
     different settings never share a name (past the #id), and a name says what sets a run apart."""
-    from fmnist_lib import DEFAULT_CONFIGS, MODEL_TITLES, OPTIMIZER_TITLES
-
     default = DEFAULT_CONFIGS[config.model]
     same_model = [o for o in others if o.model == config.model]
     parts = [f"#{rid} {MODEL_TITLES[config.model]}", f"{OPTIMIZER_TITLES[config.optimizer]} lr {config.lr:g}"]
