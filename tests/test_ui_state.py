@@ -35,3 +35,12 @@ def test_different_settings_never_share_a_name():
     ]
     names = [run_name(0, c, configs[:i]).removeprefix("#0 ") for i, c in enumerate(configs)]
     assert len(set(names)) == len(configs)
+
+
+def test_each_models_default_optimizer_brings_the_models_default_rate():
+    from lab_ui import controls
+
+    for model in ("softmax", "cnn"):
+        c = default_config(model)
+        assert controls.suggested_lr(model, c.optimizer) == c.lr
+        assert all(lr in controls.LR_OPTIONS for lr in controls.OPTIMIZER_LR[model].values())
