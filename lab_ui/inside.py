@@ -334,6 +334,10 @@ def step_gradient(ex: Explanation, classes) -> None:
     )
 
 
+def _take_step(key: tuple, clf: Classifier, pixels, label: int, lr: float) -> None:
+    st.session_state[state.INSIDE_STEP] = (key, sgd_step(clf, pixels, label, lr))
+
+
 def step_sgd(ex: Explanation, clf: Classifier, picked: Picked, model_key: tuple) -> None:
     st.subheader("6. One SGD step")
     st.latex(
@@ -346,8 +350,13 @@ def step_sgd(ex: Explanation, clf: Classifier, picked: Picked, model_key: tuple)
         )
     key = (model_key, picked.key, ex.label, lr)
     with c2:
-        if st.button("Take one step on this image", icon=":material/footprint:", key=state.INSIDE_STEP_BUTTON):
-            st.session_state[state.INSIDE_STEP] = (key, sgd_step(clf, ex.pixels, ex.label, lr))
+        st.button(
+            "Take one step on this image",
+            icon=":material/footprint:",
+            key=state.INSIDE_STEP_BUTTON,
+            on_click=_take_step,
+            args=(key, clf, ex.pixels, ex.label, lr),
+        )
     memo = st.session_state.get(state.INSIDE_STEP)
     if memo is None or memo[0] != key:
         st.caption("The step is applied to a copy of the model, never to the active model itself.")

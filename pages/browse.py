@@ -5,7 +5,7 @@ import secrets
 import numpy as np
 import streamlit as st
 
-from lab_ui import charts, layout, resources, state
+from lab_ui import calibration, charts, layout, resources, state
 
 layout.ensure_entry_point()
 st.title(":material/grid_view: Browse predictions")
@@ -145,3 +145,6 @@ st.markdown(
     + (" — the 16 most confident:" if len(cell) > 16 else ":")
 )
 image_grid(cell[:16])
+
+# --- calibration --------------------------------------------------------------------------
+calibration.draw(run, run_id, data)
