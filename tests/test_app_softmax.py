@@ -32,7 +32,13 @@ def check_page(at, softmax: bool) -> None:
     assert_ok(at)
     assert not at.exception
     formulas = " ".join(texts(at.latex))
-    for tex in (r"z = W x + b", r"\frac{e^{z_c}}", r"L = -\log p_y", r"m + \log \sum_j e^{z_j - m}", r"p_c - \mathbb{1}"):
+    for tex in (
+        r"z = W x + b",
+        r"\frac{e^{z_c}}",
+        r"L = -\log p_y",
+        r"m + \log \sum_j e^{z_j - m}",
+        r"p_c - \mathbb{1}",
+    ):
         assert tex in formulas
     assert len(set(losses(at))) == 1, losses(at)
     table = probs_table(at)
@@ -100,7 +106,9 @@ def test_a_cnn_run_loaded_from_a_checkpoint():
     run = TrainingRun(default_config("cnn", epochs=1, batch_size=64))
     run.fit(make_tiny_data(n_train=128, n_test=32))
     at = open_page("pages/train.py")
-    at.file_uploader(key=state.CHECKPOINT_UPLOAD).set_value(("cnn.pt", checkpoint_bytes(run), "application/octet-stream"))
+    at.file_uploader(key=state.CHECKPOINT_UPLOAD).set_value(
+        ("cnn.pt", checkpoint_bytes(run), "application/octet-stream")
+    )
     at.run()
     assert_ok(at)
     upload_photo(at)
