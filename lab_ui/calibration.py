@@ -119,6 +119,7 @@ def draw(run: TrainingRun, run_id: int | None, data: FashionMNIST) -> None:
         "the model says 95% and is right 85% of the time. The expected calibration error is the gap between "
         "bar and diagonal, averaged over the predictions. Temperature scaling divides every logit by one "
         f"number T, chosen to minimise the loss on {cal.fit_images:,} training images (never the test images "
-        f"it is judged on); T > 1 makes the model less sure. Test loss {cal.test_loss_before:.4f} → "
-        f"{cal.test_loss_after:.4f}. It never changes a prediction, only how sure it sounds."
+        f"it is judged on); T > 1 makes the model less sure, T < 1 surer. Test loss {cal.test_loss_before:.4f} → "
+        f"{cal.test_loss_after:.4f}. It never changes a prediction, only how sure it sounds; and as the model fits "
+        "its training images a little better than unseen ones, a T fitted there can help less on the test images."
     )

@@ -170,7 +170,8 @@ def step_logits(ex: Explanation, clf: Classifier, what: str) -> None:
     s = float(ex.evidence[k].sum())
     st.markdown("For softmax regression each logit is a sum of per-pixel evidence, **w_c ⊙ x**, plus the class's bias:")
     st.latex(
-        rf"z_{{{k}}} = \sum_i (w_{{{k}}} \odot x)_i + b_{{{k}}} = {_num(s)} + ({_num(ex.bias[k])}) = {_num(ex.logits[k])}"
+        rf"\begin{{aligned}} z_{{{k}}} &= \sum_i (w_{{{k}}} \odot x)_i + b_{{{k}}} \\"
+        rf" &= {_num(s)} + ({_num(ex.bias[k])}) = {_num(ex.logits[k])} \end{{aligned}}"
     )
     grid = _grid(ex.evidence, classes)
     st.image(grid, width=min(grid.shape[1], 900))
@@ -195,7 +196,8 @@ def step_probabilities(ex: Explanation, classes) -> None:
     e = np.exp(ex.logits.astype(np.float64))
     k = ex.pred
     st.latex(
-        rf"p_{{{k}}} = \frac{{e^{{{_num(ex.logits[k])}}}}}{{{_num(e.sum())}}} = \frac{{{_num(e[k])}}}{{{_num(e.sum())}}} = {_num(ex.probs[k])}"
+        rf"\begin{{aligned}} p_{{{k}}} &= \frac{{e^{{{_num(ex.logits[k])}}}}}{{{_num(e.sum())}}} \\"
+        rf" &= \frac{{{_num(e[k])}}}{{{_num(e.sum())}}} = {_num(ex.probs[k])} \end{{aligned}}"
     )
     left, right = st.columns([2, 3], gap="large")
     with left:
@@ -245,10 +247,8 @@ def step_loss(ex: Explanation, classes) -> None:
 
 def step_stability(ex: Explanation, classes) -> None:
     st.subheader("4. Why is it stable? The log-sum-exp trick")
-    st.latex(
-        r"\mathrm{softmax}(z + c) = \mathrm{softmax}(z), \qquad "
-        r"\log \sum_j e^{z_j} = m + \log \sum_j e^{z_j - m}, \quad m = \max_j z_j"
-    )
+    st.latex(r"\mathrm{softmax}(z + c) = \mathrm{softmax}(z)")
+    st.latex(r"\log \sum_j e^{z_j} = m + \log \sum_j e^{z_j - m}, \quad m = \max_j z_j")
     z_max = float(ex.logits.max())
     limit = FLOAT32_EXP_LIMIT - z_max
     c = st.slider(
@@ -321,10 +321,8 @@ def step_gradient(ex: Explanation, classes) -> None:
     )
     if ex.grad_weights is None:
         return
-    st.latex(
-        r"\frac{\partial L}{\partial W_c} = (p_c - \mathbb{1}[c = y])\, x, \qquad "
-        r"\frac{\partial L}{\partial b_c} = p_c - \mathbb{1}[c = y]"
-    )
+    st.latex(r"\frac{\partial L}{\partial W_c} = (p_c - \mathbb{1}[c = y])\, x")
+    st.latex(r"\frac{\partial L}{\partial b_c} = p_c - \mathbb{1}[c = y]")
     grid = _grid(-ex.grad_weights, classes)
     st.image(grid, width=min(grid.shape[1], 900))
     st.caption(
@@ -341,7 +339,8 @@ def _take_step(key: tuple, clf: Classifier, pixels, label: int, lr: float) -> No
 def step_sgd(ex: Explanation, clf: Classifier, picked: Picked, model_key: tuple) -> None:
     st.subheader("6. One SGD step")
     st.latex(
-        r"W \leftarrow W - \eta\, \frac{\partial L}{\partial W}, \qquad b \leftarrow b - \eta\, \frac{\partial L}{\partial b}"
+        r"\begin{aligned} W &\leftarrow W - \eta\, \frac{\partial L}{\partial W} \\"
+        r" b &\leftarrow b - \eta\, \frac{\partial L}{\partial b} \end{aligned}"
     )
     c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
     with c1:

@@ -13,8 +13,9 @@ from . import charts
 from .text import plain
 
 
-def _top3(top: list[dict]) -> str:
-    return "\n".join(f"{i + 1}. {plain(t['label'])}: {t['prob']:.1%}" for i, t in enumerate(top))
+def cell(t: dict) -> str:
+    """One Top-3 entry as a table cell (a class name from a checkpoint is plain text; | would end the cell)."""
+    return f"{plain(t['label']).replace('|', chr(92) + '|')} {t['prob']:.1%}"
 
 
 def why_wrong(clf: Classifier) -> str:
@@ -39,13 +40,14 @@ def draw(clf: Classifier, pixels, stages) -> None:
     as_written = predict_with_scaling(clf, pixels, STANDARDIZED, k=3).top(0)
     own = clf.predict(pixels, k=3).top(0)
     st.markdown("**The tutorial's pipeline, as written** (for comparison)")
-    c1, c2, c3 = st.columns([1, 1, 1])
+    c1, c2 = st.columns([1, 2])
     with c1:
         st.image(charts.upscale(pixels, 3), caption="Tutorial's 28×28", width="stretch")
     with c2:
-        st.markdown("As written, `(x − 0.2860) / 0.3530`:\n" + _top3(as_written))
-    with c3:
-        st.markdown("The same 28×28, the model's own scaling:\n" + _top3(own))
+        rows = [f"| {i + 1} | {cell(a)} | {cell(o)} |" for i, (a, o) in enumerate(zip(as_written, own, strict=True))]
+        st.markdown(
+            "| | as written, `(x − 0.2860) / 0.3530` | the model's own scaling |\n|---|---|---|\n" + "\n".join(rows)
+        )
     st.caption(
         f"The tutorial's answer as written: **{plain(as_written[0]['label'])}**; with the model's own scaling the "
         f"same image gives **{plain(own[0]['label'])}**. {why_wrong(clf)}"
