@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from . import __name__ as _pkg
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .data import DataError, load_fashion_mnist
+from .explain import explain
 from .model_cache import cache_dir, fit_or_load
 from .models import MODEL_KINDS
 from .preprocess import ImageError, preprocess_image
@@ -80,6 +81,16 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--json", action="store_true", help="JSON lines (the default; kept for scripts)")
     pr.add_argument("--pipeline", choices=("ours", "tutorial"), default="ours", help=argparse.SUPPRESS)
     pr.add_argument("images", nargs="+", metavar="IMAGE")
+
+    ex = sub.add_parser(
+        "explain",
+        help="one prediction step by step (logits, probabilities, loss, gradient) as one JSON object",
+    )
+    ex.add_argument("--checkpoint", required=True)
+    ex.add_argument("--data", help="where the test images are (only for --test-index)")
+    which = ex.add_mutually_exclusive_group(required=True)
+    which.add_argument("--test-index", type=int, metavar="I", help="a test image, 0 to 9999 (its label is known)")
+    which.add_argument("image", nargs="?", metavar="IMAGE", help="an image file (no label: loss and gradient null)")
     return p
 
 
@@ -188,6 +199,31 @@ def cmd_predict(args) -> int:
     return EXIT_SOME_FAILED if failed else EXIT_OK
 
 
+def cmd_explain(args) -> int:
+    try:
+        classifier = load_checkpoint(args.checkpoint).classifier()
+    except CheckpointError as e:
+        return _fail(str(e))
+    if args.image is not None:
+        try:
+            pixels, label = preprocess_image(args.image).pixels, None
+        except ImageError as e:
+            print(f"error: {args.image}: {e}", file=sys.stderr)
+            return EXIT_SOME_FAILED
+    else:
+        try:
+            data = load_fashion_mnist(args.data)
+        except DataError as e:
+            return _fail(str(e))
+        n = len(data.test_labels)
+        if not 0 <= args.test_index < n:
+            print(f"error: --test-index must be from 0 to {n - 1}, got {args.test_index}", file=sys.stderr)
+            return EXIT_SOME_FAILED
+        pixels, label = data.test_images[args.test_index], int(data.test_labels[args.test_index])
+    _emit(explain(classifier, pixels, label).to_json())
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {
@@ -196,6 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "default-model": cmd_default_model,
         "evaluate": cmd_evaluate,
         "predict": cmd_predict,
+        "explain": cmd_explain,
     }[args.command]
     try:
         return handler(args)

@@ -117,3 +117,46 @@ def test_a_cnn_run_loaded_from_a_checkpoint():
     at.button(key=state.INSIDE_STEP_BUTTON).click().run()
     assert_ok(at)
     assert "loss after one step" in {m.label for m in at.metric}
+
+
+def test_the_page_and_the_cli_show_the_same_numbers(tmp_path, capsys):
+    """One checkpoint, one test index and one image: the page's table and losses are the CLI's JSON."""
+    import json
+
+    import numpy as np
+
+    from fmnist_lib.cli import main
+
+    run = TrainingRun(default_config("softmax", epochs=1, batch_size=64, seed=3))
+    run.fit(make_tiny_data(n_train=256, n_test=32))
+    ckpt = tmp_path / "agree.pt"
+    ckpt.write_bytes(checkpoint_bytes(run))
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(encode(garment(), "JPEG"))
+
+    def cli(*args):
+        assert main(["explain", "--checkpoint", str(ckpt), *args]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    at = open_page("pages/train.py")
+    at.file_uploader(key=state.CHECKPOINT_UPLOAD).set_value(("agree.pt", ckpt.read_bytes(), "application/octet-stream"))
+    at.run()
+    assert_ok(at)
+    at.switch_page(PAGE).run()
+    set_widget(at, "radio", state.INSIDE_SOURCE, "index")
+    set_widget(at, "number_input", state.INSIDE_INDEX, 123)
+    by_index = cli("--test-index", "123")
+    table = probs_table(at)
+    np.testing.assert_array_equal(table["z_c"].to_numpy(np.float64), np.array(by_index["logits"]))
+    np.testing.assert_array_equal(table["p_c"].to_numpy(np.float64), np.array(by_index["probs"]))
+    assert losses(at) == [f"{by_index['loss']:.6f}"] * 3
+    assert any(f"y = {by_index['label']}:" in t for t in texts(at.latex))
+
+    at.switch_page("pages/upload.py").run()
+    at.file_uploader(key=state.IMAGE_UPLOAD).set_value(("photo.jpg", photo.read_bytes(), "image/jpeg")).run()
+    at.switch_page(PAGE).run()
+    set_widget(at, "radio", state.INSIDE_SOURCE, "upload")
+    by_image = cli(str(photo))
+    table = probs_table(at)
+    np.testing.assert_array_equal(table["z_c"].to_numpy(np.float64), np.array(by_image["logits"]))
+    np.testing.assert_array_equal(table["p_c"].to_numpy(np.float64), np.array(by_image["probs"]))
