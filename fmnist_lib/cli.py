@@ -1,8 +1,9 @@
-"""`python -m fmnist_lib`: train, evaluate and predict from the command line.
+"""`python -m fmnist_lib`: train, evaluate, predict and explain from the command line.
 
 A public contract people script against: JSON on stdout, one object per line;
 messages on stderr; exit status 0 on success, 1 when some images failed
-(`predict`), 2 when the checkpoint, the data or the arguments are unusable.
+(`predict`) or the image or test index asked for cannot be used (`explain`),
+2 when the checkpoint, the data or the arguments are unusable.
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ from collections.abc import Sequence
 
 from . import __name__ as _pkg
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .data import DataError, load_fashion_mnist
+from .config import OPTIMIZERS, SCHEDULES, default_config
+from .data import DataError, FashionMNIST, load_fashion_mnist
+from .decode import ImageError
 from .explain import explain
+from .inference import accuracy
 from .model_cache import cache_dir, fit_or_load
 from .models import MODEL_KINDS
-from .preprocess import ImageError, preprocess_image
-from .training import OPTIMIZERS, SCHEDULES, TrainingRun, default_config, evaluate
+from .preprocess import preprocess_image
+from .run import TrainingRun
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_UNUSABLE = 0, 1, 2
 
@@ -103,6 +107,16 @@ def _fail(message: str) -> int:
     return EXIT_UNUSABLE
 
 
+def _load_data(args) -> FashionMNIST:
+    """The data set the command names; a DataError reaches main's one handler."""
+    return load_fashion_mnist(args.data, download=not getattr(args, "no_download", False))
+
+
+def _load_run(args) -> TrainingRun:
+    """The checkpoint the command names; a CheckpointError reaches main's one handler."""
+    return load_checkpoint(args.checkpoint)
+
+
 def cmd_train(args) -> int:
     try:
         config = default_config(
@@ -117,10 +131,7 @@ def cmd_train(args) -> int:
         )
     except ValueError as e:
         return _fail(str(e))
-    try:
-        data = load_fashion_mnist(args.data)
-    except DataError as e:
-        return _fail(str(e))
+    data = _load_data(args)
     run = TrainingRun(config, classes=data.classes)
     run.fit(data, on_epoch=lambda s: _emit(s.to_dict()))
     try:
@@ -137,10 +148,7 @@ def _data_info(data) -> dict:
 
 
 def cmd_data(args) -> int:
-    try:
-        data = load_fashion_mnist(args.data, download=not args.no_download)
-    except DataError as e:
-        return _fail(str(e))
+    data = _load_data(args)
     _emit({**_data_info(data), "classes": list(data.classes)})
     return EXIT_OK
 
@@ -149,10 +157,7 @@ def cmd_default_model(args) -> int:
     folder = cache_dir()
     if folder is None:
         return _fail("saving models is switched off ($FMNIST_MODEL_CACHE=off); nothing to do")
-    try:
-        data = load_fashion_mnist(args.data, download=not args.no_download)
-    except DataError as e:
-        return _fail(str(e))
+    data = _load_data(args)
     config = default_config("softmax")
     run, path, trained_now = fit_or_load(config, data, folder, test_every_epoch=False)
     _emit(
@@ -170,23 +175,14 @@ def cmd_default_model(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    try:
-        run = load_checkpoint(args.checkpoint)
-    except CheckpointError as e:
-        return _fail(str(e))
-    try:
-        data = load_fashion_mnist(args.data)
-    except DataError as e:
-        return _fail(str(e))
-    _emit({"test_acc": evaluate(run.model, run.scaling, data.test_images, data.test_labels)})
+    run = _load_run(args)
+    data = _load_data(args)
+    _emit({"test_acc": accuracy(run.model, run.scaling, data.test_images, data.test_labels)})
     return EXIT_OK
 
 
 def cmd_predict(args) -> int:
-    try:
-        classifier = load_checkpoint(args.checkpoint).classifier()
-    except CheckpointError as e:
-        return _fail(str(e))
+    classifier = _load_run(args).classifier()
     failed = False
     for path in args.images:
         try:
@@ -199,26 +195,24 @@ def cmd_predict(args) -> int:
     return EXIT_SOME_FAILED if failed else EXIT_OK
 
 
+def _one_line_error(message: str) -> int:
+    """A bad test index or image: the one thing asked for cannot be answered (status 1, as for predict)."""
+    print(f"error: {' '.join(message.split())}", file=sys.stderr)
+    return EXIT_SOME_FAILED
+
+
 def cmd_explain(args) -> int:
-    try:
-        classifier = load_checkpoint(args.checkpoint).classifier()
-    except CheckpointError as e:
-        return _fail(str(e))
+    classifier = _load_run(args).classifier()
     if args.image is not None:
         try:
             pixels, label = preprocess_image(args.image).pixels, None
         except ImageError as e:
-            print(f"error: {args.image}: {e}", file=sys.stderr)
-            return EXIT_SOME_FAILED
+            return _one_line_error(f"{args.image}: {e}")
     else:
-        try:
-            data = load_fashion_mnist(args.data)
-        except DataError as e:
-            return _fail(str(e))
+        data = _load_data(args)
         n = len(data.test_labels)
         if not 0 <= args.test_index < n:
-            print(f"error: --test-index must be from 0 to {n - 1}, got {args.test_index}", file=sys.stderr)
-            return EXIT_SOME_FAILED
+            return _one_line_error(f"--test-index must be from 0 to {n - 1}, got {args.test_index}")
         pixels, label = data.test_images[args.test_index], int(data.test_labels[args.test_index])
     _emit(explain(classifier, pixels, label).to_json())
     return EXIT_OK
@@ -236,6 +230,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     }[args.command]
     try:
         return handler(args)
+    except (DataError, CheckpointError) as e:  # the data or checkpoint a command names is unusable
+        return _fail(str(e))
     except KeyboardInterrupt:
         return _fail("interrupted")
     except BrokenPipeError:
