@@ -3,7 +3,7 @@
 import streamlit as st
 
 from fmnist_lib import CheckpointError, checkpoint_bytes, load_checkpoint
-from lab_ui import charts, controls, layout, resources, state, training
+from lab_ui import charts, controls, divergence, layout, resources, state, training
 
 layout.ensure_entry_point()
 st.title(":material/model_training: Train a model")
@@ -95,6 +95,8 @@ with right:
             box = progress_slot.container()
             training.show_notice(box)
             run = lab_run.run
+            with box:
+                divergence.draw(run.diverged)  # a diverged run's last epoch, step by step
             if run.status == "stopped" and run.epochs_done < run.config.epochs:
                 box.button(
                     f"Continue {lab_run.name} to {run.config.epochs} epochs",
