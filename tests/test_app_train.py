@@ -237,3 +237,11 @@ def test_a_diverged_run_shows_its_failed_epoch_step_by_step_and_the_guards_rule(
     specs = [c.proto.spec for c in at.get("vega_lite_chart")]
     assert any("until the guard stopped it" in s for s in specs), "the per-step loss chart"
     assert any("The guard stops a run" in t and "above 50" in t for t in texts(at.caption))
+
+
+def test_a_checkpoint_file_name_is_shown_as_text_not_markdown():
+    at = open_page("pages/train.py")
+    at.file_uploader(key=state.CHECKPOINT_UPLOAD).set_value(("**x** :red[y].pt", b"junk", "application/octet-stream"))
+    at.run()
+    assert_ok(at)
+    assert any(r"\*\*x\*\* \:red\[y\].pt" in t and "was refused" in t for t in texts(at.error))

@@ -55,7 +55,7 @@ pytestmark = [
     pytest.mark.timeout(300),
 ]
 
-PAGES = ("Home", "Train", "Browse", "Upload")
+PAGES = ("Home", "Train", "Browse", "Upload", "Inside softmax")
 ACCURACY = re.compile(r"Test accuracy\s*:?\s*(\d{1,3}\.\d)\s*%")
 TRAIN_TIMEOUT = 120.0  # seconds; the softmax defaults take a few seconds even on a loaded machine
 
