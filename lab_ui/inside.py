@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from fmnist_lib.explain import FLOAT32_EXP_LIMIT, LOSS_WAYS, Explanation, sgd_step, stability_demo
+from fmnist_lib.explain import FLOAT32_EXP_FLOOR, FLOAT32_EXP_LIMIT, LOSS_WAYS, Explanation, sgd_step, stability_demo
 from fmnist_lib.inference import Classifier, softmax_with_temperature
 
 from . import charts, state
@@ -300,7 +300,7 @@ def step_stability(ex: Explanation, classes) -> None:
         )
     st.caption(
         f"For this image the largest logit is {z_max:.2f}, so the naive form breaks once c > {limit:.1f} "
-        f"(z_max + c > ln(3.4 × 10³⁸) = {FLOAT32_EXP_LIMIT:.2f}), and below about c = {-103.3 - z_max:.0f} "
+        f"(z_max + c > ln(3.4 × 10³⁸) = {FLOAT32_EXP_LIMIT:.2f}), and below about c = {FLOAT32_EXP_FLOOR - z_max:.0f} "
         "where even the largest exp rounds to 0. Subtracting the maximum first makes the largest term e⁰ = 1: "
         "nothing can overflow, and the sum is at least 1. `F.cross_entropy` and `F.log_softmax` do this inside."
     )

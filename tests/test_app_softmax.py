@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from apptest_support import assert_ok, open_page, set_widget, texts
+from apptest_support import assert_ok, open_page, set_widget, texts, train_until_done
 from conftest import make_tiny_data
 from image_cases import encode, garment
 
@@ -87,8 +87,7 @@ def test_a_trained_softmax_run_and_one_sgd_step_on_a_copy():
     at = open_page("pages/train.py")
     set_widget(at, "slider", state.EPOCHS, 1)
     at.button(key=state.TRAIN_BUTTON).click().run()
-    while at.session_state[state.JOB] is not None:
-        at.run()
+    train_until_done(at)
     upload_photo(at)
     assert any("Active model:** #1" in t for t in texts(at.info))
     use_sources(at, softmax=True)

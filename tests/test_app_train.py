@@ -113,6 +113,10 @@ def test_a_diverging_run_stops_and_says_why():
     assert run.status == "diverged"
     error = " ".join(texts(at.error))
     assert "learning rate" in error.lower() and "too large" in error
+    # The failed epoch, step by step, and the guard's rule in one sentence.
+    assert run.diverged is not None and len(run.diverged.losses) >= 2
+    assert any("until the guard stopped it" in c.proto.spec for c in at.get("vega_lite_chart"))
+    assert any("The guard stops a run" in t and "above 50" in t for t in texts(at.caption))
 
 
 def test_choosing_the_cnn_sets_its_defaults_and_widgets_survive_page_switches():
@@ -224,19 +228,6 @@ def test_the_accuracy_axis_zooms_to_the_curves_on_request():
     lowest = min(min(e.train_acc, e.test_acc) for e in lab_run.run.history)
     assert 0.5 <= domain[0] < lowest and domain[1] == 1  # starts just below the curves
     assert not any("chance" in r for r in refs) and len(refs) == 2  # the human and best-linear lines stay
-
-
-def test_a_diverged_run_shows_its_failed_epoch_step_by_step_and_the_guards_rule():
-    at = open_page("pages/train.py")
-    set_widget(at, "select_slider", state.LR, 10.0)
-    set_widget(at, "slider", state.EPOCHS, 1)
-    click(at, state.TRAIN_BUTTON)
-    train_until_done(at)
-    failed = runs(at)[0].run.diverged
-    assert failed is not None and len(failed.losses) >= 2
-    specs = [c.proto.spec for c in at.get("vega_lite_chart")]
-    assert any("until the guard stopped it" in s for s in specs), "the per-step loss chart"
-    assert any("The guard stops a run" in t and "above 50" in t for t in texts(at.caption))
 
 
 def test_a_checkpoint_file_name_is_shown_as_text_not_markdown():
