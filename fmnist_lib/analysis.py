@@ -152,7 +152,7 @@ def _nll(logits: torch.Tensor, labels: torch.Tensor, inv_t: float) -> float:
     return float(torch.nn.functional.cross_entropy(logits * inv_t, labels))
 
 
-def fit_temperature(logits, labels, t_min: float = 0.05, t_max: float = 20.0, iters: int = 60) -> float:
+def fit_temperature(logits, labels, t_min: float = 0.05, t_max: float = 20.0, iters: int = 40) -> float:
     """The temperature T minimising the mean cross-entropy of softmax(logits / T).
 
     The loss is convex in 1/T (log-sum-exp of a linear function, minus a linear one), so a

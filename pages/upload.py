@@ -103,7 +103,7 @@ def temperature_demo() -> None:
     order = [x["index"] for x in scaled.top(0)]
     probs = scaled.probs[0].tolist()
     st.markdown(
-        f"At **T = {t:g}**, {classes[order[0]]} gets **{probs[order[0]]:.1%}** "
+        f"At **T = {t:g}**, {plain(classes[order[0]])} gets **{probs[order[0]]:.1%}** "
         f"and the least likely class {probs[order[-1]]:.2%}."
     )
     st.altair_chart(
