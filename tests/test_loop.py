@@ -50,13 +50,6 @@ def test_diverging_run_stops_with_a_learners_reason_and_rolls_back(tiny_data, mo
     assert torch.isfinite(run.classifier().logits(tiny_data.test_images[:2])).all()
 
 
-@pytest.mark.integration
-def test_real_lr_10_diverges_with_a_clear_reason(real_data):
-    run = TrainingRun(default_config("softmax", lr=10))
-    assert run.fit(real_data) == "diverged"
-    assert "A learning rate of 10 is too large" in run.message
-
-
 def test_set_threads_sets_and_reports():
     before = set_threads(None)
     try:
