@@ -69,12 +69,13 @@ class Explanation:
 
 
 def three_losses(logits: torch.Tensor, label: int) -> dict[str, float]:
-    """-log p_y three ways, as torch computes them (float32): they agree to rounding.
+    """-log p_y three ways, as torch computes them, in float64 so that they agree to the digits shown
+    (in float32 they differ in the 7th digit).
 
     The third takes softmax first and the log after: where p_y underflows to 0 it gives inf,
     which is why training uses the first (log-softmax inside, never softmax itself).
     """
-    z = logits.reshape(1, -1).to(torch.float32)  # [1, 10]
+    z = logits.reshape(1, -1).to(torch.float64)  # [1, 10]
     y = torch.tensor([label])
     return {
         "cross_entropy": float(F.cross_entropy(z, y)),

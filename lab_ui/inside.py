@@ -237,7 +237,7 @@ def step_loss(ex: Explanation, classes) -> None:
     for col, (call, key) in zip(cols, LOSS_WAYS, strict=True):
         col.metric(call, f"{ex.losses[key]:.6f}")
     st.markdown(
-        "Three ways, computed live with torch on this image's logits, and equal (to float32 rounding). "
+        "Three ways, computed live with torch on this image's logits, and equal (in float64; in float32 they can differ in the 7th digit). "
         "**The model returns logits; training never calls softmax.** It minimises `F.cross_entropy(z, y)` on the "
         "logits, which is `log_softmax` followed by `nll_loss`, done in one stable step (next section). This app "
         "calls softmax only to *show* probabilities. The third way, softmax first and the log after, is the "

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 import torch
-from apptest_support import assert_ok, open_page, set_widget, texts, train_until_done
-from conftest import make_tiny_data
-from image_cases import encode, garment
 
 from fmnist_lib import TrainingRun, checkpoint_bytes, default_config
 from lab_ui import state
+from tests.support.apptest import assert_ok, open_page, set_widget, texts, train_until_done
+from tests.support.data import make_tiny_data
+from tests.support.images import encode, garment
 
 pytestmark = pytest.mark.integration
 

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import make_tiny_data
-from image_cases import encode, garment
 
 from fmnist_lib import TrainingRun, default_config, save_checkpoint
 from fmnist_lib.cli import main
 from fmnist_lib.explain import explain
 from fmnist_lib.preprocess import preprocess_image
+from tests.support.data import make_tiny_data
+from tests.support.images import encode, garment
 
 KEYS = {"label", "pred", "logits", "probs", "loss", "grad_logits"}
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from e2e_support import (
+
+from tests.support.images import garment_photo
+from tests.support.server import (
     ARTIFACTS,
     ERROR,
     SCREENSHOTS,
@@ -18,7 +20,6 @@ from e2e_support import (
     StreamlitServer,
     exceptions_on_page,
     find_chromium,
-    garment_photo,
     goto_page,
     launch_chromium,
     new_context,

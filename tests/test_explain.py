@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import make_tiny_data
 
 from fmnist_lib import TrainingRun, default_config
 from fmnist_lib.explain import (
@@ -18,6 +17,7 @@ from fmnist_lib.explain import (
     three_losses,
 )
 from fmnist_lib.scaling import STANDARDIZED
+from tests.support.data import make_tiny_data
 
 
 @pytest.fixture(scope="module")
@@ -90,10 +90,10 @@ def test_a_label_out_of_range_is_refused(softmax_clf, tiny):
 
 
 def test_the_third_loss_is_infinite_where_softmax_underflows():
-    z = torch.tensor([0.0, 200.0] + [0.0] * 8)
+    z = torch.tensor([0.0, 800.0] + [0.0] * 8)  # p_0 = e^-800: 0 even in float64
     losses = three_losses(z, 0)
-    assert losses["cross_entropy"] == pytest.approx(200.0)
-    assert losses["nll_log_softmax"] == pytest.approx(200.0)
+    assert losses["cross_entropy"] == pytest.approx(800.0)
+    assert losses["nll_log_softmax"] == pytest.approx(800.0)
     assert losses["neg_log_softmax"] == float("inf")
 
 
@@ -143,3 +143,11 @@ def test_the_tutorials_scaling_gives_other_logits_than_the_models_own(softmax_cl
     x = STANDARDIZED.apply(img[None])
     np.testing.assert_allclose(wrong.logits[0].numpy(), softmax_clf.model(x)[0].detach().numpy(), atol=1e-5)
     assert not torch.allclose(wrong.logits, softmax_clf.predict(img).logits)
+
+
+def test_the_three_losses_agree_to_the_digits_the_page_shows():
+    g = torch.Generator().manual_seed(0)
+    for _ in range(200):
+        z = torch.randn(10, generator=g) * 6
+        values = three_losses(z, int(torch.randint(0, 10, (1,), generator=g)))
+        assert len({f"{v:.6f}" for v in values.values()}) == 1, values
