@@ -30,8 +30,9 @@ def why_wrong(clf: Classifier) -> str:
     return (
         "Why the first is wrong: the model was trained on pixels in [0, 1] (the tutorial's `ToTensor()`), but "
         "the tutorial's upload code normalises with Fashion-MNIST's mean and std, so black background becomes "
-        f"{lo:.2f} instead of 0 and white {hi:.2f} instead of 1. Inputs the model never saw: every logit moves "
-        "by the sum of its class's weights times that offset, and the answer is close to arbitrary."
+        f"{lo:.2f} instead of 0 and white {hi:.2f} instead of 1. Inputs the model never saw: "
+        f"each logit is stretched {1 / STANDARDIZED.std:.1f}-fold and shifted by {lo:.2f} times the sum of its "
+        "class's weights, so the answer says more about the weights than about the photo."
     )
 
 
@@ -40,14 +41,13 @@ def draw(clf: Classifier, pixels, stages) -> None:
     as_written = predict_with_scaling(clf, pixels, STANDARDIZED, k=3).top(0)
     own = clf.predict(pixels, k=3).top(0)
     st.markdown("**The tutorial's pipeline, as written** (for comparison)")
-    c1, c2 = st.columns([1, 2])
+    st.markdown("Its steps, then its normalisation `(x − 0.2860) / 0.3530`, fed to the active model:")
+    c1, c2 = st.columns([1, 3])
     with c1:
         st.image(charts.upscale(pixels, 3), caption="Tutorial's 28×28", width="stretch")
     with c2:
         rows = [f"| {i + 1} | {cell(a)} | {cell(o)} |" for i, (a, o) in enumerate(zip(as_written, own, strict=True))]
-        st.markdown(
-            "| | as written, `(x − 0.2860) / 0.3530` | the model's own scaling |\n|---|---|---|\n" + "\n".join(rows)
-        )
+        st.markdown("| | as written | own scaling |\n|---|---|---|\n" + "\n".join(rows))
     st.caption(
         f"The tutorial's answer as written: **{plain(as_written[0]['label'])}**; with the model's own scaling the "
         f"same image gives **{plain(own[0]['label'])}**. {why_wrong(clf)}"

@@ -80,7 +80,7 @@ def test_the_camera_is_offered(at):
 def test_the_tutorials_answer_as_written_beside_the_models_own_scaling(at):
     upload(at, "shirt.png", encode(garment(), "PNG"), "image/png")
     shown = " ".join(texts(at.markdown))
-    assert "as written, `(x − 0.2860) / 0.3530`" in shown and "the model's own scaling" in shown
+    assert "normalisation `(x − 0.2860) / 0.3530`" in shown and "| as written | own scaling |" in shown
     caption = next(t for t in texts(at.caption) if "The tutorial's answer as written" in t)
     assert "Why the first is wrong" in caption and "trained on pixels in [0, 1]" in caption
 
