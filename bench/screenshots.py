@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+from tests.support import server as e
+from tests.support.images import garment_photo
 
-import e2e_support as e  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 SCREENS = {"desktop": (1400, 1000, ""), "phone": (390, 844, "-phone")}
 EPOCHS = 3  # short runs: the shots are about the layout, not the accuracy
@@ -84,7 +83,7 @@ def shoot(browser, srv, screen: str, out: Path) -> list[Path]:
         page.wait_for_timeout(800)
         saved.append(e.screenshot(page, out / f"browse{suffix}.png"))
         e.goto_page(page, "Upload")
-        photo, _ = e.garment_photo(index=1, fmt="JPEG")  # a pullover
+        photo, _ = garment_photo(index=1, fmt="JPEG")  # a pullover
         e.upload(page, "pullover.jpg", photo, "image/jpeg")
         page.locator('[data-testid="stMain"]').get_by_text("Predicted:").first.wait_for(state="visible")
         page.wait_for_timeout(800)
