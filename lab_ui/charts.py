@@ -41,7 +41,7 @@ HUMAN_NOTE = (
 # The plots' own height in pixels, whatever the number of runs: legends are drawn below it.
 PLOT_HEIGHT = 220
 # Longest legend label in pixels: the legend stays within a chart half a phone's width wide.
-LEGEND_LABEL_LIMIT = 250
+LEGEND_LABEL_LIMIT = 260
 SPLIT_DASH = {"train accuracy": [1, 0], "test accuracy": [6, 3]}  # solid = training, dashed = test
 
 

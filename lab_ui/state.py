@@ -211,6 +211,8 @@ def add_run(run: TrainingRun, origin: str = "trained", name: str | None = None) 
     return lab_run
 
 
+_SHORT_MODEL = {"softmax": "Softmax", "cnn": "CNN"}  # names go into chart legends: every character counts
+
 # The settings a run name may mention, in the order it mentions them, each with how it reads.
 _NAME_PARTS = (
     ("batch_size", lambda v: f"batch {v}"),
@@ -222,14 +224,17 @@ _NAME_PARTS = (
 
 
 def run_name(rid: int, config: TrainConfig, others: list[TrainConfig]) -> str:
-    """A run's name: "#3 Softmax regression · Adam lr 0.001 · batch 64 · seed 2".
+    """A run's name: "#3 Softmax · Adam lr 0.001 · batch 64 · seed 2".
 
     The model, optimizer and learning rate always; any other setting when it differs from the
     model's default or from one of the session's other runs of that model. So two runs with
     different settings never share a name (past the #id), and a name says what sets a run apart."""
     default = DEFAULT_CONFIGS[config.model]
     same_model = [o for o in others if o.model == config.model]
-    parts = [f"#{rid} {MODEL_TITLES[config.model]}", f"{OPTIMIZER_TITLES[config.optimizer]} lr {config.lr:g}"]
+    parts = [
+        f"#{rid} {_SHORT_MODEL.get(config.model, MODEL_TITLES[config.model])}",
+        f"{OPTIMIZER_TITLES[config.optimizer]} lr {config.lr:g}",
+    ]
     for field_name, say in _NAME_PARTS:
         value = getattr(config, field_name)
         if value != getattr(default, field_name) or any(getattr(o, field_name) != value for o in same_model):

@@ -9,7 +9,7 @@ from lab_ui.state import run_name
 
 
 def test_the_default_run_names_model_optimizer_and_rate_only():
-    assert run_name(1, default_config("softmax"), []) == "#1 Softmax regression · SGD lr 0.1"
+    assert run_name(1, default_config("softmax"), []) == "#1 Softmax · SGD lr 0.1"
 
 
 def test_two_runs_that_differ_only_by_seed_differ_in_name():
