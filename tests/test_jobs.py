@@ -12,10 +12,10 @@ import time
 
 import pytest
 import torch
-from conftest import make_tiny_data
 
 from fmnist_lib import TrainingRun, default_config
 from fmnist_lib.jobs import DONE, QUEUED, RUNNING, TrainingPool, default_workers
+from tests.support.data import make_tiny_data
 
 
 def tiny_data():

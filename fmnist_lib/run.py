@@ -1,9 +1,4 @@
-"""Training on the in-memory tensors: config, one epoch, evaluation, and a resumable run.
-
-The loop shuffles by permutation and slices batches straight out of the uint8
-tensors (no DataLoader, no per-sample PIL transforms): a softmax epoch over
-60,000 images takes a few hundredths of a second on two cores.
-"""
+"""A resumable training run: a model, its optimizer and its history, trained epoch by epoch."""
 
 from __future__ import annotations
 
@@ -11,123 +6,16 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass
 
 import torch
-import torch.nn.functional as F
-from torch import nn
 
+from .config import DEFAULT_SCALING, TrainConfig, lr_at
 from .data import CLASSES, FashionMNIST
 from .inference import Classifier, accuracy
-from .models import MODEL_KINDS, SoftmaxRegression, build_model
-from .optim import SGD, Adam, Optimizer
-from .scaling import STANDARDIZED, UNIT, InputScaling
-
-OPTIMIZERS = ("sgd", "momentum", "adam")
-SCHEDULES = ("constant", "cosine")
-OPTIMIZER_TITLES = {"sgd": "SGD", "momentum": "SGD with momentum", "adam": "Adam"}
-
-# A loss above this means the model gives the right class a probability below e^-50:
-# far worse than guessing (ln 10 = 2.3). Only a diverging run gets there.
-EXPLODING_LOSS = 50.0
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything that defines a run. `default_config(model)` gives each model's recommended values."""
-
-    model: str = "softmax"  # "softmax" (the tutorial's Flatten + Linear) or "cnn"
-    lr: float = 0.1  # step size; 0.1 is the tutorial's for softmax with plain SGD
-    epochs: int = 10  # passes over the 60,000 training images (the tutorial's 10)
-    batch_size: int = 256  # examples per gradient step (the tutorial's 256)
-    optimizer: str = "sgd"  # "sgd", "momentum" (SGD with momentum 0.9) or "adam"
-    weight_decay: float = 0.0  # L2 penalty on the weights; 0 = none, as in the tutorial
-    seed: int = 0  # seeds the initial weights and the shuffling: same seed, same run
-    schedule: str = "constant"  # "cosine" lowers the lr smoothly towards 0 over the epochs: steadier final accuracy
-
-    def validate(self) -> TrainConfig:
-        problems = []
-        if self.model not in MODEL_KINDS:
-            problems.append(f"model must be one of {', '.join(MODEL_KINDS)}, not {self.model!r}")
-        if self.optimizer not in OPTIMIZERS:
-            problems.append(f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {self.optimizer!r}")
-        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
-            problems.append(f"learning rate must be a positive number, not {self.lr!r}")
-        if not (isinstance(self.epochs, int) and 1 <= self.epochs <= 1000):
-            problems.append(f"epochs must be a whole number from 1 to 1000, not {self.epochs!r}")
-        if not (isinstance(self.batch_size, int) and 1 <= self.batch_size <= 60_000):
-            problems.append(f"batch size must be a whole number from 1 to 60000, not {self.batch_size!r}")
-        if not (isinstance(self.weight_decay, (int, float)) and 0 <= self.weight_decay < 1):
-            problems.append(f"weight decay must be from 0 to 1, not {self.weight_decay!r}")
-        if self.schedule not in SCHEDULES:
-            problems.append(f"schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}")
-        if not (isinstance(self.seed, int) and 0 <= self.seed < 2**63):
-            problems.append(f"seed must be a non-negative whole number, not {self.seed!r}")
-        if problems:
-            raise ValueError("Invalid training settings: " + "; ".join(problems) + ".")
-        return self
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> TrainConfig:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names}).validate()
-
-
-DEFAULT_CONFIGS = {
-    "softmax": TrainConfig(),  # the tutorial's settings
-    # Adam with BatchNorm, lr decayed to 0 over 8 epochs: >= 91% test accuracy in ~75 s on 2 cores.
-    "cnn": TrainConfig(model="cnn", lr=1e-3, epochs=8, batch_size=128, optimizer="adam", schedule="cosine"),
-}
-
-# Softmax keeps the tutorial's [0, 1] pixels; the CNN trains on standardised pixels.
-DEFAULT_SCALING = {"softmax": UNIT, "cnn": STANDARDIZED}
-
-
-def default_config(model: str = "softmax", **overrides) -> TrainConfig:
-    """The model's recommended settings, with any field overridden (None means keep the default)."""
-    if model not in DEFAULT_CONFIGS:
-        raise ValueError(f"Unknown model {model!r}; choose one of {', '.join(MODEL_KINDS)}.")
-    changes = {k: v for k, v in overrides.items() if v is not None}
-    return replace(DEFAULT_CONFIGS[model], **changes).validate()
-
-
-def make_optimizer(model: nn.Module, config: TrainConfig) -> Optimizer:
-    """The optimizer the config names (torch.optim's update rules; see optim.py for why not torch.optim)."""
-    params = model.parameters()
-    if config.optimizer == "sgd":
-        return SGD(params, lr=config.lr, weight_decay=config.weight_decay)
-    if config.optimizer == "momentum":
-        return SGD(params, lr=config.lr, momentum=0.9, weight_decay=config.weight_decay)
-    return Adam(params, lr=config.lr, weight_decay=config.weight_decay)
-
-
-def set_threads(n: int | None) -> int:
-    """Use n CPU threads for torch's maths (None: leave it); returns the number in use.
-
-    The app uses 1: with a browser (or another session) busy on the same few cores, torch's
-    second thread spins waiting for work and slows small softmax steps down about twofold
-    (measured: Train to "Test accuracy" 5.7 s with 2 threads, 2.9 s with 1, in Chromium on 2 cores).
-    """
-    if n is not None:
-        torch.set_num_threads(max(1, int(n)))
-    return torch.get_num_threads()
-
-
-def lr_at(config: TrainConfig, epoch: int) -> float:
-    """The learning rate of (1-based) `epoch`. Cosine: lr * (1 + cos(pi * (epoch - 1) / epochs)) / 2,
-    held at its last value for epochs past config.epochs (a continued run)."""
-    if config.schedule == "constant":
-        return config.lr
-    e = min(epoch, config.epochs) - 1
-    return config.lr * 0.5 * (1.0 + math.cos(math.pi * e / config.epochs))
-
-
-def loss_fn(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """The training loss: mean cross-entropy on logits (log-softmax + NLL, computed stably)."""
-    return F.cross_entropy(logits, labels)
+from .loop import Progress, TrainingDiverged, make_optimizer, train_epoch
+from .models import build_model
+from .scaling import InputScaling
 
 
 @dataclass
@@ -148,108 +36,8 @@ class EpochStats:
         return asdict(self)
 
 
-@dataclass
-class Progress:
-    """Passed to the progress callback every few steps."""
-
-    epoch: int
-    step: int  # steps done in this epoch
-    steps_per_epoch: int
-    examples: int  # examples done in this epoch
-    loss: float  # mean loss over this epoch so far
-
-
-class TrainingDiverged(Exception):
-    """The loss became NaN, infinite or exploded; the message explains it to a learner."""
-
-
 class RunBusyError(RuntimeError):
     """Another loop is training this run right now."""
-
-
-@dataclass
-class _EpochResult:
-    loss_sum: float
-    correct: int
-    seen: int
-    stopped: bool
-
-
-def _divergence_message(loss: float, step: int, epoch: int, config: TrainConfig) -> str:
-    what = "NaN (not a number)" if math.isnan(loss) else "infinite" if math.isinf(loss) else f"{loss:.3g}"
-    return (
-        f"Training stopped: the loss became {what} at step {step} (epoch {epoch}). "
-        f"A learning rate of {config.lr:g} is too large for this model: each step overshoots "
-        "the minimum, so the weights grow instead of settling and the loss blows up. "
-        f"Try a smaller learning rate, such as {config.lr / 10:g}. "
-        "The model was rolled back to where it was before this epoch."
-    )
-
-
-def train_epoch(
-    model: nn.Module,
-    optimizer: Optimizer,
-    images: torch.Tensor,
-    labels: torch.Tensor,
-    *,
-    scaling: InputScaling,
-    batch_size: int,
-    generator: torch.Generator,
-    on_progress: Callable[[Progress], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
-    epoch: int = 1,
-    first_step: int = 0,
-    progress_every: int = 25,
-    config: TrainConfig | None = None,
-) -> _EpochResult:
-    """One pass over (images [N,28,28] uint8, labels [N] int64) in a random order.
-
-    Stops between steps when should_stop() is true. Raises TrainingDiverged when
-    the loss is not finite or explodes (the caller restores the weights).
-    """
-    model.train()
-    n = len(labels)
-    perm = torch.randperm(n, generator=generator)
-    flat = images.view(n, -1)  # rows of 784 bytes: index_select copies whole rows
-    steps = math.ceil(n / batch_size)
-    closed_form = isinstance(model, SoftmaxRegression)
-    loss_sum = torch.zeros((), dtype=torch.float64)
-    correct = torch.zeros((), dtype=torch.int64)
-    seen = 0
-    for step in range(steps):
-        if should_stop is not None and should_stop():
-            return _EpochResult(float(loss_sum), int(correct), seen, stopped=True)
-        idx = perm[step * batch_size : (step + 1) * batch_size]
-        rows = flat.index_select(0, idx)  # [B, 784] uint8
-        y = labels.index_select(0, idx)  # [B]
-        if closed_form:
-            x = scaling.apply(rows)  # [B, 784] float: softmax regression works on flat rows
-            losses, logits = model.cross_entropy_gradients(x, y)
-            batch_loss = losses.sum()
-        else:
-            x = scaling.apply(rows.view(-1, 28, 28))  # [B, 1, 28, 28] float
-            logits = model(x)
-            loss = loss_fn(logits, y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            batch_loss = loss.detach() * len(y)
-        loss_value = float(batch_loss) / len(y)
-        if not math.isfinite(loss_value) or loss_value > EXPLODING_LOSS:
-            raise TrainingDiverged(
-                _divergence_message(loss_value, first_step + step + 1, epoch, config or TrainConfig())
-            )
-        optimizer.step()
-        loss_sum += batch_loss
-        correct += (logits.detach().argmax(dim=1) == y).sum()
-        seen += len(y)
-        if on_progress is not None and ((step + 1) % progress_every == 0 or step + 1 == steps):
-            on_progress(Progress(epoch, step + 1, steps, seen, float(loss_sum) / seen))
-    return _EpochResult(float(loss_sum), int(correct), seen, stopped=False)
-
-
-def evaluate(model: nn.Module, scaling: InputScaling, images: torch.Tensor, labels: torch.Tensor) -> float:
-    """Test accuracy, in eval mode without gradients."""
-    return accuracy(model, scaling, images, labels)
 
 
 class TrainingRun:
@@ -435,7 +223,7 @@ class TrainingRun:
             self.status, self.message = "stopped", f"Stopped before epoch {epoch} began."
             return None
         test_acc = (
-            evaluate(self.model, self.scaling, data.test_images, data.test_labels) if test or result.stopped else None
+            accuracy(self.model, self.scaling, data.test_images, data.test_labels) if test or result.stopped else None
         )
         seconds = time.perf_counter() - start
         stats = EpochStats(
@@ -498,25 +286,3 @@ def _clone_state(obj):
     if isinstance(obj, list):
         return [_clone_state(v) for v in obj]
     return obj
-
-
-__all__ = [
-    "DEFAULT_CONFIGS",
-    "DEFAULT_SCALING",
-    "EXPLODING_LOSS",
-    "OPTIMIZERS",
-    "OPTIMIZER_TITLES",
-    "EpochStats",
-    "Progress",
-    "RunBusyError",
-    "TrainConfig",
-    "TrainingDiverged",
-    "TrainingRun",
-    "SCHEDULES",
-    "default_config",
-    "evaluate",
-    "loss_fn",
-    "lr_at",
-    "make_optimizer",
-    "train_epoch",
-]
