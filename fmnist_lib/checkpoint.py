@@ -31,9 +31,10 @@ import torch
 
 from . import checkpoint_check as check
 from .checkpoint_check import CheckpointError
+from .config import TrainConfig
 from .files import UnreadableFile, read_regular_file
+from .run import EpochStats, TrainingRun
 from .scaling import InputScaling
-from .training import EpochStats, TrainConfig, TrainingRun
 
 __all__ = ["CheckpointError", "checkpoint_bytes", "checkpoint_dict", "load_checkpoint", "save_checkpoint"]
 

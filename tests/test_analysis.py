@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import make_tiny_data
 
 from fmnist_lib import TrainingRun, default_config
 from fmnist_lib.analysis import (
@@ -16,6 +15,7 @@ from fmnist_lib.analysis import (
     predict_test_set,
     templates,
 )
+from tests.support.data import make_tiny_data
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from apptest_support import assert_ok, open_page, set_widget, texts
 
 from lab_ui import state
+from tests.support.apptest import assert_ok, open_page, set_widget, texts
 
 pytestmark = pytest.mark.integration
 

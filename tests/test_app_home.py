@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from apptest_support import open_page, texts
+
+from tests.support.apptest import open_page, texts
 
 pytestmark = pytest.mark.integration
 

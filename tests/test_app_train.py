@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from apptest_support import assert_ok, job, open_page, set_widget, texts, train_until_done
 
 from fmnist_lib import TrainingRun, checkpoint_bytes, default_config
 from lab_ui import state, training
+from tests.support.apptest import assert_ok, job, open_page, set_widget, texts, train_until_done
 
 pytestmark = pytest.mark.integration
 

@@ -22,7 +22,7 @@ from fmnist_lib.data import (
     FashionMNIST,
     load_fashion_mnist,
 )
-from tests.fault_support import full_disk, unprivileged
+from tests.support.faults import full_disk, unprivileged
 
 N_TRAIN, N_TEST = 6, 4
 

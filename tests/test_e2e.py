@@ -19,7 +19,10 @@ import re
 from pathlib import Path
 
 import pytest
-from e2e_support import (
+
+from fmnist_lib import CLASSES
+from tests.support.images import broken_image_bytes, garment_photo
+from tests.support.server import (
     ARTIFACTS,
     CHART,
     ERROR,
@@ -29,12 +32,10 @@ from e2e_support import (
     SCREENSHOTS,
     SUCCESS,
     StreamlitServer,
-    broken_image_bytes,
     clear_upload,
     click_button,
     exceptions_on_page,
     find_chromium,
-    garment_photo,
     goto_page,
     launch_chromium,
     new_context,
@@ -43,8 +44,6 @@ from e2e_support import (
     upload,
     wait_idle,
 )
-
-from fmnist_lib import CLASSES
 
 pytestmark = [
     pytest.mark.browser,
