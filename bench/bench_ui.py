@@ -89,7 +89,7 @@ def machine() -> dict[str, str]:
 
 SPEED_PROBE = (
     "import time; from fmnist_lib import TrainingRun, default_config, load_fashion_mnist; "
-    "from fmnist_lib.training import set_threads; set_threads(1); d = load_fashion_mnist(); best = 1e9\n"
+    "from fmnist_lib.loop import set_threads; set_threads(1); d = load_fashion_mnist(); best = 1e9\n"
     "for _ in range(2):\n"
     "    r = TrainingRun(default_config('softmax')); t = time.perf_counter(); r.fit(d)\n"
     "    best = min(best, time.perf_counter() - t)\n"

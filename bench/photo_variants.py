@@ -53,7 +53,8 @@ from fmnist_lib import (
     load_fashion_mnist,
     save_checkpoint,
 )
-from fmnist_lib.preprocess import ImageError, preprocess_image
+from fmnist_lib.decode import ImageError
+from fmnist_lib.preprocess import preprocess_image
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "photo_variants.md"

@@ -1,12 +1,14 @@
 """fmnist_lib: Fashion-MNIST softmax regression (and a small CNN) on the CPU, without any UI.
 
-Data in memory as uint8 tensors (data), the two models (models), the training
-loop (training), the preprocessing contract (scaling), predictions (inference),
-safe checkpoints (checkpoint), a run trained once and kept on disk (model_cache),
+Data in memory as uint8 tensors (data), the two models (models), training settings
+(config), the epoch loop (loop), a resumable run (run), the preprocessing contract
+(scaling), predictions (inference), safe checkpoints (checkpoint), a run trained once
+and kept on disk (model_cache), safe image decoding (decode), tilt estimates (deskew),
 photo preprocessing (preprocess) and a CLI (`python -m fmnist_lib`).
 """
 
 from .checkpoint import CheckpointError, checkpoint_bytes, load_checkpoint, save_checkpoint
+from .config import DEFAULT_CONFIGS, OPTIMIZERS, TrainConfig, default_config
 from .data import (
     CLASSES,
     DataCorruptError,
@@ -15,31 +17,18 @@ from .data import (
     FashionMNIST,
     load_fashion_mnist,
 )
-from .inference import Classifier, Prediction, confusion_matrix, predict_logits, softmax_with_temperature
+from .inference import Classifier, Prediction, accuracy, confusion_matrix, predict_logits, softmax_with_temperature
+from .loop import Progress, train_epoch
 from .model_cache import Fitted, fit_or_load
-from .models import MODEL_KINDS, MODEL_TITLES, SmallCNN, SoftmaxRegression, build_model
+from .models import MODEL_KINDS, SmallCNN, SoftmaxRegression, build_model
+from .run import EpochStats, RunBusyError, TrainingRun
 from .scaling import InputScaling
-from .training import (
-    DEFAULT_CONFIGS,
-    OPTIMIZER_TITLES,
-    OPTIMIZERS,
-    EpochStats,
-    Progress,
-    RunBusyError,
-    TrainConfig,
-    TrainingRun,
-    default_config,
-    evaluate,
-    train_epoch,
-)
 
 __all__ = [
     "CLASSES",
     "DEFAULT_CONFIGS",
     "MODEL_KINDS",
-    "MODEL_TITLES",
     "OPTIMIZERS",
-    "OPTIMIZER_TITLES",
     "CheckpointError",
     "Classifier",
     "DataCorruptError",
@@ -57,10 +46,10 @@ __all__ = [
     "TrainConfig",
     "TrainingRun",
     "build_model",
+    "accuracy",
     "checkpoint_bytes",
     "confusion_matrix",
     "default_config",
-    "evaluate",
     "fit_or_load",
     "load_checkpoint",
     "load_fashion_mnist",

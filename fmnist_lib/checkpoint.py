@@ -16,9 +16,10 @@ from typing import BinaryIO
 
 import torch
 
+from .config import TrainConfig
 from .data import CLASSES
+from .run import EpochStats, TrainingRun
 from .scaling import InputScaling
-from .training import EpochStats, TrainConfig, TrainingRun
 
 FORMAT = "fmnist-lab-checkpoint"
 VERSION = 1

@@ -14,11 +14,14 @@ from collections.abc import Sequence
 
 from . import __name__ as _pkg
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .data import DataError, load_fashion_mnist
+from .config import OPTIMIZERS, SCHEDULES, default_config
+from .data import DataError, FashionMNIST, load_fashion_mnist
+from .decode import ImageError
+from .inference import accuracy
 from .model_cache import cache_dir, fit_or_load
 from .models import MODEL_KINDS
-from .preprocess import ImageError, preprocess_image
-from .training import OPTIMIZERS, SCHEDULES, TrainingRun, default_config, evaluate
+from .preprocess import preprocess_image
+from .run import TrainingRun
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_UNUSABLE = 0, 1, 2
 
@@ -92,6 +95,16 @@ def _fail(message: str) -> int:
     return EXIT_UNUSABLE
 
 
+def _load_data(args) -> FashionMNIST:
+    """The data set the command names; a DataError reaches main's one handler."""
+    return load_fashion_mnist(args.data, download=not getattr(args, "no_download", False))
+
+
+def _load_run(args) -> TrainingRun:
+    """The checkpoint the command names; a CheckpointError reaches main's one handler."""
+    return load_checkpoint(args.checkpoint)
+
+
 def cmd_train(args) -> int:
     try:
         config = default_config(
@@ -106,10 +119,7 @@ def cmd_train(args) -> int:
         )
     except ValueError as e:
         return _fail(str(e))
-    try:
-        data = load_fashion_mnist(args.data)
-    except DataError as e:
-        return _fail(str(e))
+    data = _load_data(args)
     run = TrainingRun(config, classes=data.classes)
     run.fit(data, on_epoch=lambda s: _emit(s.to_dict()))
     try:
@@ -126,10 +136,7 @@ def _data_info(data) -> dict:
 
 
 def cmd_data(args) -> int:
-    try:
-        data = load_fashion_mnist(args.data, download=not args.no_download)
-    except DataError as e:
-        return _fail(str(e))
+    data = _load_data(args)
     _emit({**_data_info(data), "classes": list(data.classes)})
     return EXIT_OK
 
@@ -138,10 +145,7 @@ def cmd_default_model(args) -> int:
     folder = cache_dir()
     if folder is None:
         return _fail("saving models is switched off ($FMNIST_MODEL_CACHE=off); nothing to do")
-    try:
-        data = load_fashion_mnist(args.data, download=not args.no_download)
-    except DataError as e:
-        return _fail(str(e))
+    data = _load_data(args)
     config = default_config("softmax")
     run, path, trained_now = fit_or_load(config, data, folder, test_every_epoch=False)
     _emit(
@@ -159,23 +163,14 @@ def cmd_default_model(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    try:
-        run = load_checkpoint(args.checkpoint)
-    except CheckpointError as e:
-        return _fail(str(e))
-    try:
-        data = load_fashion_mnist(args.data)
-    except DataError as e:
-        return _fail(str(e))
-    _emit({"test_acc": evaluate(run.model, run.scaling, data.test_images, data.test_labels)})
+    run = _load_run(args)
+    data = _load_data(args)
+    _emit({"test_acc": accuracy(run.model, run.scaling, data.test_images, data.test_labels)})
     return EXIT_OK
 
 
 def cmd_predict(args) -> int:
-    try:
-        classifier = load_checkpoint(args.checkpoint).classifier()
-    except CheckpointError as e:
-        return _fail(str(e))
+    classifier = _load_run(args).classifier()
     failed = False
     for path in args.images:
         try:
@@ -199,6 +194,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     }[args.command]
     try:
         return handler(args)
+    except (DataError, CheckpointError) as e:  # the data or checkpoint a command names is unusable
+        return _fail(str(e))
     except KeyboardInterrupt:
         return _fail("interrupted")
     except BrokenPipeError:

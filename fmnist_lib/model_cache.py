@@ -8,8 +8,8 @@ start loads it in ~15 ms.
 The file's name carries a key of all that decides the result:
   * the training settings (TrainConfig, seed included),
   * the data (a SHA-256 of all four tensors: ~70 ms for the 55 MB),
-  * the code that trains and stores it (the source of models, training, optim, scaling,
-    checkpoint) and torch's version.
+  * the code that trains and stores it (the source of models, config, loop, run, optim,
+    scaling, checkpoint) and torch's version.
 Change any of them and the key changes, so a stale file is never used. A file that cannot
 be read is trained again and replaced; a folder that cannot be written only means no cache.
 Files are read with the checkpoint loader (torch.load(weights_only=True)), as for uploads.
@@ -27,8 +27,9 @@ from typing import NamedTuple
 import torch
 
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .config import TrainConfig
 from .data import PROJECT_DATA_DIR, FashionMNIST
-from .training import TrainConfig, TrainingRun
+from .run import TrainingRun
 
 ENV_VAR = "FMNIST_MODEL_CACHE"  # a folder for the saved models, or "off" for none
 # Each change to the code or the data makes a new file (~40 KB for softmax); older ones of the
@@ -37,7 +38,7 @@ KEEP_PER_KIND = 8
 DEFAULT_DIR = PROJECT_DATA_DIR / "models"
 
 # The modules whose source decides what a training run computes and how it is stored.
-_CODE_FILES = ("models.py", "training.py", "optim.py", "scaling.py", "checkpoint.py")
+_CODE_FILES = ("models.py", "config.py", "loop.py", "run.py", "optim.py", "scaling.py", "checkpoint.py")
 
 
 def cache_dir() -> Path | None:

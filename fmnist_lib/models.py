@@ -1,6 +1,6 @@
 """The two models. Both take [N, 1, 28, 28] float inputs and return [N, 10] logits.
 
-Softmax is never applied here: the loss (cross-entropy on logits, in training.py)
+Softmax is never applied here: the loss (cross-entropy on logits, in loop.py)
 does it internally and stably, and `inference.predict` applies it when
 probabilities are shown.
 """
@@ -13,7 +13,6 @@ from torch import nn
 NUM_CLASSES = 10
 NUM_PIXELS = 28 * 28
 MODEL_KINDS = ("softmax", "cnn")
-MODEL_TITLES = {"softmax": "Softmax regression", "cnn": "Small CNN"}
 
 
 class SoftmaxRegression(nn.Module):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from fmnist_lib import DEFAULT_CONFIGS, MODEL_KINDS, MODEL_TITLES, OPTIMIZER_TITLES, OPTIMIZERS, TrainConfig
-from fmnist_lib.training import SCHEDULES
+from fmnist_lib import DEFAULT_CONFIGS, MODEL_KINDS, OPTIMIZERS, TrainConfig
+from fmnist_lib.config import SCHEDULES
 
 from . import state
+from .labels import MODEL_TITLES, OPTIMIZER_TITLES
 
 # Learning rates on a log scale (1-2-5 steps per decade); 0.1 is the tutorial's, 1e-3 Adam's default.
 LR_OPTIONS = (1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)

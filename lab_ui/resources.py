@@ -17,8 +17,8 @@ import streamlit as st
 
 from fmnist_lib import DataError, FashionMNIST, TrainingRun, default_config, load_fashion_mnist
 from fmnist_lib.analysis import TestPredictions, predict_test_set
+from fmnist_lib.loop import set_threads
 from fmnist_lib.model_cache import cache_dir, fit_or_load
-from fmnist_lib.training import set_threads
 
 from . import state
 

@@ -29,6 +29,8 @@ import streamlit as st
 
 from fmnist_lib import TrainingRun
 
+from .labels import MODEL_TITLES, OPTIMIZER_TITLES
+
 # --- app state ---------------------------------------------------------------
 RUNS = "lab.runs"  # list[LabRun]: the runs of this session, oldest first
 JOB = "lab.job"  # TrainJob while a run is being trained from the Train page, else None
@@ -180,8 +182,6 @@ def find_run(run_id: int | None) -> LabRun | None:
 def add_run(run: TrainingRun, origin: str = "trained", name: str | None = None) -> LabRun:
     counter = st.session_state.setdefault(RUN_COUNTER, itertools.count(1))
     rid = next(counter)
-    from fmnist_lib import MODEL_TITLES, OPTIMIZER_TITLES
-
     c = run.config
     if name is None:
         name = f"#{rid} {MODEL_TITLES[c.model]}, {OPTIMIZER_TITLES[c.optimizer]} lr {c.lr:g}"

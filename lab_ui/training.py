@@ -32,10 +32,11 @@ import time
 
 import streamlit as st
 
-from fmnist_lib import MODEL_TITLES, OPTIMIZER_TITLES, Progress, RunBusyError, TrainConfig, TrainingRun
+from fmnist_lib import Progress, RunBusyError, TrainConfig, TrainingRun
 from fmnist_lib.analysis import templates
 
 from . import charts, state
+from .labels import MODEL_TITLES, OPTIMIZER_TITLES
 
 CHUNK_SECONDS = 3.0  # train whole epochs until this much time has passed in one fragment run
 TICK_SECONDS = 0.1  # how soon the fragment reruns while a job is active

@@ -15,7 +15,8 @@ import numpy as np
 import streamlit as st
 from PIL import Image, ImageOps
 
-from fmnist_lib.preprocess import ImageError, preprocess_image
+from fmnist_lib.decode import ImageError
+from fmnist_lib.preprocess import preprocess_image
 
 from . import state
 

@@ -12,16 +12,8 @@ import pytest
 from PIL import Image, ImageDraw, ImageFile, ImageFilter
 
 from fmnist_lib import preprocess as pp
-from fmnist_lib.preprocess import (
-    MAX_UPLOAD_BYTES,
-    PIPELINES,
-    WORK_SIZE,
-    ImageError,
-    Preprocessed,
-    decode_image,
-    open_image,
-    preprocess_image,
-)
+from fmnist_lib.decode import MAX_UPLOAD_BYTES, WORK_SIZE, ImageError, decode_image, open_image
+from fmnist_lib.preprocess import PIPELINES, Preprocessed, preprocess_image
 from tests.image_cases import all_cases, case, encode, error_cases, garment, valid_cases
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,0 +1,83 @@
+"""What defines a training run: `TrainConfig`, each model's recommended settings and its input scaling."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields, replace
+
+from .models import MODEL_KINDS
+from .scaling import STANDARDIZED, UNIT
+
+OPTIMIZERS = ("sgd", "momentum", "adam")
+SCHEDULES = ("constant", "cosine")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a run. `default_config(model)` gives each model's recommended values."""
+
+    model: str = "softmax"  # "softmax" (the tutorial's Flatten + Linear) or "cnn"
+    lr: float = 0.1  # step size; 0.1 is the tutorial's for softmax with plain SGD
+    epochs: int = 10  # passes over the 60,000 training images (the tutorial's 10)
+    batch_size: int = 256  # examples per gradient step (the tutorial's 256)
+    optimizer: str = "sgd"  # "sgd", "momentum" (SGD with momentum 0.9) or "adam"
+    weight_decay: float = 0.0  # L2 penalty on the weights; 0 = none, as in the tutorial
+    seed: int = 0  # seeds the initial weights and the shuffling: same seed, same run
+    schedule: str = "constant"  # "cosine" lowers the lr smoothly towards 0 over the epochs: steadier final accuracy
+
+    def validate(self) -> TrainConfig:
+        problems = []
+        if self.model not in MODEL_KINDS:
+            problems.append(f"model must be one of {', '.join(MODEL_KINDS)}, not {self.model!r}")
+        if self.optimizer not in OPTIMIZERS:
+            problems.append(f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {self.optimizer!r}")
+        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
+            problems.append(f"learning rate must be a positive number, not {self.lr!r}")
+        if not (isinstance(self.epochs, int) and 1 <= self.epochs <= 1000):
+            problems.append(f"epochs must be a whole number from 1 to 1000, not {self.epochs!r}")
+        if not (isinstance(self.batch_size, int) and 1 <= self.batch_size <= 60_000):
+            problems.append(f"batch size must be a whole number from 1 to 60000, not {self.batch_size!r}")
+        if not (isinstance(self.weight_decay, (int, float)) and 0 <= self.weight_decay < 1):
+            problems.append(f"weight decay must be from 0 to 1, not {self.weight_decay!r}")
+        if self.schedule not in SCHEDULES:
+            problems.append(f"schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}")
+        if not (isinstance(self.seed, int) and 0 <= self.seed < 2**63):
+            problems.append(f"seed must be a non-negative whole number, not {self.seed!r}")
+        if problems:
+            raise ValueError("Invalid training settings: " + "; ".join(problems) + ".")
+        return self
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names}).validate()
+
+
+DEFAULT_CONFIGS = {
+    "softmax": TrainConfig(),  # the tutorial's settings
+    # Adam with BatchNorm, lr decayed to 0 over 8 epochs: >= 91% test accuracy in ~75 s on 2 cores.
+    "cnn": TrainConfig(model="cnn", lr=1e-3, epochs=8, batch_size=128, optimizer="adam", schedule="cosine"),
+}
+
+# Softmax keeps the tutorial's [0, 1] pixels; the CNN trains on standardised pixels.
+DEFAULT_SCALING = {"softmax": UNIT, "cnn": STANDARDIZED}
+
+
+def default_config(model: str = "softmax", **overrides) -> TrainConfig:
+    """The model's recommended settings, with any field overridden (None means keep the default)."""
+    if model not in DEFAULT_CONFIGS:
+        raise ValueError(f"Unknown model {model!r}; choose one of {', '.join(MODEL_KINDS)}.")
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    return replace(DEFAULT_CONFIGS[model], **changes).validate()
+
+
+def lr_at(config: TrainConfig, epoch: int) -> float:
+    """The learning rate of (1-based) `epoch`. Cosine: lr * (1 + cos(pi * (epoch - 1) / epochs)) / 2,
+    held at its last value for epochs past config.epochs (a continued run)."""
+    if config.schedule == "constant":
+        return config.lr
+    e = min(epoch, config.epochs) - 1
+    return config.lr * 0.5 * (1.0 + math.cos(math.pi * e / config.epochs))

@@ -1,0 +1,206 @@
+"""A resumable training run: a model, its optimizer and its history, trained epoch by epoch."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import torch
+
+from .config import DEFAULT_SCALING, TrainConfig, lr_at
+from .data import CLASSES, FashionMNIST
+from .inference import Classifier, accuracy
+from .loop import Progress, TrainingDiverged, make_optimizer, train_epoch
+from .models import build_model
+from .scaling import InputScaling
+
+
+@dataclass
+class EpochStats:
+    """One line of a run's history."""
+
+    epoch: int  # 1-based
+    train_loss: float  # mean cross-entropy over the examples seen this epoch
+    train_acc: float  # accuracy on those examples, while the weights were changing
+    test_acc: float | None  # accuracy on the 10,000 test images after the epoch (None: not evaluated, see fit)
+    seconds: float  # wall time of the epoch, including its test evaluation
+    examples_per_sec: float  # training examples per second of that wall time
+    examples: int  # training examples seen (60,000 unless stopped part-way)
+    complete: bool = True  # False when the epoch was stopped part-way
+    lr: float = 0.0  # the learning rate used in this epoch
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class RunBusyError(RuntimeError):
+    """Another loop is training this run right now."""
+
+
+class TrainingRun:
+    """A model, its optimizer and its history: trained epoch by epoch, stoppable, continuable.
+
+    Two loops can never train one run at once: a second call raises RunBusyError.
+    """
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        *,
+        classes: tuple[str, ...] = CLASSES,
+        scaling: InputScaling | None = None,
+    ) -> None:
+        self.config = config.validate()
+        self.classes = tuple(classes)
+        self.scaling = scaling if scaling is not None else DEFAULT_SCALING[config.model]
+        # The model's initial weights come from the seed, without disturbing global RNG state.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed)
+            self.model = build_model(config.model)
+        self.optimizer = make_optimizer(self.model, config)
+        self.generator = torch.Generator().manual_seed(config.seed)  # shuffling
+        self.history: list[EpochStats] = []
+        self.steps = 0
+        self.status = "new"  # new | running | stopped | finished | diverged
+        self.message = ""
+        self._lock = threading.Lock()
+
+    @property
+    def kind(self) -> str:
+        return self.config.model
+
+    @property
+    def epochs_done(self) -> int:
+        return len(self.history)
+
+    @property
+    def test_acc(self) -> float | None:
+        return self.history[-1].test_acc if self.history else None
+
+    def classifier(self) -> Classifier:
+        return Classifier(self.model, self.scaling, self.classes, self.config.model)
+
+    def train_one_epoch(
+        self,
+        data: FashionMNIST,
+        *,
+        on_progress: Callable[[Progress], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        test: bool = True,
+    ) -> EpochStats | None:
+        """Train one epoch (or until should_stop) and append it to the history.
+
+        test=False skips the test-set evaluation (test_acc None) unless the epoch is stopped
+        part-way. Returns the new history entry, or None if the run diverged or was stopped
+        before its first step (status and message say which).
+        """
+        if not self._lock.acquire(blocking=False):
+            raise RunBusyError("This model is already being trained.")
+        try:
+            return self._train_one_epoch(data, on_progress, should_stop, test)
+        finally:
+            self._lock.release()
+
+    def _train_one_epoch(self, data, on_progress, should_stop, test: bool) -> EpochStats | None:
+        epoch = self.epochs_done + 1
+        # Snapshot for rollback if this epoch diverges (at most a few MB for the CNN).
+        saved_model = {k: v.clone() for k, v in self.model.state_dict().items()}
+        saved_opt = _clone_state(self.optimizer.state_dict())
+        saved_gen = self.generator.get_state()
+        self.status = "running"
+        lr = lr_at(self.config, epoch)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        start = time.perf_counter()
+        try:
+            result = train_epoch(
+                self.model,
+                self.optimizer,
+                data.train_images,
+                data.train_labels,
+                scaling=self.scaling,
+                batch_size=self.config.batch_size,
+                generator=self.generator,
+                on_progress=on_progress,
+                should_stop=should_stop,
+                epoch=epoch,
+                first_step=self.steps,
+                config=self.config,
+            )
+        except TrainingDiverged as e:
+            self.model.load_state_dict(saved_model)
+            self.optimizer.load_state_dict(saved_opt)
+            self.generator.set_state(saved_gen)
+            self.status, self.message = "diverged", str(e)
+            return None
+        self.steps += math.ceil(result.seen / self.config.batch_size)
+        if result.seen == 0:
+            self.status, self.message = "stopped", f"Stopped before epoch {epoch} began."
+            return None
+        test_acc = (
+            accuracy(self.model, self.scaling, data.test_images, data.test_labels) if test or result.stopped else None
+        )
+        seconds = time.perf_counter() - start
+        stats = EpochStats(
+            epoch=epoch,
+            train_loss=result.loss_sum / result.seen,
+            train_acc=result.correct / result.seen,
+            test_acc=test_acc,
+            seconds=seconds,
+            examples_per_sec=result.seen / seconds,
+            examples=result.seen,
+            complete=not result.stopped,
+            lr=lr,
+        )
+        self.history.append(stats)
+        if result.stopped:
+            self.status = "stopped"
+            self.message = (
+                f"Stopped during epoch {epoch} after {result.seen:,} of {len(data.train_labels):,} "
+                f"examples. Test accuracy {test_acc:.1%}."
+            )
+        else:
+            self.status = "finished" if self.epochs_done >= self.config.epochs else "stopped"
+            self.message = f"Epoch {epoch} done." + (f" Test accuracy {test_acc:.1%}." if test_acc is not None else "")
+        return stats
+
+    def fit(
+        self,
+        data: FashionMNIST,
+        epochs: int | None = None,
+        *,
+        on_epoch: Callable[[EpochStats], None] | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        test_every_epoch: bool = True,
+    ) -> str:
+        """Train `epochs` more epochs (default: up to config.epochs in all). Returns the status.
+
+        test_every_epoch=False evaluates on the test set only after the last epoch (and after a
+        stopped one): about a tenth less work for softmax, when nobody looks at the curve.
+        """
+        todo = self.config.epochs - self.epochs_done if epochs is None else epochs
+        for i in range(max(0, todo)):
+            test = test_every_epoch or i == todo - 1
+            stats = self.train_one_epoch(data, on_progress=on_progress, should_stop=should_stop, test=test)
+            if stats is not None and on_epoch is not None:
+                on_epoch(stats)
+            if stats is None or not stats.complete:
+                return self.status
+        self.status = "finished"
+        if self.history:
+            self.message = f"Finished {self.epochs_done} epochs. Test accuracy {self.history[-1].test_acc:.1%}."
+        return self.status
+
+
+def _clone_state(obj):
+    if isinstance(obj, torch.Tensor):
+        return obj.clone()
+    if isinstance(obj, dict):
+        return {k: _clone_state(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_clone_state(v) for v in obj]
+    return obj
