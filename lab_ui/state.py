@@ -51,6 +51,7 @@ OPTIMIZER = "train.optimizer"
 WEIGHT_DECAY = "train.weight_decay"
 SCHEDULE = "train.schedule"
 SEED = "train.seed"
+AUGMENT = "train.augment"
 COMPARE = "train.compare"  # run ids overlaid in the comparison chart
 ACC_ZOOM = "train.acc_zoom"  # accuracy axis fitted to the curves instead of 0-100%
 # Browse
@@ -61,6 +62,7 @@ CELL_PRED = "browse.cell_pred"
 # Upload
 TEMPERATURE = "upload.temperature"
 USE_CAMERA = "upload.use_camera"
+MIRROR = "upload.mirror"  # mirror-aware Top-3 (the image and its mirror image averaged)
 # Sidebar
 ACTIVE_PICK = "sidebar.active"
 ACTIVE = "lab.value.sidebar.active"  # id of the active LabRun, or None for the default model
