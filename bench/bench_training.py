@@ -168,7 +168,7 @@ def main() -> None:
         t_acc, t_wall = cnn_today["history"][-1]["test_acc"], cnn_today["total_s"]
         acc, wall = cnn["history"][-1]["test_acc"], cnn["total_s"]
         ok = acc >= 0.92 and wall <= t_wall / 2
-        aug = "with augmentation" if c.augment else "no augmentation"
+        aug = f"augmentation: {c.augment}"
         lines += [
             f"| small CNN, today's default (code of {TODAY_COMMIT}: 8 epochs, Adam 1e-3 cosine, batch 128): "
             f"test accuracy and wall time | reference | | {t_acc:.1%} in {t_wall:.0f} s | |",

@@ -169,9 +169,11 @@ def inputs(items: list[Item]) -> tuple[torch.Tensor, torch.Tensor]:
 # The models reported, each trained once and kept in data/models (shared with photo_variants).
 MODELS = {
     "tutorial's softmax": default_config("softmax"),
-    "softmax + augmentation": default_config("softmax", augment=True),
-    "CNN default (with augmentation)": default_config("cnn"),
-    "CNN default without augmentation": default_config("cnn", augment=False),
+    "softmax + mirror augmentation": default_config("softmax", augment="mirror"),
+    "softmax + mirror, shift, rescale": default_config("softmax", augment="mirror+shift"),
+    "CNN default (mirror augmentation)": default_config("cnn"),
+    "CNN default + shift, rescale": default_config("cnn", augment="mirror+shift"),
+    "CNN default without augmentation": default_config("cnn", augment="off"),
 }
 
 # Ways to combine an image's probabilities p [N, 10] with its mirror image's q [N, 10].

@@ -55,14 +55,16 @@ def affine_batch(images: torch.Tensor, flip: torch.Tensor, shift: torch.Tensor, 
     return out.round_().clamp_(0, 255).to(torch.uint8)
 
 
-def random_augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """A random mirror, whole-pixel shift and (sometimes) rescaling per image, as the constants above say.
+def random_augment(images: torch.Tensor, generator: torch.Generator, shift_and_scale: bool = True) -> torch.Tensor:
+    """A random mirror and (shift_and_scale) whole-pixel shift and sometimes rescaling per image.
 
-    images: uint8 [B, H, W]. Draws 5 numbers per image from `generator`, in a fixed order.
+    images: uint8 [B, H, W]. Draws 5 numbers per image from `generator`, in a fixed order, either way.
     """
     b = images.shape[0]
     u = torch.rand(b, 5, generator=generator)  # [B, 5]: flip, dx, dy, rescale or not, scale
     flip = u[:, 0] < FLIP_PROBABILITY
+    if not shift_and_scale:
+        return torch.where(flip[:, None, None], images.flip(-1), images)
     shift = (u[:, 1:3] * (2 * MAX_SHIFT + 1)).floor_().clamp_(max=2 * MAX_SHIFT) - MAX_SHIFT  # [B, 2] integers
     lo, hi = SCALE_RANGE
     scale = torch.where(u[:, 3] < SCALE_PROBABILITY, lo + (hi - lo) * u[:, 4], 1.0)

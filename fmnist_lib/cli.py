@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from . import __name__ as _pkg
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .config import OPTIMIZERS, SCHEDULES, default_config
+from .config import AUGMENTATIONS, OPTIMIZERS, SCHEDULES, default_config
 from .data import DataError, FashionMNIST, load_fashion_mnist
 from .decode import ImageError
 from .inference import accuracy
@@ -60,8 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=_non_negative_int, help="default 0")
     t.add_argument(
         "--augment",
-        action=argparse.BooleanOptionalAction,
-        help="train on randomly mirrored, shifted and rescaled images; default: the model's (softmax off, cnn on)",
+        choices=AUGMENTATIONS,
+        help="train on random mirror images (mirror), also shifted and rescaled (mirror+shift); "
+        "default: the model's (softmax off, cnn mirror)",
     )
     t.add_argument("--data", help="folder with the Fashion-MNIST files (else $FMNIST_DATA, ./data, Debian's)")
     t.add_argument("--out", required=True, help="where to write the checkpoint")

@@ -102,7 +102,7 @@ def train_epoch(
 
     Stops between steps when should_stop() is true. Raises TrainingDiverged when
     the loss is not finite or explodes (the caller restores the weights).
-    config.augment: each batch is randomly mirrored, shifted and rescaled (augment.py), with
+    config.augment: each batch is randomly mirrored (and shifted and rescaled; augment.py), with
     random numbers from `generator` (so the run's seed decides them too). config.schedule
     "onecycle" sets the learning rate at every step.
     """
@@ -122,8 +122,9 @@ def train_epoch(
         idx = perm[step * batch_size : (step + 1) * batch_size]
         rows = flat.index_select(0, idx)  # [B, 784] uint8
         y = labels.index_select(0, idx)  # [B]
-        if config.augment:
-            rows = random_augment(rows.view(-1, 28, 28), generator).view(-1, 28 * 28)
+        if config.augment != "off":
+            shift_and_scale = config.augment == "mirror+shift"
+            rows = random_augment(rows.view(-1, 28, 28), generator, shift_and_scale).view(-1, 28 * 28)
         if config.schedule == "onecycle":
             for group in optimizer.param_groups:
                 group["lr"] = lr_at_step(config, epoch, step, steps)

@@ -124,7 +124,7 @@ def temperature_demo() -> None:
     order = [x["index"] for x in scaled.top(0)]
     probs = scaled.probs[0].tolist()
     st.markdown(
-        f"At **T = {t:g}**, {classes[order[0]]} gets **{probs[order[0]]:.1%}** "
+        f"For your image alone (no mirror step), at **T = {t:g}**, {classes[order[0]]} gets **{probs[order[0]]:.1%}** "
         f"and the least likely class {probs[order[-1]]:.2%}."
     )
     st.altair_chart(

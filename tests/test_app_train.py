@@ -117,13 +117,13 @@ def test_a_diverging_run_stops_and_says_why():
 
 def test_choosing_the_cnn_sets_its_defaults_and_widgets_survive_page_switches():
     at = open_page("pages/train.py")
-    assert at.toggle(key=state.widget_key(state.AUGMENT)).value is False  # the tutorial's softmax: off
+    assert at.radio(key=state.widget_key(state.AUGMENT)).value == "off"  # the tutorial's softmax
     set_widget(at, "radio", state.MODEL, "cnn")
     cnn = DEFAULT_CONFIGS["cnn"]
     assert at.select_slider(key=state.widget_key(state.LR)).value == cnn.lr
     assert at.selectbox(key=state.widget_key(state.OPTIMIZER)).value == "adam"
     assert at.radio(key=state.widget_key(state.SCHEDULE)).value == cnn.schedule
-    assert at.toggle(key=state.widget_key(state.AUGMENT)).value is True
+    assert at.radio(key=state.widget_key(state.AUGMENT)).value == cnn.augment == "mirror"
     set_widget(at, "slider", state.EPOCHS, 2)
     at.switch_page("pages/upload.py").run()
     at.switch_page("pages/train.py").run()

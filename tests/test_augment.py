@@ -82,3 +82,14 @@ def test_random_augment_mirrors_about_half_and_keeps_shifts_small():
     off_centre = (cols - 13.5).abs()
     assert off_centre.min() >= 9.5 * 0.9 - MAX_SHIFT - 0.5 and off_centre.max() <= 9.5 * 1.1 + MAX_SHIFT + 0.5
     assert (rows - 14).abs().max() <= 14 * 0.1 + MAX_SHIFT + 0.5
+
+
+def test_mirror_only_mirrors_the_same_images_and_moves_nothing():
+    x = torch.randint(0, 256, (32, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(2))
+    out = random_augment(x, torch.Generator().manual_seed(5), shift_and_scale=False)
+    flipped = torch.tensor([torch.equal(o, i.flip(-1)) and not torch.equal(o, i) for o, i in zip(out, x, strict=True)])
+    kept = torch.tensor([torch.equal(o, i) for o, i in zip(out, x, strict=True)])
+    assert bool((flipped | kept).all()) and 8 < int(flipped.sum()) < 24
+    # The same draws as with shifts: the same images are mirrored either way (at scale 1, no shift).
+    u = torch.rand(32, 5, generator=torch.Generator().manual_seed(5))
+    assert torch.equal(flipped, u[:, 0] < 0.5)

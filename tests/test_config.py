@@ -29,7 +29,7 @@ def test_softmax_defaults_are_the_tutorials():
         ("weight_decay", -1),
         ("seed", -1),
         ("schedule", "step"),
-        ("augment", "yes"),
+        ("augment", True),
     ],
 )
 def test_invalid_settings_are_refused_with_a_message(field, value):
@@ -60,9 +60,9 @@ def test_onecycle_warms_up_then_falls_to_zero_step_by_step():
 
 
 def test_augmentation_is_off_for_the_tutorials_softmax_and_on_for_the_cnn():
-    assert default_config("softmax").augment is False
-    assert default_config("cnn").augment is True
-    assert default_config("cnn", augment=False).augment is False
+    assert default_config("softmax").augment == "off"
+    assert default_config("cnn").augment == "mirror"
+    assert default_config("cnn", augment="mirror+shift").augment == "mirror+shift"
     # A checkpoint saved before the field existed loads as not augmented.
     old = {k: v for k, v in default_config("cnn").to_dict().items() if k != "augment"}
-    assert TrainConfig.from_dict(old).augment is False
+    assert TrainConfig.from_dict(old).augment == "off"

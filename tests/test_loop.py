@@ -87,16 +87,18 @@ def test_the_tutorials_softmax_trains_bit_for_bit_as_before_augmentation_existed
 
 @pytest.mark.parametrize("model", ["softmax", "cnn"])
 def test_augmented_runs_repeat_with_their_seed_whatever_the_global_rng(tiny_data, model):
-    def weights(augment: bool, seed: int, global_seed: int):
+    def weights(augment: str, seed: int, global_seed: int):
         torch.manual_seed(global_seed)  # another run, elsewhere, drawing from the global RNG
         run = TrainingRun(default_config(model, epochs=2, batch_size=16, augment=augment, seed=seed))
         run.fit(tiny_data)
         return _weights_sha256(run.model)
 
-    a = weights(True, seed=3, global_seed=1)
-    assert a == weights(True, seed=3, global_seed=2)
-    assert a != weights(True, seed=4, global_seed=1)
-    assert a != weights(False, seed=3, global_seed=1)
+    a = weights("mirror+shift", seed=3, global_seed=1)
+    assert a == weights("mirror+shift", seed=3, global_seed=2)
+    assert a != weights("mirror+shift", seed=4, global_seed=1)
+    assert a != weights("off", seed=3, global_seed=1)
+    m = weights("mirror", seed=3, global_seed=1)
+    assert m == weights("mirror", seed=3, global_seed=2) and m not in (a, weights("off", seed=3, global_seed=1))
 
 
 def test_onecycle_sets_the_learning_rate_at_every_step(tiny_data):
