@@ -88,9 +88,9 @@ def mirror_average(probs: torch.Tensor, mirrored_probs: torch.Tensor) -> torch.T
 
     Every Fashion-MNIST shoe points left, so a model can miss a right-pointing one that its
     mirror image shows plainly. A garment's class does not change in the mirror, so both
-    views are evidence for it; averaging probabilities (rather than logits, or taking the more
-    confident view) was best on Fashion-MNIST's test images and their mirrors together
-    (bench/outside_set.py reports the comparison).
+    views are evidence for it. Averaging probabilities did best on Fashion-MNIST's test images
+    and their mirror images together (tied with taking the more confident view, ahead of averaging
+    log-probabilities; bench/results/outside_set.md), and is the simplest to show a learner.
     """
     return (probs + mirrored_probs) * 0.5
 
