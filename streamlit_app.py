@@ -1,6 +1,6 @@
 """Fashion-MNIST softmax lab: the entry point (`streamlit run streamlit_app.py`).
 
-st.navigation over the four pages in pages/; the sidebar's active-model picker is drawn
+st.navigation over the five pages in pages/; the sidebar's active-model picker is drawn
 here so it is on every page. Leaving the Train page pauses a run in progress.
 
 This file is read two ways:
@@ -24,6 +24,7 @@ def main() -> None:
         "train": st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
         "browse": st.Page("pages/browse.py", title="Browse predictions", icon=":material/grid_view:"),
         "upload": st.Page("pages/upload.py", title="Upload a photo", icon=":material/photo_camera:"),
+        "softmax": st.Page("pages/softmax.py", title="Inside softmax", icon=":material/functions:"),
     }
     page = st.navigation(list(pages.values()))
     if page.url_path != pages["train"].url_path and state.job() is not None:

@@ -36,10 +36,10 @@ import time
 import traceback
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+from tests.support import server as e
+from tests.support.images import garment_photo
 
-import e2e_support as e  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 RESULTS = REPO / "bench" / "results" / "ui.md"
 DOC_SHOTS = REPO / "docs" / "screenshots"
@@ -392,8 +392,8 @@ def main(argv: list[str] | None = None) -> int:
     print("default model:", saved.stdout.strip() or saved.stderr.strip(), flush=True)
 
     print("generating photos…", flush=True)
-    big = [e.garment_photo(i, size=(4000, 3000), quality=92)[0] for i in range(args.reps)]
-    small, _ = e.garment_photo(1, size=(900, 1200))
+    big = [garment_photo(i, size=(4000, 3000), quality=92)[0] for i in range(args.reps)]
+    small, _ = garment_photo(1, size=(900, 1200))
     r["notes"].append(
         f"12 MP photos: generated 4000×3000 JPEGs of Fashion-MNIST test garments on an off-white background, "
         f"{', '.join(f'{len(b) / MB:.1f}' for b in big)} MB."

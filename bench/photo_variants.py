@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageFilter, ImageOps, ImageStat
+from PIL import Image, ImageOps, ImageStat
 
 from fmnist_lib import (
     TrainingRun,
@@ -52,145 +52,54 @@ from fmnist_lib import (
 )
 from fmnist_lib.decode import ImageError
 from fmnist_lib.preprocess import preprocess_image
+from tests.support.images import encode, exif_jpeg, render_photo
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "photo_variants.md"
 MODEL_DIR = ROOT / "data" / "models"
 
-# Garment colours: dark to mid tones (luminance <= ~120) like most clothes in product photos.
-TINTS = [
-    (20, 20, 20),
-    (30, 40, 90),
-    (60, 90, 140),
-    (120, 30, 35),
-    (40, 80, 45),
-    (95, 65, 40),
-    (110, 110, 110),
-    (150, 60, 110),
-    (70, 70, 80),
-]
-
 
 # ---------------------------------------------------------------------------------------------
-# Rendering
+# The variants: each renders with tests/support/images.render_photo and encodes its own way
 # ---------------------------------------------------------------------------------------------
-
-
-def _background(rng: np.random.Generator, h: int, w: int, kind: str) -> np.ndarray:
-    """[h, w, 3] float background: white, grey, or a linear gradient in a random direction."""
-    if kind == "white":
-        level = rng.uniform(235, 255)
-        return np.full((h, w, 3), level)
-    if kind == "grey":
-        level = rng.uniform(165, 215)
-        tint = rng.uniform(-8, 8, size=3)
-        return np.full((h, w, 3), level) + tint
-    angle = rng.uniform(0, 2 * math.pi)
-    yy, xx = np.mgrid[0:h, 0:w]
-    t = (np.cos(angle) * xx / w + np.sin(angle) * yy / h) * 0.5 + 0.5  # ~0..1 across the image
-    lo, hi = rng.uniform(150, 195), rng.uniform(225, 255)
-    g = lo + (hi - lo) * t
-    return np.repeat(g[:, :, None], 3, axis=2)
-
-
-def render_photo(
-    pixels: np.ndarray,
-    rng: np.random.Generator,
-    *,
-    background: str = "white",
-    angle: float = 0.0,
-    shadow: bool = True,
-    scale_range: tuple[float, float] = (6.0, 15.0),
-    margin_range: tuple[float, float] = (0.08, 0.6),
-    noise_range: tuple[float, float] = (1.0, 4.0),
-) -> tuple[np.ndarray, np.ndarray]:
-    """A 28x28 uint8 Fashion-MNIST image as a photo: (RGB uint8 [H, W, 3], alpha uint8 [H, W] of the garment).
-
-    The Fashion-MNIST intensity v (0 background, 1 darkest) is the garment's opacity over the
-    background, with its colour a random dark-to-mid tint: on white with a black tint this is
-    exactly the inverse of how Fashion-MNIST was made from product photos.
-    """
-    scale = rng.uniform(*scale_range)
-    size = max(8, round(28 * scale))
-    v = Image.fromarray(pixels.astype(np.float32) / 255.0, "F").resize((size, size), Image.Resampling.BICUBIC)
-    if angle:
-        v = v.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=0.0)
-    va = np.clip(np.asarray(v, dtype=np.float64), 0, 1)
-    gh, gw = va.shape
-    ml, mr, mt, mb = (rng.uniform(*margin_range) * max(gh, gw) for _ in range(4))
-    w, h = round(gw + ml + mr), round(gh + mt + mb)
-    x0, y0 = round(ml), round(mt)
-    opacity = np.zeros((h, w))
-    opacity[y0 : y0 + gh, x0 : x0 + gw] = va
-    bg = _background(rng, h, w, background)
-    if shadow:
-        strength = rng.uniform(0.08, 0.25)
-        mask = Image.fromarray(((opacity > 0.05) * 255).astype(np.uint8), "L")
-        blur = mask.filter(ImageFilter.GaussianBlur(radius=max(2.0, 0.04 * max(gh, gw))))
-        dx, dy = (round(rng.uniform(0.01, 0.04) * max(gh, gw)) for _ in range(2))
-        sh = np.asarray(blur, dtype=np.float64) / 255.0
-        sh = np.roll(np.roll(sh, dy, axis=0), dx, axis=1)
-        bg = bg * (1 - strength * sh)[:, :, None]
-    tint = np.array(TINTS[rng.integers(len(TINTS))], dtype=np.float64) + rng.uniform(-10, 10, size=3)
-    photo = bg * (1 - opacity[:, :, None]) + tint * opacity[:, :, None]
-    photo += rng.normal(0, rng.uniform(*noise_range), size=photo.shape)  # camera noise
-    alpha = np.clip(opacity * 4.0, 0, 1)  # the garment's cut-out (soft edge) for transparent PNGs
-    return np.clip(np.rint(photo), 0, 255).astype(np.uint8), np.rint(alpha * 255).astype(np.uint8)
-
-
-def _encode(img: Image.Image, fmt: str, **kw) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, fmt, **kw)
-    return buf.getvalue()
-
-
-def _exif_jpeg(rgb: Image.Image, rng: np.random.Generator, quality: int) -> bytes:
-    """A phone-style JPEG: pixels stored rotated (as the sensor saw them), EXIF orientation set to make it upright."""
-    orientation = int(rng.choice([3, 6, 8]))
-    # Stored = the upright image turned the opposite way of what exif_transpose will do.
-    undo = {3: Image.Transpose.ROTATE_180, 6: Image.Transpose.ROTATE_90, 8: Image.Transpose.ROTATE_270}[orientation]
-    stored = rgb.transpose(undo)
-    exif = Image.Exif()
-    exif[0x0112] = orientation
-    exif[0x010F] = "BenchPhone"
-    return _encode(stored, "JPEG", quality=quality, exif=exif)
 
 
 def variant_white_png(px, rng):
     rgb, _ = render_photo(px, rng, background="white")
-    return _encode(Image.fromarray(rgb), "PNG")
+    return encode(Image.fromarray(rgb), "PNG")
 
 
 def variant_grey_jpeg(px, rng):
     rgb, _ = render_photo(px, rng, background="grey")
-    return _encode(Image.fromarray(rgb), "JPEG", quality=int(rng.integers(40, 96)))
+    return encode(Image.fromarray(rgb), "JPEG", quality=int(rng.integers(40, 96)))
 
 
 def variant_gradient_jpeg(px, rng):
     rgb, _ = render_photo(px, rng, background="gradient")
-    return _encode(Image.fromarray(rgb), "JPEG", quality=int(rng.integers(40, 96)))
+    return encode(Image.fromarray(rgb), "JPEG", quality=int(rng.integers(40, 96)))
 
 
 def variant_low_quality_jpeg(px, rng):
     rgb, _ = render_photo(px, rng, background=str(rng.choice(["white", "grey", "gradient"])))
-    return _encode(Image.fromarray(rgb), "JPEG", quality=int(rng.integers(40, 56)))
+    return encode(Image.fromarray(rgb), "JPEG", quality=int(rng.integers(40, 56)))
 
 
 def variant_transparent_png(px, rng):
     rgb, alpha = render_photo(px, rng, background="white", shadow=False)
     rgba = np.dstack([rgb, alpha])
     rgba[alpha == 0, :3] = 0  # what many editors store under full transparency: black
-    return _encode(Image.fromarray(rgba, "RGBA"), "PNG")
+    return encode(Image.fromarray(rgba, "RGBA"), "PNG")
 
 
 def variant_exif_phone(px, rng):
     rgb, _ = render_photo(px, rng, background=str(rng.choice(["white", "grey", "gradient"])), scale_range=(30, 45))
-    return _exif_jpeg(Image.fromarray(rgb), rng, quality=int(rng.integers(70, 96)))
+    quality = int(rng.integers(70, 96))
+    return exif_jpeg(Image.fromarray(rgb), int(rng.choice([3, 6, 8])), quality, make="BenchPhone")
 
 
 def variant_slight_angle(px, rng):
     rgb, _ = render_photo(px, rng, background=str(rng.choice(["white", "grey"])), angle=float(rng.uniform(-8, 8)))
-    return _encode(Image.fromarray(rgb), "JPEG", quality=int(rng.integers(60, 96)))
+    return encode(Image.fromarray(rgb), "JPEG", quality=int(rng.integers(60, 96)))
 
 
 def variant_mixed(px, rng):
@@ -204,8 +113,8 @@ def variant_mixed(px, rng):
     )
     img = Image.fromarray(rgb)
     if rng.random() < 0.3:
-        return _encode(img, "PNG")
-    return _encode(img, "JPEG", quality=int(rng.integers(40, 96)))
+        return encode(img, "PNG")
+    return encode(img, "JPEG", quality=int(rng.integers(40, 96)))
 
 
 VARIANTS: dict[str, tuple[str, Callable]] = {
@@ -339,7 +248,7 @@ def time_large_photo(data) -> tuple[float, tuple[int, int]]:
     rng = np.random.default_rng(123)
     rgb, _ = render_photo(data.test_images[0].numpy(), rng, background="gradient", scale_range=(100, 100))
     img = Image.fromarray(rgb).resize((4000, 3000), Image.Resampling.BILINEAR)
-    jpeg = _encode(img, "JPEG", quality=90)
+    jpeg = encode(img, "JPEG", quality=90)
     best = math.inf
     for _ in range(3):
         t = time.perf_counter()

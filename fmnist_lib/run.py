@@ -13,7 +13,7 @@ import torch
 from .config import DEFAULT_SCALING, TrainConfig, lr_at
 from .data import CLASSES, FashionMNIST
 from .inference import Classifier, accuracy
-from .loop import Progress, TrainingDiverged, make_optimizer, train_epoch
+from .loop import DivergedEpoch, Progress, TrainingDiverged, make_optimizer, train_epoch
 from .models import build_model
 from .scaling import InputScaling
 
@@ -66,6 +66,7 @@ class TrainingRun:
         self.steps = 0
         self.status = "new"  # new | running | stopped | finished | diverged
         self.message = ""
+        self.diverged: DivergedEpoch | None = None  # the epoch the guard stopped, until an epoch completes
         self._lock = threading.Lock()
 
     @property
@@ -135,6 +136,7 @@ class TrainingRun:
             self.optimizer.load_state_dict(saved_opt)
             self.generator.set_state(saved_gen)
             self.status, self.message = "diverged", str(e)
+            self.diverged = e.failed
             return None
         self.steps += math.ceil(result.seen / self.config.batch_size)
         if result.seen == 0:
@@ -156,6 +158,7 @@ class TrainingRun:
             lr=lr,
         )
         self.history.append(stats)
+        self.diverged = None
         if result.stopped:
             self.status = "stopped"
             self.message = (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from . import resources, state
+from .text import plain
 
 DEFAULT_OPTION = 0  # the picker's value for the default model (run ids start at 1)
 
@@ -53,7 +54,7 @@ def active_model_line() -> None:
     name, run, _ = resources.active()
     acc = run.test_acc
     acc_text = f"test accuracy **{acc:.1%}**" if acc is not None else "not trained"
-    st.info(f"**Active model:** {name} — {acc_text}. Change it in the sidebar.", icon=":material/psychology:")
+    st.info(f"**Active model:** {plain(name)} — {acc_text}. Change it in the sidebar.", icon=":material/psychology:")
 
 
 def ensure_entry_point() -> None:

@@ -63,6 +63,18 @@ CELL_PRED = "browse.cell_pred"
 TEMPERATURE = "upload.temperature"
 USE_CAMERA = "upload.use_camera"
 MIRROR = "upload.mirror"  # mirror-aware Top-3 (the image and its mirror image averaged)
+# Inside softmax (and calibration on Browse)
+INSIDE_SOURCE = "inside.source"  # random | index | upload
+INSIDE_INDEX = "inside.index"  # the test image chosen by index
+INSIDE_CLASS = "inside.upload_class"  # the class the learner says their photo shows
+INSIDE_TEMPERATURE = "inside.temperature"
+INSIDE_SHIFT = "inside.shift"  # the constant added to every logit in the stability demo
+INSIDE_LR = "inside.lr"  # the learning rate of the one-step demo
+INSIDE_RANDOM = "lab.inside_random"  # index of the current random test image
+INSIDE_STEP = "lab.inside_step"  # (key, StepResult) of the last one-step demo
+CALIBRATION_MEMO = "lab.calibration_memo"  # (model key, Calibration) of the active model
+INSIDE_RANDOM_BUTTON = "w.inside.random"
+INSIDE_STEP_BUTTON = "w.inside.step"
 # Sidebar
 ACTIVE_PICK = "sidebar.active"
 ACTIVE = "lab.value.sidebar.active"  # id of the active LabRun, or None for the default model

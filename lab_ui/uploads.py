@@ -20,6 +20,7 @@ from fmnist_lib.inference import MirroredPrediction
 from fmnist_lib.preprocess import preprocess_image
 
 from . import state
+from .text import plain
 
 THUMB = 320
 PIPELINES = ("ours", "tutorial")
@@ -88,11 +89,11 @@ def mirror_effect(step: MirroredPrediction, mirror_on: bool) -> str:
     own, mirrored, combined = (p.top(0)[0] for p in (step.own, step.mirrored, step.combined))
 
     def say(t: dict) -> str:
-        return f"{t['label']} ({t['prob']:.0%})"
+        return f"{plain(t['label'])} ({t['prob']:.0%})"
 
     views = f"Your image alone: {say(own)}; its mirror image: {say(mirrored)}; averaged: {say(combined)}."
     if own["index"] == combined["index"]:
         return views + " The mirror step does not change the answer here."
     if mirror_on:
-        return views + f" The mirror step changed the answer: alone, the model would have said {own['label']}."
-    return views + f" Mirror-aware, the answer would be {combined['label']}."
+        return views + f" The mirror step changed the answer: alone, the model would have said {plain(own['label'])}."
+    return views + f" Mirror-aware, the answer would be {plain(combined['label'])}."

@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from apptest_support import assert_ok, job, open_page, set_widget, texts, train_until_done
 
 from fmnist_lib import DEFAULT_CONFIGS, TrainingRun, checkpoint_bytes, default_config
 from lab_ui import state, training
+from tests.support.apptest import assert_ok, job, open_page, set_widget, texts, train_until_done
 
 pytestmark = pytest.mark.integration
 
@@ -113,6 +113,10 @@ def test_a_diverging_run_stops_and_says_why():
     assert run.status == "diverged"
     error = " ".join(texts(at.error))
     assert "learning rate" in error.lower() and "too large" in error
+    # The failed epoch, step by step, and the guard's rule in one sentence.
+    assert run.diverged is not None and len(run.diverged.losses) >= 2
+    assert any("until the guard stopped it" in c.proto.spec for c in at.get("vega_lite_chart"))
+    assert any("The guard stops a run" in t and "above 50" in t for t in texts(at.caption))
 
 
 def test_choosing_the_cnn_sets_its_defaults_and_widgets_survive_page_switches():
@@ -227,3 +231,11 @@ def test_the_accuracy_axis_zooms_to_the_curves_on_request():
     lowest = min(min(e.train_acc, e.test_acc) for e in lab_run.run.history)
     assert 0.5 <= domain[0] < lowest and domain[1] == 1  # starts just below the curves
     assert not any("chance" in r for r in refs) and len(refs) == 2  # the human and best-linear lines stay
+
+
+def test_a_checkpoint_file_name_is_shown_as_text_not_markdown():
+    at = open_page("pages/train.py")
+    at.file_uploader(key=state.CHECKPOINT_UPLOAD).set_value(("**x** :red[y].pt", b"junk", "application/octet-stream"))
+    at.run()
+    assert_ok(at)
+    assert any(r"\*\*x\*\* \:red\[y\].pt" in t and "was refused" in t for t in texts(at.error))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 import pickle
 import zipfile
 
@@ -13,6 +12,7 @@ import torch
 from fmnist_lib import CheckpointError, TrainingRun, default_config, load_checkpoint, save_checkpoint
 from fmnist_lib.checkpoint import checkpoint_bytes, checkpoint_dict
 from fmnist_lib.scaling import InputScaling
+from tests.support.checkpoints import evil
 
 
 @pytest.mark.parametrize("model", ["softmax", "cnn"])
@@ -44,21 +44,10 @@ def test_continuing_from_a_checkpoint_equals_training_straight_through(tiny_data
     assert torch.equal(resumed.model.linear.weight, straight.model.linear.weight)
 
 
-class _Evil:
-    def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",))
-
-
-def _evil(marker) -> object:
-    e = _Evil()
-    e.marker = marker
-    return e
-
-
 @pytest.mark.parametrize("how", ["torch.save", "pickle-2", "pickle-5"])
 def test_a_file_carrying_code_is_refused_and_nothing_runs(tmp_path, how):
     marker = tmp_path / "pwned"
-    payload = {"format": "fmnist-lab-checkpoint", "version": 1, "config": _evil(marker)}
+    payload = {"format": "fmnist-lab-checkpoint", "version": 1, "config": evil(marker)}
     path = tmp_path / "evil.pt"
     if how == "torch.save":
         torch.save(payload, path)

@@ -13,9 +13,12 @@ import pytest
 import torch
 from PIL import Image
 
-from fmnist_lib import TrainingRun, default_config, save_checkpoint
+from fmnist_lib import TrainingRun, cli, default_config, save_checkpoint
 from fmnist_lib.cli import main
 from fmnist_lib.preprocess import preprocess_image
+from tests.support.checkpoints import evil
+from tests.support.data import make_tiny_data
+from tests.support.images import garment_photo
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,13 +44,10 @@ def softmax_ckpt(tmp_path_factory) -> Path:
     return out
 
 
-def garment_png(tmp_path: Path, real_data, index: int = 0) -> Path:
-    """A test image drawn large, dark on white, as a photo of a garment would be."""
-    img = Image.fromarray(255 - real_data.test_images[index].numpy()).resize((280, 280), Image.Resampling.BICUBIC)
-    canvas = Image.new("L", (400, 360), 255)
-    canvas.paste(img, (60, 40))
+def garment_png(tmp_path: Path, index: int = 0) -> Path:
+    """A photo of a real test image's garment, as a PNG file."""
     path = tmp_path / f"garment{index}.png"
-    canvas.save(path)
+    path.write_bytes(garment_photo(index, size=(400, 360), fmt="PNG")[0])
     return path
 
 
@@ -68,8 +68,8 @@ def test_options_left_out_take_the_models_defaults(softmax_ckpt):
 
 
 @pytest.mark.integration
-def test_predict_top_k_json_lines(softmax_ckpt, tmp_path, real_data):
-    a, b = garment_png(tmp_path, real_data, 0), garment_png(tmp_path, real_data, 1)
+def test_predict_top_k_json_lines(softmax_ckpt, tmp_path):
+    a, b = garment_png(tmp_path, 0), garment_png(tmp_path, 1)
     proc = run_cli("predict", "--checkpoint", str(softmax_ckpt), "--top", "4", "--json", str(a), str(b))
     assert proc.returncode == 0, proc.stderr
     rows = [json.loads(line) for line in proc.stdout.splitlines()]
@@ -82,8 +82,8 @@ def test_predict_top_k_json_lines(softmax_ckpt, tmp_path, real_data):
 
 
 @pytest.mark.integration
-def test_predict_answers_the_good_images_and_exits_1_when_one_fails(softmax_ckpt, tmp_path, real_data):
-    good = garment_png(tmp_path, real_data)
+def test_predict_answers_the_good_images_and_exits_1_when_one_fails(softmax_ckpt, tmp_path):
+    good = garment_png(tmp_path)
     bad = tmp_path / "notes.png"
     bad.write_text("not an image")
     missing = tmp_path / "missing.jpg"
@@ -111,13 +111,8 @@ def test_unloadable_checkpoint_exits_2_with_one_line_and_no_traceback(tmp_path, 
 
 def test_checkpoint_carrying_code_exits_2_and_runs_nothing(tmp_path, capsys):
     marker = tmp_path / "pwned"
-
-    class Evil:
-        def __reduce__(self):
-            return (os.system, (f"touch {marker}",))
-
     ckpt = tmp_path / "evil.pt"
-    torch.save({"format": "fmnist-lab-checkpoint", "x": Evil()}, ckpt)
+    torch.save({"format": "fmnist-lab-checkpoint", "x": evil(marker)}, ckpt)
     assert main(["evaluate", "--checkpoint", str(ckpt)]) == 2
     assert "Refused" in capsys.readouterr().err
     assert not marker.exists()
@@ -184,14 +179,14 @@ def test_data_command_without_data_exits_2_with_the_how_to(tmp_path, monkeypatch
     assert "apt-get install dataset-fashion-mnist" in capsys.readouterr().err
 
 
-@pytest.mark.integration
-def test_diverging_train_explains_why_keeps_a_checkpoint_and_exits_1(tmp_path):
+def test_diverging_train_explains_why_keeps_a_checkpoint_and_exits_1(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(cli, "_load_data", lambda args: make_tiny_data())
     out = tmp_path / "big-lr.pt"
-    proc = run_cli("train", "--lr", "10", "--epochs", "2", "--out", str(out))
-    assert proc.returncode == 1
-    assert proc.stdout == ""  # no epoch completed
-    assert proc.stderr.count("A learning rate of 10 is too large") == 1
-    assert "Traceback" not in proc.stderr
+    assert main(["train", "--lr", "10000", "--epochs", "2", "--batch-size", "8", "--out", str(out)]) == 1
+    stdout, stderr = capsys.readouterr()
+    assert stdout == ""  # no epoch completed
+    assert stderr.count("A learning rate of 10000 is too large") == 1
+    assert "Traceback" not in stderr
     assert out.is_file()
 
 

@@ -1,4 +1,4 @@
-"""`python -m fmnist_lib predict` on every generated image case (tests/image_cases.py):
+"""`python -m fmnist_lib predict` on every generated image case (tests/support/images.py):
 one JSON line per image, "top" for odd-but-valid images, "error" with the case's message for
 bad ones, exit status 1 when any failed while the others still answered, and no traceback."""
 
@@ -14,8 +14,8 @@ import pytest
 
 from fmnist_lib import TrainingRun, default_config, save_checkpoint
 from fmnist_lib.cli import main
-from tests.conftest import make_tiny_data
-from tests.image_cases import all_cases, error_cases, valid_cases, write_case_files
+from tests.support.data import make_tiny_data
+from tests.support.images import all_cases, error_cases, valid_cases, write_case_files
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import math
 
 import pytest
 import torch
 
 from fmnist_lib.config import default_config, lr_at_step
-from fmnist_lib.loop import make_optimizer, set_threads
+from fmnist_lib.loop import EXPLODING_LOSS, TrainingDiverged, make_optimizer, set_threads, train_epoch
 from fmnist_lib.optim import SGD, Adam
 from fmnist_lib.run import TrainingRun
-from tests.conftest import make_tiny_data
+from tests.support.data import make_tiny_data
 
 
 @pytest.mark.parametrize(
@@ -49,13 +50,6 @@ def test_diverging_run_stops_with_a_learners_reason_and_rolls_back(tiny_data, mo
         assert torch.equal(v, before[k]), k  # rolled back, finite weights
     # A diverged run still predicts (with its last good weights).
     assert torch.isfinite(run.classifier().logits(tiny_data.test_images[:2])).all()
-
-
-@pytest.mark.integration
-def test_real_lr_10_diverges_with_a_clear_reason(real_data):
-    run = TrainingRun(default_config("softmax", lr=10))
-    assert run.fit(real_data) == "diverged"
-    assert "A learning rate of 10 is too large" in run.message
 
 
 def test_set_threads_sets_and_reports():
@@ -108,3 +102,18 @@ def test_onecycle_sets_the_learning_rate_at_every_step(tiny_data):
     # 4 steps per epoch, progress after each (progress_every 25 > steps: only the last is reported)
     assert seen == [lr_at_step(run.config, 1, 3, 4)]
     assert run.history[0].lr == lr_at_step(run.config, 1, 0, 4) == 0.01 / 25
+
+
+def test_the_guard_hands_over_the_failed_epochs_per_step_losses(tiny_data):
+    run = TrainingRun(default_config("softmax", lr=1e4, batch_size=8))
+    with pytest.raises(TrainingDiverged) as e:
+        train_epoch(
+            run.model, run.optimizer, tiny_data.train_images, tiny_data.train_labels,
+            scaling=run.scaling, batch_size=8, generator=run.generator, epoch=2, first_step=40,
+        )  # fmt: skip
+    failed = e.value.failed
+    assert failed.epoch == 2 and failed.first_step == 40 and failed.threshold == EXPLODING_LOSS
+    *before, last = failed.losses
+    assert before and all(math.isfinite(v) and v <= EXPLODING_LOSS for v in before)
+    assert not math.isfinite(last) or last > EXPLODING_LOSS, "the last loss is the one that tripped the guard"
+    assert f"at step {40 + len(failed.losses)} (epoch 2)" in str(e.value)

@@ -10,7 +10,8 @@ import torch
 
 from fmnist_lib import TrainingRun, default_config
 from fmnist_lib import model_cache as mc
-from tests.conftest import make_tiny_data
+from tests.support.checkpoints import evil
+from tests.support.data import make_tiny_data
 
 CONFIG = default_config("softmax", epochs=2, batch_size=16)
 
@@ -79,11 +80,9 @@ def test_a_damaged_file_is_trained_again_and_replaced(tiny_data, tmp_path, conte
 def test_a_file_carrying_code_in_its_place_is_not_run_but_replaced(tiny_data, tmp_path):
     """Someone who can write to data/models cannot make the server run code: the file is read
     with the checkpoint loader (torch.load(weights_only=True)), refused, and trained again."""
-    from tests.test_checkpoint import _evil
-
     marker = tmp_path / "pwned"
     path = mc.cache_path(CONFIG, tiny_data, tmp_path)
-    torch.save({"format": "fmnist-lab-checkpoint", "version": 1, "config": _evil(marker)}, path)
+    torch.save({"format": "fmnist-lab-checkpoint", "version": 1, "config": evil(marker)}, path)
     run, saved, trained_now = mc.fit_or_load(CONFIG, tiny_data, tmp_path)
     assert trained_now and saved == path and run.status == "finished"
     assert not marker.exists()

@@ -98,7 +98,7 @@ def test_training_never_loads_torch_dynamo():
     code = (
         "import sys, torch\n"
         "from fmnist_lib import TrainingRun, default_config\n"
-        "from tests.conftest import make_tiny_data\n"
+        "from tests.support.data import make_tiny_data\n"
         "d = make_tiny_data()\n"
         "for kind, opt in (('softmax', 'sgd'), ('softmax', 'momentum'), ('cnn', 'adam')):\n"
         "    TrainingRun(default_config(kind, optimizer=opt, epochs=1, batch_size=16)).fit(d)\n"

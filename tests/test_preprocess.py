@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw, ImageFile, ImageFilter
 from fmnist_lib import preprocess as pp
 from fmnist_lib.decode import MAX_UPLOAD_BYTES, WORK_SIZE, ImageError, decode_image, open_image
 from fmnist_lib.preprocess import PIPELINES, Preprocessed, preprocess_image
-from tests.image_cases import all_cases, case, encode, error_cases, garment, valid_cases
+from tests.support.images import all_cases, case, encode, error_cases, exif_jpeg, garment, valid_cases
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -158,9 +158,7 @@ def test_large_jpeg_is_decoded_reduced_with_draft(monkeypatch):
 
 def test_exif_orientation_is_applied():
     upright = garment((300, 200), colour=(120, 30, 35))
-    exif = Image.Exif()
-    exif[0x0112] = 6  # the viewer must rotate 270 degrees (clockwise 90) to show it upright
-    stored = encode(upright.transpose(Image.Transpose.ROTATE_90), "JPEG", quality=95, exif=exif)
+    stored = exif_jpeg(upright, 6, quality=95)  # the viewer must rotate 270 degrees (clockwise 90) to show it upright
     plain = encode(upright, "JPEG", quality=95)
     assert open_image(stored).image.size == (300, 200)
     assert _mad(preprocess_image(stored).pixels, preprocess_image(plain).pixels) < 3

@@ -132,3 +132,14 @@ def test_real_softmax_with_tutorial_settings_reaches_the_tutorials_accuracy(trai
 def test_the_tutorials_softmax_keeps_its_result_at_seed_0(trained_softmax):
     # 82.32% at seed 0 with the tutorial's settings, as before augmentation and one-cycle existed.
     assert trained_softmax.test_acc == pytest.approx(0.8232, abs=1e-6)
+
+
+def test_a_diverged_run_keeps_the_failed_epochs_losses_until_an_epoch_completes(tiny_data):
+    run = TrainingRun(default_config("softmax", lr=1e4, epochs=2, batch_size=8))
+    assert run.fit(tiny_data) == "diverged"
+    assert run.diverged is not None and run.diverged.epoch == 1 and run.diverged.first_step == 0
+    assert f"at step {len(run.diverged.losses)} (epoch 1)" in run.message
+    run.optimizer.param_groups[0]["lr"] = 0.1  # as if continued with a sane rate (lr_at resets it per epoch)
+    run.config = default_config("softmax", lr=0.1, epochs=2, batch_size=8)
+    assert run.train_one_epoch(tiny_data) is not None
+    assert run.diverged is None

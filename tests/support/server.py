@@ -1,4 +1,4 @@
-"""Helpers for the browser tests (tests/test_e2e.py) and the UI benchmark (bench/bench_ui.py).
+"""The app in a real server and browser, for the browser tests and the UI benchmark (bench/bench_ui.py).
 
 - StreamlitServer: starts `streamlit run streamlit_app.py` on a free port in its own
   process group, waits for /_stcore/health, and kills the whole group on stop().
@@ -6,15 +6,14 @@
   (never `playwright install`: browsers cannot be downloaded here).
 - wait_idle, goto_page, click_button, upload, screenshot: the few UI actions the tests need,
   each waiting until the Streamlit script has finished running.
-- garment_photo, broken_image_bytes: generated upload files.
+
+The files to upload are made in tests/support/images.py.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
-import functools
-import io
 import os
 import shutil
 import signal
@@ -26,7 +25,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 APP = "streamlit_app.py"
 ARTIFACTS = REPO / "artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
@@ -382,70 +381,3 @@ def screenshot(page, path: Path, width: int | None = None) -> Path:
     page.screenshot(path=str(path), full_page=True)
     page.set_viewport_size(vp)
     return path
-
-
-# --------------------------------------------------------------------------- upload files
-
-
-@functools.lru_cache(maxsize=1)
-def _fmnist():
-    if str(REPO) not in sys.path:  # run from elsewhere (e.g. a script outside the repository)
-        sys.path.insert(0, str(REPO))
-    from fmnist_lib import load_fashion_mnist
-
-    return load_fashion_mnist(download=False)
-
-
-def _fmnist_test_image(index: int):
-    """One Fashion-MNIST test image (28x28 uint8 numpy) and its label, from the real data."""
-    data = _fmnist()
-    return data.test_images[index].numpy(), int(data.test_labels[index])
-
-
-def garment_photo(
-    index: int = 0,
-    size: tuple[int, int] = (900, 1200),
-    fmt: str = "JPEG",
-    colour: tuple[int, int, int] = (40, 60, 110),
-    quality: int = 90,
-) -> tuple[bytes, int]:
-    """A photo-like picture of a garment: a Fashion-MNIST test image rendered large, dyed, on a
-    slightly uneven white background with some noise, saved as JPEG or PNG.
-
-    Returns the file's bytes and the true class index of the garment.
-    """
-    import numpy as np
-    from PIL import Image, ImageFilter
-
-    pixels, label = _fmnist_test_image(index)
-    w, h = size
-    side = int(min(w, h) * 0.8)
-    # The garment's shape (alpha) and shading from its pixels, smoothly upscaled.
-    mask = Image.fromarray(pixels).resize((side, side), Image.Resampling.BICUBIC).filter(ImageFilter.GaussianBlur(2))
-    m = np.asarray(mask, dtype=np.float32) / 255.0
-    rng = np.random.default_rng(index)
-    # Background: off-white with a soft vertical gradient (a photo, not a flat render).
-    yy = np.linspace(0, 1, h, dtype=np.float32)[:, None]
-    bg = np.empty((h, w, 3), dtype=np.float32)
-    for c, base in enumerate((246, 244, 240)):
-        bg[..., c] = base - 14 * yy
-    # The garment: dyed, darker where the original is darker (folds), on the canvas centre.
-    shade = 0.55 + 0.45 * m
-    garment = np.stack([colour[c] * (2.0 - shade) for c in range(3)], axis=-1)
-    alpha = np.clip(m * 1.6, 0, 1)[..., None]
-    top, left = (h - side) // 2, (w - side) // 2
-    region = bg[top : top + side, left : left + side]
-    bg[top : top + side, left : left + side] = region * (1 - alpha) + garment * alpha
-    bg += rng.normal(0, 3.0, bg.shape).astype(np.float32)
-    img = Image.fromarray(np.clip(bg, 0, 255).astype(np.uint8), "RGB")
-    buf = io.BytesIO()
-    if fmt.upper() == "JPEG":
-        img.save(buf, "JPEG", quality=quality)
-    else:
-        img.save(buf, fmt.upper())
-    return buf.getvalue(), label
-
-
-def broken_image_bytes() -> bytes:
-    """A file named like a JPEG whose content is a cut-off JPEG header followed by junk."""
-    return b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"this is not really an image" * 20

@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from lab_ui import state
 
-APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
+APP = str(Path(__file__).resolve().parents[2] / "streamlit_app.py")
 TIMEOUT = 120  # seconds per run: the first one loads the data and trains the default model
 
 

@@ -1,12 +1,18 @@
-"""Generated image files for every bad-input and odd-but-valid upload case (no streamlit, no torch).
+"""Generated image files for the tests and the benchmarks: one module, no streamlit, no torch.
 
-Used by tests/test_preprocess.py (the library), tests/test_cli_images.py (the CLI)
-and the Upload page's AppTest. Every file is generated here, deterministically,
-from Pillow and numpy alone; generating all of them takes about a second
-(results are cached per process).
+Encoders: ``encode(image, fmt, **save_kwargs)`` -> bytes; ``exif_jpeg(upright, orientation, quality)``
+-> a JPEG stored turned, as a phone sensor writes it, with the EXIF tag that turns it upright.
 
-API
----
+Pictures (all deterministic; they share ``composite``, a colour laid over a background by opacity):
+``garment(size=(w, h), ...)``  -> PIL RGB image of a flat dark T-shirt on a light background (no data needed)
+``garment_photo(index, size, fmt, ...)`` -> (bytes, label): a real Fashion-MNIST test image as a centred,
+                 dyed photo on an off-white gradient (browser tests, bench/bench_ui.py)
+``render_photo(pixels, rng, ...)`` -> (RGB [H, W, 3], alpha [H, W]): a 28x28 image as a product photo with
+                 random scale, margins, background, shadow, tint and noise (bench/photo_variants.py)
+``png_bomb(width, height)``, ``broken_image_bytes()``: hostile files.
+
+Upload cases, generated from Pillow and numpy alone (about a second; cached per process):
+
 ``ImageCase`` (frozen dataclass), one per case:
     name         identifier, e.g. "truncated_png" (unique; valid as a pytest id)
     filename     what the user's file is called, e.g. "shirt.png" (the extension may lie, on purpose)
@@ -23,12 +29,10 @@ API
 ``valid_cases()``  -> list[ImageCase] with expect == "prediction"
 ``case(name)``     -> ImageCase by name (KeyError if unknown)
 ``write_case_files(folder)`` -> {name: Path}: writes each case as ``<name>__<filename>`` into folder
-``garment(size=(w, h), ...)`` -> PIL RGB image of a simple dark T-shirt on a light background
-``encode(image, fmt, **save_kwargs)`` -> bytes
 
 Example (AppTest)::
 
-    from tests.image_cases import all_cases
+    from tests.support.images import all_cases
     for c in all_cases():
         ...upload c.data as c.filename with type c.mime...
         if c.expect == "error": assert c.message in <the error shown>
@@ -37,7 +41,9 @@ Example (AppTest)::
 
 from __future__ import annotations
 
+import functools
 import io
+import math
 import struct
 import zlib
 from dataclasses import dataclass
@@ -45,7 +51,7 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFilter
 
 UPLOAD_CAP_BYTES = 20 * 1024 * 1024
 
@@ -100,6 +106,163 @@ def encode(img: Image.Image, fmt: str, **kw) -> bytes:
     return buf.getvalue()
 
 
+def exif_jpeg(upright: Image.Image, orientation: int, quality: int, make: str | None = None) -> bytes:
+    """A phone-style JPEG: pixels stored turned (as the sensor saw them), EXIF orientation set to make it upright."""
+    # Stored = the upright image turned the opposite way of what exif_transpose will do.
+    undo = {3: Image.Transpose.ROTATE_180, 6: Image.Transpose.ROTATE_90, 8: Image.Transpose.ROTATE_270}[orientation]
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    if make is not None:
+        exif[0x010F] = make
+    return encode(upright.transpose(undo), "JPEG", quality=quality, exif=exif)
+
+
+def composite(background: np.ndarray, colour, opacity: np.ndarray) -> np.ndarray:
+    """`colour` ([3] or [h, w, 3]) laid over `background` ([h, w, 3] float) with `opacity` ([h, w], 0..1)."""
+    return background * (1 - opacity[:, :, None]) + colour * opacity[:, :, None]
+
+
+# ---------------------------------------------------------------------------------------------
+# Photos of real Fashion-MNIST test images
+# ---------------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1)
+def _fmnist():
+    from fmnist_lib import load_fashion_mnist
+
+    return load_fashion_mnist(download=False)
+
+
+def _fmnist_test_image(index: int):
+    """One Fashion-MNIST test image (28x28 uint8 numpy) and its label, from the real data."""
+    data = _fmnist()
+    return data.test_images[index].numpy(), int(data.test_labels[index])
+
+
+def garment_photo(
+    index: int = 0,
+    size: tuple[int, int] = (900, 1200),
+    fmt: str = "JPEG",
+    colour: tuple[int, int, int] = (40, 60, 110),
+    quality: int = 90,
+) -> tuple[bytes, int]:
+    """A photo-like picture of a garment: a Fashion-MNIST test image rendered large, dyed, on a
+    slightly uneven white background with some noise, saved as JPEG or PNG.
+
+    Returns the file's bytes and the true class index of the garment.
+    """
+    pixels, label = _fmnist_test_image(index)
+    w, h = size
+    side = int(min(w, h) * 0.8)
+    # The garment's shape (alpha) and shading from its pixels, smoothly upscaled.
+    mask = Image.fromarray(pixels).resize((side, side), Image.Resampling.BICUBIC).filter(ImageFilter.GaussianBlur(2))
+    m = np.asarray(mask, dtype=np.float32) / 255.0
+    rng = np.random.default_rng(index)
+    # Background: off-white with a soft vertical gradient (a photo, not a flat render).
+    yy = np.linspace(0, 1, h, dtype=np.float32)[:, None]
+    bg = np.empty((h, w, 3), dtype=np.float32)
+    for c, base in enumerate((246, 244, 240)):
+        bg[..., c] = base - 14 * yy
+    # The garment: dyed, darker where the original is darker (folds), on the canvas centre.
+    shade = 0.55 + 0.45 * m
+    dyed = np.stack([colour[c] * (2.0 - shade) for c in range(3)], axis=-1)
+    alpha = np.clip(m * 1.6, 0, 1)
+    top, left = (h - side) // 2, (w - side) // 2
+    bg[top : top + side, left : left + side] = composite(bg[top : top + side, left : left + side], dyed, alpha)
+    bg += rng.normal(0, 3.0, bg.shape).astype(np.float32)
+    img = Image.fromarray(np.clip(bg, 0, 255).astype(np.uint8), "RGB")
+    if fmt.upper() == "JPEG":
+        return encode(img, "JPEG", quality=quality), label
+    return encode(img, fmt.upper()), label
+
+
+# Garment colours: dark to mid tones (luminance <= ~120) like most clothes in product photos.
+TINTS = [
+    (20, 20, 20),
+    (30, 40, 90),
+    (60, 90, 140),
+    (120, 30, 35),
+    (40, 80, 45),
+    (95, 65, 40),
+    (110, 110, 110),
+    (150, 60, 110),
+    (70, 70, 80),
+]
+
+
+def _background(rng: np.random.Generator, h: int, w: int, kind: str) -> np.ndarray:
+    """[h, w, 3] float background: white, grey, or a linear gradient in a random direction."""
+    if kind == "white":
+        level = rng.uniform(235, 255)
+        return np.full((h, w, 3), level)
+    if kind == "grey":
+        level = rng.uniform(165, 215)
+        tint = rng.uniform(-8, 8, size=3)
+        return np.full((h, w, 3), level) + tint
+    angle = rng.uniform(0, 2 * math.pi)
+    yy, xx = np.mgrid[0:h, 0:w]
+    t = (np.cos(angle) * xx / w + np.sin(angle) * yy / h) * 0.5 + 0.5  # ~0..1 across the image
+    lo, hi = rng.uniform(150, 195), rng.uniform(225, 255)
+    g = lo + (hi - lo) * t
+    return np.repeat(g[:, :, None], 3, axis=2)
+
+
+def render_photo(
+    pixels: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    background: str = "white",
+    angle: float = 0.0,
+    shadow: bool = True,
+    scale_range: tuple[float, float] = (6.0, 15.0),
+    margin_range: tuple[float, float] = (0.08, 0.6),
+    noise_range: tuple[float, float] = (1.0, 4.0),
+) -> tuple[np.ndarray, np.ndarray]:
+    """A 28x28 uint8 Fashion-MNIST image as a photo: (RGB uint8 [H, W, 3], alpha uint8 [H, W] of the garment).
+
+    The Fashion-MNIST intensity v (0 background, 1 darkest) is the garment's opacity over the
+    background, with its colour a random dark-to-mid tint: on white with a black tint this is
+    exactly the inverse of how Fashion-MNIST was made from product photos.
+    """
+    scale = rng.uniform(*scale_range)
+    size = max(8, round(28 * scale))
+    v = Image.fromarray(pixels.astype(np.float32) / 255.0, "F").resize((size, size), Image.Resampling.BICUBIC)
+    if angle:
+        v = v.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=0.0)
+    va = np.clip(np.asarray(v, dtype=np.float64), 0, 1)
+    gh, gw = va.shape
+    ml, mr, mt, mb = (rng.uniform(*margin_range) * max(gh, gw) for _ in range(4))
+    w, h = round(gw + ml + mr), round(gh + mt + mb)
+    x0, y0 = round(ml), round(mt)
+    opacity = np.zeros((h, w))
+    opacity[y0 : y0 + gh, x0 : x0 + gw] = va
+    bg = _background(rng, h, w, background)
+    if shadow:
+        strength = rng.uniform(0.08, 0.25)
+        mask = Image.fromarray(((opacity > 0.05) * 255).astype(np.uint8), "L")
+        blur = mask.filter(ImageFilter.GaussianBlur(radius=max(2.0, 0.04 * max(gh, gw))))
+        dx, dy = (round(rng.uniform(0.01, 0.04) * max(gh, gw)) for _ in range(2))
+        sh = np.asarray(blur, dtype=np.float64) / 255.0
+        sh = np.roll(np.roll(sh, dy, axis=0), dx, axis=1)
+        bg = bg * (1 - strength * sh)[:, :, None]
+    tint = np.array(TINTS[rng.integers(len(TINTS))], dtype=np.float64) + rng.uniform(-10, 10, size=3)
+    photo = composite(bg, tint, opacity)
+    photo += rng.normal(0, rng.uniform(*noise_range), size=photo.shape)  # camera noise
+    alpha = np.clip(opacity * 4.0, 0, 1)  # the garment's cut-out (soft edge) for transparent PNGs
+    return np.clip(np.rint(photo), 0, 255).astype(np.uint8), np.rint(alpha * 255).astype(np.uint8)
+
+
+# ---------------------------------------------------------------------------------------------
+# Hostile files
+# ---------------------------------------------------------------------------------------------
+
+
+def broken_image_bytes() -> bytes:
+    """A file named like a JPEG whose content is a cut-off JPEG header followed by junk."""
+    return b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"this is not really an image" * 20
+
+
 def _png_chunk(kind: bytes, payload: bytes) -> bytes:
     return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
 
@@ -132,10 +295,7 @@ def png_bomb(width: int, height: int) -> bytes:
 def _phone_jpeg(size=(4000, 3000), orientation: int = 6) -> bytes:
     """A 12 MP photo stored sideways as a phone sensor writes it, with the EXIF orientation that makes it upright."""
     upright = garment(size, colour=(120, 30, 35), background=(232, 228, 220))
-    undo = {3: Image.Transpose.ROTATE_180, 6: Image.Transpose.ROTATE_90, 8: Image.Transpose.ROTATE_270}[orientation]
-    exif = Image.Exif()
-    exif[0x0112] = orientation
-    return encode(upright.transpose(undo), "JPEG", quality=85, exif=exif)
+    return exif_jpeg(upright, orientation, quality=85)
 
 
 def _animated_gif() -> bytes:

@@ -1,0 +1,8 @@
+"""Helpers shared by the tests and bench/, imported one way: `from tests.support.images import ...`.
+
+- images: every generated image file (upload cases, garment photos, the benchmark's renders) and the encoders;
+- server: `streamlit run` on a free port, and the Chromium/Playwright actions of the browser tests;
+- apptest: opening pages and training in Streamlit's AppTest;
+- checkpoints: hostile checkpoint payloads;
+- data: tiny synthetic data for unit tests.
+"""

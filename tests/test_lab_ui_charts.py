@@ -1,0 +1,106 @@
+"""lab_ui/charts.py: the history charts' specs and the zoomed accuracy axis, without a script run."""
+
+from __future__ import annotations
+
+import pytest
+
+from fmnist_lib import EpochStats
+from lab_ui import charts
+
+
+def _history(*accs: tuple[float, float | None]) -> list[EpochStats]:
+    """Epochs 1.. with the given (train accuracy, test accuracy)."""
+    return [
+        EpochStats(
+            epoch=i, train_loss=1.0 / i, train_acc=tr, test_acc=te, seconds=0.1, examples_per_sec=1.0, examples=64
+        )
+        for i, (tr, te) in enumerate(accs, start=1)
+    ]
+
+
+def _rows(*accs) -> list[dict]:
+    return charts.history_rows([("run", _history(*accs))])
+
+
+def _curves(acc_spec: dict) -> dict:
+    """The accuracy chart's layer of curves (the other layers are the reference lines and labels)."""
+    (curves,) = [layer for layer in acc_spec["layer"] if layer.get("mark", {}).get("type") == "line"]
+    return curves
+
+
+def _references(spec: dict) -> set[str]:
+    """The reference lines a spec carries data for."""
+    return {
+        row["reference"]
+        for name, rows in spec["datasets"].items()
+        if name != charts.HISTORY_DATA
+        for row in rows
+        if "reference" in row
+    }
+
+
+def test_zoomed_floor_is_0_without_accuracies():
+    assert charts.zoomed_floor([]) == 0.0
+    assert charts.zoomed_floor([{"train accuracy": None, "test accuracy": None}]) == 0.0
+
+
+@pytest.mark.parametrize(
+    "accs, floor",
+    [
+        ([(0.80, 0.78)], 0.75),  # 0.78 - 0.02 = 0.76, down to 5%
+        ([(0.95, 0.92)], 0.80),  # above the human line (83.5%): it stays in view
+        ([(0.30, None), (0.60, 0.55)], 0.25),  # the train accuracy counts when the test one is missing
+        ([(0.03, 0.01)], 0.0),  # never below 0
+    ],
+)
+def test_zoomed_floor_lies_below_the_curves_and_the_human_line(accs, floor):
+    rows = _rows(*accs)
+    assert charts.zoomed_floor(rows) == pytest.approx(floor)
+    lowest = min(v for r in rows for v in (r["train accuracy"], r["test accuracy"]) if v is not None)
+    assert charts.zoomed_floor(rows) <= min(lowest, charts.REFERENCES[1][1])
+
+
+def test_history_specs_carry_the_rows_and_the_epoch_axis():
+    named = [("softmax", _history((0.7, 0.68), (0.8, 0.79)))]
+    loss, acc = charts.history_specs(named, max_epoch=10)
+    rows = charts.history_rows(named)
+    assert loss["datasets"][charts.HISTORY_DATA] == rows and acc["datasets"][charts.HISTORY_DATA] == rows
+    assert loss["encoding"]["x"]["scale"]["domain"] == [1, 10]  # the planned epochs, not only those done
+    assert _curves(acc)["encoding"]["x"]["scale"]["domain"] == [1, 10]
+
+
+def test_one_run_is_coloured_by_split_several_by_run():
+    one = [("a", _history((0.7, 0.68)))]
+    two = one + [("b", _history((0.6, 0.58)))]
+    _, acc = charts.history_specs(one)
+    assert _curves(acc)["encoding"]["color"]["field"] == "split"
+    _, acc = charts.history_specs(two)
+    curves = _curves(acc)
+    assert curves["encoding"]["color"]["field"] == "run" and curves["encoding"]["strokeDash"]["field"] == "split"
+
+
+def test_the_accuracy_axis_is_0_to_100_unless_zoomed():
+    named = [("a", _history((0.80, 0.78), (0.85, 0.83)))]
+    _, acc = charts.history_specs(named)
+    assert _curves(acc)["encoding"]["y"]["scale"]["domain"] == [0.0, 1]
+    assert _references(acc) == {name for name, _ in charts.REFERENCES}
+
+    _, zoomed = charts.history_specs(named, zoom=True)
+    floor = charts.zoomed_floor(charts.history_rows(named))
+    assert _curves(zoomed)["encoding"]["y"]["scale"]["domain"] == [floor, 1]
+    assert _references(zoomed) == {name for name, value in charts.REFERENCES if value >= floor}
+    assert not any("chance" in r for r in _references(zoomed))
+
+
+def test_specs_built_from_the_cache_do_not_share_data():
+    """The specs of one shape are built once: each call must still get its own rows."""
+    first = charts.history_specs([("a", _history((0.7, 0.68)))])
+    second = charts.history_specs([("b", _history((0.5, 0.48)))])
+    assert first[0]["datasets"][charts.HISTORY_DATA][0]["run"] == "a"
+    assert second[0]["datasets"][charts.HISTORY_DATA][0]["run"] == "b"
+
+
+def test_history_csv_has_a_row_per_epoch_with_the_stats_fields():
+    lines = charts.history_csv(_history((0.7, 0.68), (0.8, None))).decode().splitlines()
+    assert lines[0].split(",")[:5] == ["epoch", "train_loss", "train_acc", "test_acc", "seconds"]
+    assert len(lines) == 3

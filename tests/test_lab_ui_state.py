@@ -1,0 +1,76 @@
+"""lab_ui/state.py: the session's runs and the widget-value helpers, with a dict as session state."""
+
+from __future__ import annotations
+
+from fmnist_lib import TrainingRun, default_config
+from lab_ui import state
+
+
+def _run() -> TrainingRun:
+    return TrainingRun(default_config("softmax"))
+
+
+def test_runs_get_increasing_ids_and_their_names(session_state):
+    a = state.add_run(_run())
+    b = state.add_run(_run(), origin="checkpoint", name="mine.pt")
+    assert (a.id, b.id) == (1, 2)
+    assert a.origin == "trained" and f"#{a.id}" in a.name
+    assert b.origin == "checkpoint" and b.name == "mine.pt"
+    assert state.runs() == [a, b] and state.find_run(2) is b and state.find_run(3) is None
+
+
+def test_the_oldest_runs_beyond_the_limit_are_dropped(session_state):
+    added = [state.add_run(_run()) for _ in range(state.MAX_RUNS + 2)]
+    assert [r.id for r in state.runs()] == [r.id for r in added[2:]]
+
+
+def test_the_active_run_and_the_one_training_are_never_dropped(session_state):
+    first, second = state.add_run(_run()), state.add_run(_run())
+    state.set_active(first.id)
+    session_state[state.JOB] = state.TrainJob(run_id=second.id, target_epochs=1)
+    for _ in range(state.MAX_RUNS):
+        state.add_run(_run())
+    ids = [r.id for r in state.runs()]
+    assert len(ids) == state.MAX_RUNS and ids[:2] == [first.id, second.id]
+    assert state.active_id() == first.id
+
+
+def test_active_id_forgets_a_run_that_is_gone(session_state):
+    state.set_active(7)
+    assert state.active_id() is None
+
+
+def test_bind_keeps_the_value_across_widget_remounts(session_state):
+    kwargs = state.bind(state.EPOCHS, 10)
+    assert kwargs["key"] == state.widget_key(state.EPOCHS) and kwargs["value"] == 10
+    session_state[kwargs["key"]] = 3  # the user moves the slider
+    kwargs["on_change"]()
+    assert state.get(state.EPOCHS) == 3
+    del session_state[kwargs["key"]]  # the page is left: Streamlit drops the widget's key
+    assert state.bind(state.EPOCHS, 10)["value"] == 3
+    assert state.bind(state.OPTIMIZER, "sgd", options=["sgd", "momentum", "adam"])["index"] == 0
+    state.put(state.OPTIMIZER, "adam")
+    assert state.bind(state.OPTIMIZER, "sgd", options=["sgd", "momentum", "adam"])["index"] == 2
+
+
+def test_compare_keeps_only_existing_runs_and_its_key_follows_the_set_of_runs(session_state):
+    a, b = state.add_run(_run()), state.add_run(_run())
+    session_state[state.value_key(state.COMPARE)] = [a.id, 99]  # 99: a run since dropped
+    kwargs = state.bind_compare([a.id, b.id])
+    assert kwargs["default"] == [a.id]
+    assert kwargs["key"] != state.bind_compare([a.id])["key"]
+
+    kwargs = state.bind_compare([a.id, b.id])
+    session_state[kwargs["key"]] = [b.id]  # the user picks b
+    kwargs["on_change"]()
+    assert state.get(state.COMPARE) == [b.id]
+
+
+def test_a_change_from_the_widget_of_an_older_set_of_runs_is_ignored(session_state):
+    a = state.add_run(_run())
+    old = state.bind_compare([a.id])
+    b = state.add_run(_run())
+    state.put(state.COMPARE, [a.id, b.id])
+    session_state[old["key"]] = []  # the browser reports the old widget's value once more
+    old["on_change"]()
+    assert state.get(state.COMPARE) == [a.id, b.id]
