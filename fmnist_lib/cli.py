@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from . import __name__ as _pkg
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .config import OPTIMIZERS, SCHEDULES, default_config
+from .config import AUGMENTATIONS, OPTIMIZERS, SCHEDULES, default_config
 from .data import DataError, FashionMNIST, load_fashion_mnist
 from .decode import ImageError
 from .explain import explain
@@ -60,6 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--weight-decay", type=float, help="default 0")
     t.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule; default: the model's")
     t.add_argument("--seed", type=_non_negative_int, help="default 0")
+    t.add_argument(
+        "--augment",
+        choices=AUGMENTATIONS,
+        help="train on random mirror images (mirror), also shifted and rescaled (mirror+shift); "
+        "default: the model's (softmax off, cnn mirror)",
+    )
     t.add_argument("--data", help="folder with the Fashion-MNIST files (else $FMNIST_DATA, ./data, Debian's)")
     t.add_argument("--out", required=True, help="where to write the checkpoint")
 
@@ -83,6 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--checkpoint", required=True)
     pr.add_argument("--top", type=_positive_int, default=3, help="how many classes (default 3)")
     pr.add_argument("--json", action="store_true", help="JSON lines (the default; kept for scripts)")
+    pr.add_argument(
+        "--mirror",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="average the probabilities of each image and its mirror image, so a shoe pointing right "
+        "is recognised like one pointing left, as every Fashion-MNIST shoe does (default: on)",
+    )
     pr.add_argument("--pipeline", choices=("ours", "tutorial"), default="ours", help=argparse.SUPPRESS)
     pr.add_argument("images", nargs="+", metavar="IMAGE")
 
@@ -128,6 +141,7 @@ def cmd_train(args) -> int:
             weight_decay=args.weight_decay,
             seed=args.seed,
             schedule=args.schedule,
+            augment=args.augment,
         )
     except ValueError as e:
         return _fail(str(e))
@@ -191,7 +205,8 @@ def cmd_predict(args) -> int:
             _emit({"file": path, "error": str(e)})
             failed = True
             continue
-        _emit({"file": path, "top": classifier.predict(pre.pixels, k=args.top).top(0)})
+        top = classifier.predict(pre.pixels, k=args.top, mirror=args.mirror).top(0)
+        _emit({"file": path, "top": top, "mirror": args.mirror})
     return EXIT_SOME_FAILED if failed else EXIT_OK
 
 

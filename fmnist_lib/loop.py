@@ -15,7 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import TrainConfig
+from .augment import random_augment
+from .config import TrainConfig, lr_at_step
 from .models import SoftmaxRegression
 from .optim import SGD, Adam, Optimizer
 from .scaling import InputScaling
@@ -115,7 +116,11 @@ def train_epoch(
 
     Stops between steps when should_stop() is true. Raises TrainingDiverged when
     the loss is not finite or explodes (the caller restores the weights).
+    config.augment: each batch is randomly mirrored (and shifted and rescaled; augment.py), with
+    random numbers from `generator` (so the run's seed decides them too). config.schedule
+    "onecycle" sets the learning rate at every step.
     """
+    config = config or TrainConfig()
     model.train()
     n = len(labels)
     perm = torch.randperm(n, generator=generator)
@@ -132,6 +137,12 @@ def train_epoch(
         idx = perm[step * batch_size : (step + 1) * batch_size]
         rows = flat.index_select(0, idx)  # [B, 784] uint8
         y = labels.index_select(0, idx)  # [B]
+        if config.augment != "off":
+            shift_and_scale = config.augment == "mirror+shift"
+            rows = random_augment(rows.view(-1, 28, 28), generator, shift_and_scale).view(-1, 28 * 28)
+        if config.schedule == "onecycle":
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at_step(config, epoch, step, steps)
         if closed_form:
             x = scaling.apply(rows)  # [B, 784] float: softmax regression works on flat rows
             losses, logits = model.cross_entropy_gradients(x, y)
@@ -147,7 +158,7 @@ def train_epoch(
         step_losses.append(loss_value)
         if not math.isfinite(loss_value) or loss_value > EXPLODING_LOSS:
             raise TrainingDiverged(
-                _divergence_message(loss_value, first_step + step + 1, epoch, config or TrainConfig()),
+                _divergence_message(loss_value, first_step + step + 1, epoch, config),
                 DivergedEpoch(epoch, first_step, tuple(step_losses)),
             )
         optimizer.step()

@@ -38,7 +38,7 @@ KEEP_PER_KIND = 8
 DEFAULT_DIR = PROJECT_DATA_DIR / "models"
 
 # The modules whose source decides what a training run computes and how it is stored.
-_CODE_FILES = ("models.py", "config.py", "loop.py", "run.py", "optim.py", "scaling.py", "checkpoint.py")
+_CODE_FILES = ("models.py", "config.py", "loop.py", "augment.py", "run.py", "optim.py", "scaling.py", "checkpoint.py")
 
 
 def cache_dir() -> Path | None:

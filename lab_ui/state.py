@@ -52,6 +52,7 @@ OPTIMIZER = "train.optimizer"
 WEIGHT_DECAY = "train.weight_decay"
 SCHEDULE = "train.schedule"
 SEED = "train.seed"
+AUGMENT = "train.augment"
 COMPARE = "train.compare"  # run ids overlaid in the comparison chart
 ACC_ZOOM = "train.acc_zoom"  # accuracy axis fitted to the curves (the default) instead of 0-100%
 # Browse
@@ -62,6 +63,7 @@ CELL_PRED = "browse.cell_pred"
 # Upload
 TEMPERATURE = "upload.temperature"
 USE_CAMERA = "upload.use_camera"
+MIRROR = "upload.mirror"  # mirror-aware Top-3 (the image and its mirror image averaged)
 # Inside softmax (and calibration on Browse)
 INSIDE_SOURCE = "inside.source"  # random | index | upload
 INSIDE_INDEX = "inside.index"  # the test image chosen by index

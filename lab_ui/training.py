@@ -260,4 +260,5 @@ def describe_config(c: TrainConfig) -> str:
     return (
         f"{MODEL_TITLES[c.model]} · {OPTIMIZER_TITLES[c.optimizer]} · lr {c.lr:g} · {c.epochs} epochs · "
         f"batch {c.batch_size} · weight decay {c.weight_decay:g} · {c.schedule} schedule · seed {c.seed}"
+        + (f" · augmentation {c.augment}" if c.augment != "off" else "")
     )

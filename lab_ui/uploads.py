@@ -16,9 +16,11 @@ import streamlit as st
 from PIL import Image, ImageOps
 
 from fmnist_lib.decode import ImageError
+from fmnist_lib.inference import MirroredPrediction
 from fmnist_lib.preprocess import preprocess_image
 
 from . import state
+from .text import plain
 
 THUMB = 320
 PIPELINES = ("ours", "tutorial")
@@ -93,3 +95,18 @@ def process(data: bytes) -> UploadResult:
         result = UploadResult(digest, error=f"This image could not be processed ({type(e).__name__}: {e}).")
     st.session_state[state.UPLOAD_MEMO] = result
     return result
+
+
+def mirror_effect(step: MirroredPrediction, mirror_on: bool) -> str:
+    """One line under the Top-3: what the image alone, its mirror image and their average say."""
+    own, mirrored, combined = (p.top(0)[0] for p in (step.own, step.mirrored, step.combined))
+
+    def say(t: dict) -> str:
+        return f"{plain(t['label'])} ({t['prob']:.0%})"
+
+    views = f"Your image alone: {say(own)}; its mirror image: {say(mirrored)}; averaged: {say(combined)}."
+    if own["index"] == combined["index"]:
+        return views + " The mirror step does not change the answer here."
+    if mirror_on:
+        return views + f" The mirror step changed the answer: alone, the model would have said {plain(own['label'])}."
+    return views + f" Mirror-aware, the answer would be {plain(combined['label'])}."

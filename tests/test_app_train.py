@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from fmnist_lib import TrainingRun, checkpoint_bytes, default_config
+from fmnist_lib import DEFAULT_CONFIGS, TrainingRun, checkpoint_bytes, default_config
 from lab_ui import controls, state, training
 from tests.support.apptest import assert_ok, job, open_page, set_widget, texts, train_until_done
 
@@ -121,10 +121,13 @@ def test_a_diverging_run_stops_and_says_why():
 
 def test_choosing_the_cnn_sets_its_defaults_and_widgets_survive_page_switches():
     at = open_page("pages/train.py")
+    assert at.radio(key=state.widget_key(state.AUGMENT)).value == "off"  # the tutorial's softmax
     set_widget(at, "radio", state.MODEL, "cnn")
-    assert at.select_slider(key=state.widget_key(state.LR)).value == 1e-3
+    cnn = DEFAULT_CONFIGS["cnn"]
+    assert at.select_slider(key=state.widget_key(state.LR)).value == cnn.lr
     assert at.selectbox(key=state.widget_key(state.OPTIMIZER)).value == "adam"
-    assert at.radio(key=state.widget_key(state.SCHEDULE)).value == "cosine"
+    assert at.radio(key=state.widget_key(state.SCHEDULE)).value == cnn.schedule
+    assert at.radio(key=state.widget_key(state.AUGMENT)).value == cnn.augment == "mirror"
     set_widget(at, "slider", state.EPOCHS, 2)
     at.switch_page("pages/upload.py").run()
     at.switch_page("pages/train.py").run()
@@ -132,7 +135,7 @@ def test_choosing_the_cnn_sets_its_defaults_and_widgets_survive_page_switches():
     assert at.radio(key=state.widget_key(state.MODEL)).value == "cnn"
     assert at.slider(key=state.widget_key(state.EPOCHS)).value == 2
     click(at, state.RESET_BUTTON)
-    assert at.slider(key=state.widget_key(state.EPOCHS)).value == 8  # the CNN's default
+    assert at.slider(key=state.widget_key(state.EPOCHS)).value == cnn.epochs
 
 
 def test_checkpoints_download_and_come_back(real_data):
