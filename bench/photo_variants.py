@@ -221,20 +221,22 @@ def render_and_preprocess(job) -> tuple[torch.Tensor, np.ndarray, np.ndarray, fl
 
     Each image has its own random stream, seeded by (seed, variant number, test index), so a
     render does not depend on which process made it or on the other images in the sample.
-    Returns (the tutorial's tensor as written, tutorial-steps pixels, our pixels, our seconds, error).
+    Returns (the tutorial's tensor as written, tutorial-steps pixels, our pixels, our seconds, error,
+    whether ours straightened it).
     """
     name, seed, vi, index, px = job
     data = VARIANTS[name][1](px, np.random.default_rng([seed, vi, index]))
     _, x = tutorial_preprocess_to_fmnist(io.BytesIO(data))
     steps = preprocess_image(data, "tutorial").pixels
     t = time.perf_counter()
-    error = None
+    error, turned = None, False
     try:
-        ours = preprocess_image(data, "ours").pixels
+        pre = preprocess_image(data, "ours")
+        ours, turned = pre.pixels, any(s.name == "Straightened" for s in pre.stages)
     except ImageError as e:
         error = str(e)
         ours = np.zeros((28, 28), np.uint8)
-    return x, steps, ours, time.perf_counter() - t, error
+    return x, steps, ours, time.perf_counter() - t, error, turned
 
 
 def score_variant(done: list, labels: np.ndarray, runs: dict[str, TrainingRun]) -> dict:
@@ -246,7 +248,11 @@ def score_variant(done: list, labels: np.ndarray, runs: dict[str, TrainingRun]) 
     for e in errors:
         print("  ImageError:", e)
     y = torch.as_tensor(labels)
-    out = {"errors": len(errors), "ms_per_image": 1000 * sum(d[3] for d in done) / len(done)}
+    out = {
+        "errors": len(errors),
+        "ms_per_image": 1000 * sum(d[3] for d in done) / len(done),
+        "turned": sum(d[5] for d in done) / len(done),  # share of renders our pipeline straightened
+    }
     for kind, run in runs.items():
         clf = run.classifier()
         model = run.model.eval()
@@ -312,7 +318,8 @@ def main(argv=None) -> int:
                 for p in PIPELINE_NAMES
             )
             print(
-                f"{name:16s} {time.perf_counter() - t:5.1f}s  ours {r['ms_per_image']:.1f} ms/img  {accs}", flush=True
+                f"{name:16s} {time.perf_counter() - t:5.1f}s  ours {r['ms_per_image']:.1f} ms/img  turned {r['turned']:.1%}  {accs}",
+                flush=True,
             )
     bench_s = time.perf_counter() - start
     large_s, large_size = time_large_photo(data)

@@ -58,8 +58,22 @@ class Progress:
     loss: float  # mean loss over this epoch so far
 
 
+@dataclass(frozen=True)
+class DivergedEpoch:
+    """The epoch the guard stopped, step by step, so a learner can see the loss blow up."""
+
+    epoch: int  # 1-based
+    first_step: int  # the run's steps before this epoch: step i of the epoch is first_step + i + 1
+    losses: tuple[float, ...]  # each batch's mean loss, the last the one that tripped the guard (may be NaN/inf)
+    threshold: float = EXPLODING_LOSS
+
+
 class TrainingDiverged(Exception):
     """The loss became NaN, infinite or exploded; the message explains it to a learner."""
+
+    def __init__(self, message: str, failed: DivergedEpoch | None = None) -> None:
+        super().__init__(message)
+        self.failed = failed
 
 
 @dataclass
@@ -111,6 +125,7 @@ def train_epoch(
     loss_sum = torch.zeros((), dtype=torch.float64)
     correct = torch.zeros((), dtype=torch.int64)
     seen = 0
+    step_losses: list[float] = []  # shown to the learner if the guard stops the epoch
     for step in range(steps):
         if should_stop is not None and should_stop():
             return _EpochResult(float(loss_sum), int(correct), seen, stopped=True)
@@ -129,9 +144,11 @@ def train_epoch(
             loss.backward()
             batch_loss = loss.detach() * len(y)
         loss_value = float(batch_loss) / len(y)
+        step_losses.append(loss_value)
         if not math.isfinite(loss_value) or loss_value > EXPLODING_LOSS:
             raise TrainingDiverged(
-                _divergence_message(loss_value, first_step + step + 1, epoch, config or TrainConfig())
+                _divergence_message(loss_value, first_step + step + 1, epoch, config or TrainConfig()),
+                DivergedEpoch(epoch, first_step, tuple(step_losses)),
             )
         optimizer.step()
         loss_sum += batch_loss

@@ -29,6 +29,31 @@ FIELDS = (
 )
 
 
+# The learning rate each optimizer brings when it is chosen (unless the slider was moved since):
+# the best of a quick 2-epoch measurement per model, bench/results/optimizer_lr.md. Plain SGD's are
+# the models' defaults (softmax: the tutorial's 0.1).
+OPTIMIZER_LR = {
+    "softmax": {"sgd": 0.1, "momentum": 0.02, "adam": 2e-3},
+    "cnn": {"sgd": 0.1, "momentum": 0.05, "adam": 1e-3},  # adam: the CNN's default (92% in 8 epochs)
+}
+
+
+def suggested_lr(model: str, optimizer: str) -> float:
+    """The learning rate the slider moves to when this optimizer is chosen for this model."""
+    return OPTIMIZER_LR[model][optimizer]
+
+
+def _lr_moved() -> None:
+    """on_change of the learning-rate slider: from now on the user's rate stays."""
+    st.session_state[state.LR_MOVED] = True
+
+
+def _optimizer_changed() -> None:
+    """on_change of the optimizer box: its own learning rate, unless the user has moved the slider."""
+    if not st.session_state.get(state.LR_MOVED, False):
+        state.put(state.LR, suggested_lr(state.get(state.MODEL, "softmax"), state.get(state.OPTIMIZER)))
+
+
 def _nearest(options, value):
     return min(options, key=lambda o: abs(o - value))
 
@@ -50,6 +75,7 @@ def reset_to_defaults() -> None:
     """Callback: every control to the chosen model's defaults."""
     for name, value in defaults(state.get(state.MODEL, "softmax")).items():
         state.put(name, value)
+    st.session_state[state.LR_MOVED] = False
 
 
 def config_from_state() -> TrainConfig:
@@ -83,7 +109,7 @@ def draw(disabled: bool) -> None:
         disabled=disabled,
         help="How big each step is. Too small: slow progress. Too large: the loss explodes "
         "(try 5 with softmax and SGD to see it).",
-        **state.bind(state.LR, d[state.LR]),
+        **state.bind(state.LR, d[state.LR], on_change=_lr_moved),
     )
     c1, c2 = st.columns(2)
     with c1:
@@ -103,18 +129,18 @@ def draw(disabled: bool) -> None:
             help="Images per gradient step. Smaller batches: more, noisier steps per epoch.",
             **state.bind(state.BATCH, d[state.BATCH]),
         )
+    st.selectbox(
+        "Optimizer",
+        OPTIMIZERS,
+        format_func=OPTIMIZER_TITLES.get,
+        disabled=disabled,
+        help="SGD: plain steps downhill (the tutorial's). Momentum: steps keep some of their "
+        "previous direction. Adam: a step size per weight, adapted as it goes. Each brings its own "
+        "learning rate, unless you have moved the slider.",
+        **state.bind(state.OPTIMIZER, d[state.OPTIMIZER], options=OPTIMIZERS, on_change=_optimizer_changed),
+    )
     c1, c2 = st.columns(2)
     with c1:
-        st.selectbox(
-            "Optimizer",
-            OPTIMIZERS,
-            format_func=OPTIMIZER_TITLES.get,
-            disabled=disabled,
-            help="SGD: plain steps downhill (the tutorial's). Momentum: steps keep some of their "
-            "previous direction. Adam: a step size per weight, adapted as it goes.",
-            **state.bind(state.OPTIMIZER, d[state.OPTIMIZER], options=OPTIMIZERS),
-        )
-    with c2:
         st.select_slider(
             "Weight decay",
             WEIGHT_DECAY_OPTIONS,
@@ -122,17 +148,6 @@ def draw(disabled: bool) -> None:
             disabled=disabled,
             help="An L2 penalty pulling weights towards 0; 0 (none) is the tutorial's.",
             **state.bind(state.WEIGHT_DECAY, d[state.WEIGHT_DECAY]),
-        )
-    c1, c2 = st.columns(2)
-    with c1:
-        st.radio(
-            "Learning-rate schedule",
-            SCHEDULES,
-            format_func=SCHEDULE_TITLES.get,
-            horizontal=True,
-            disabled=disabled,
-            help="Cosine lowers the learning rate smoothly to 0 over the epochs: steadier final accuracy.",
-            **state.bind(state.SCHEDULE, d[state.SCHEDULE], options=SCHEDULES),
         )
     with c2:
         st.number_input(
@@ -144,3 +159,12 @@ def draw(disabled: bool) -> None:
             help="Same seed and settings: the same run, epoch for epoch.",
             **state.bind(state.SEED, d[state.SEED]),
         )
+    st.radio(
+        "Learning-rate schedule",
+        SCHEDULES,
+        format_func=SCHEDULE_TITLES.get,
+        horizontal=True,
+        disabled=disabled,
+        help="Cosine lowers the learning rate smoothly to 0 over the epochs: steadier final accuracy.",
+        **state.bind(state.SCHEDULE, d[state.SCHEDULE], options=SCHEDULES),
+    )

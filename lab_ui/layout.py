@@ -7,6 +7,7 @@ import threading
 import streamlit as st
 
 from . import resources, state
+from .text import plain
 
 DEFAULT_OPTION = 0  # the picker's value for the default model (run ids start at 1)
 
@@ -55,7 +56,7 @@ def active_model_line() -> None:
     name, run, _ = resources.active()
     acc = run.test_acc
     acc_text = f"test accuracy **{acc:.1%}**" if acc is not None else "not trained"
-    st.info(f"**Active model:** {name} — {acc_text}. Change it in the sidebar.", icon=":material/psychology:")
+    st.info(f"**Active model:** {plain(name)} — {acc_text}. Change it in the sidebar.", icon=":material/psychology:")
 
 
 _frame = threading.local()  # .running: run_app is running the page in this script thread
@@ -69,6 +70,7 @@ def run_app() -> None:
         "train": st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
         "browse": st.Page("pages/browse.py", title="Browse predictions", icon=":material/grid_view:"),
         "upload": st.Page("pages/upload.py", title="Upload a photo", icon=":material/photo_camera:"),
+        "softmax": st.Page("pages/softmax.py", title="Inside softmax", icon=":material/functions:"),
     }
     page = st.navigation(list(pages.values()))
     if page.url_path != pages["train"].url_path and state.job() is not None:

@@ -46,14 +46,27 @@ def thumbnail(img: Image.Image, size: int = THUMB) -> Image.Image:
     return img.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BILINEAR, reducing_gap=3.0)
 
 
+def on_checkerboard(img: Image.Image, square: int = 8) -> Image.Image:
+    """An RGBA image over a light grey-and-white checkerboard, as image viewers show transparency
+    (dropping the alpha instead would show whatever colour is stored under it, often black)."""
+    w, h = img.size
+    yy, xx = np.mgrid[0:h, 0:w]
+    board = np.where(((yy // square) + (xx // square)) % 2 == 0, 255, 214).astype(np.uint8)  # [h, w]
+    under = Image.fromarray(np.dstack([board, board, board, np.full_like(board, 255)]), "RGBA")
+    return Image.alpha_composite(under, img.convert("RGBA")).convert("RGB")
+
+
 def _original_thumbnail(data: bytes) -> Image.Image | None:
-    """The upload as the user sees it, small (JPEG draft mode decodes a reduced image directly)."""
+    """The upload as the user sees it, small (JPEG draft mode decodes a reduced image directly);
+    transparent parts on a checkerboard."""
     try:
         img = Image.open(io.BytesIO(data))
         img.draft("RGB", (THUMB * 2, THUMB * 2))
         img = ImageOps.exif_transpose(img)
         if img.mode not in ("RGB", "L"):
-            img = img.convert("RGBA").convert("RGB") if "A" in img.mode or img.mode == "P" else img.convert("RGB")
+            transparent = "A" in img.mode or "transparency" in img.info
+            img = thumbnail(img.convert("RGBA") if transparent else img.convert("RGB"))
+            return on_checkerboard(img) if transparent else img
         return thumbnail(img)
     except Exception:  # only a preview: the pipeline reports real problems
         return None

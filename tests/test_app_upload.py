@@ -75,3 +75,16 @@ def test_the_camera_is_offered(at):
     set_widget(at, "toggle", state.USE_CAMERA, True)
     assert at.camera_input(key=state.CAMERA)
     set_widget(at, "toggle", state.USE_CAMERA, False)
+
+
+def test_the_tutorials_answer_as_written_beside_the_models_own_scaling(at):
+    upload(at, "shirt.png", encode(garment(), "PNG"), "image/png")
+    shown = " ".join(texts(at.markdown))
+    assert "normalisation `(x − 0.2860) / 0.3530`" in shown and "| as written | own scaling |" in shown
+    caption = next(t for t in texts(at.caption) if "The tutorial's answer as written" in t)
+    assert "Why the first is wrong" in caption and "trained on pixels in [0, 1]" in caption
+
+
+def test_a_file_name_is_shown_as_text_not_markdown(at):
+    upload(at, "**bold** :red[x] $y$.png", b"not an image", "image/png")
+    assert at.error and r"\*\*bold\*\* \:red\[x\] \$y\$.png" in at.error[0].value

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
 from fmnist_lib.config import default_config
-from fmnist_lib.loop import make_optimizer, set_threads
+from fmnist_lib.loop import EXPLODING_LOSS, TrainingDiverged, make_optimizer, set_threads, train_epoch
 from fmnist_lib.optim import SGD, Adam
 from fmnist_lib.run import TrainingRun
 
@@ -56,3 +58,18 @@ def test_set_threads_sets_and_reports():
     finally:
         set_threads(before)
     assert set_threads(None) == before
+
+
+def test_the_guard_hands_over_the_failed_epochs_per_step_losses(tiny_data):
+    run = TrainingRun(default_config("softmax", lr=1e4, batch_size=8))
+    with pytest.raises(TrainingDiverged) as e:
+        train_epoch(
+            run.model, run.optimizer, tiny_data.train_images, tiny_data.train_labels,
+            scaling=run.scaling, batch_size=8, generator=run.generator, epoch=2, first_step=40,
+        )  # fmt: skip
+    failed = e.value.failed
+    assert failed.epoch == 2 and failed.first_step == 40 and failed.threshold == EXPLODING_LOSS
+    *before, last = failed.losses
+    assert before and all(math.isfinite(v) and v <= EXPLODING_LOSS for v in before)
+    assert not math.isfinite(last) or last > EXPLODING_LOSS, "the last loss is the one that tripped the guard"
+    assert f"at step {40 + len(failed.losses)} (epoch 2)" in str(e.value)

@@ -124,3 +124,14 @@ def test_real_softmax_with_tutorial_settings_reaches_the_tutorials_accuracy(trai
     # The tutorial's own loop reaches 82.5-83.4%; the bench checks the same target at full length.
     assert trained_softmax.history[-1].test_acc >= 0.82
     assert len(trained_softmax.history) == 10
+
+
+def test_a_diverged_run_keeps_the_failed_epochs_losses_until_an_epoch_completes(tiny_data):
+    run = TrainingRun(default_config("softmax", lr=1e4, epochs=2, batch_size=8))
+    assert run.fit(tiny_data) == "diverged"
+    assert run.diverged is not None and run.diverged.epoch == 1 and run.diverged.first_step == 0
+    assert f"at step {len(run.diverged.losses)} (epoch 1)" in run.message
+    run.optimizer.param_groups[0]["lr"] = 0.1  # as if continued with a sane rate (lr_at resets it per epoch)
+    run.config = default_config("softmax", lr=0.1, epochs=2, batch_size=8)
+    assert run.train_one_epoch(tiny_data) is not None
+    assert run.diverged is None
