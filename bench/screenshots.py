@@ -5,7 +5,7 @@
 
 One browser session per screen size, like a student's: Home; Train three short runs that differ
 by seed and optimizer (so the comparison, the run names and the legend are on the page); Browse;
-Upload a generated garment photo. Full-page shots (e2e_support.screenshot).
+Upload a generated garment photo. Full-page shots (tests/support/server.screenshot).
 """
 
 from __future__ import annotations

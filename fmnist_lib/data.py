@@ -290,8 +290,8 @@ def _load_folder(folder: Path, expected: tuple[int, int] | None) -> FashionMNIST
 
 
 # A tensor copy of the four checked IDX files, written the first time torchvision's reader
-# has read them. Later loads skip torchvision, whose import alone costs ~2 s and ~170 MB
-# (it loads torch's compiler stack), and map the file instead of parsing it.
+# has read them. Later loads skip torchvision, whose import loads torch's compiler stack
+# (seconds and memory of every cold start: README, "Measured"), and map the file instead of parsing it.
 CACHE_NAME = "fmnist-uint8.pt"
 
 

@@ -41,7 +41,7 @@ def set_threads(n: int | None) -> int:
 
     The app uses 1: with a browser (or another session) busy on the same few cores, torch's
     second thread spins waiting for work and slows small softmax steps down about twofold
-    (measured: Train to "Test accuracy" 5.7 s with 2 threads, 2.9 s with 1, in Chromium on 2 cores).
+    (bench/bench_ui.py's Train step; the figures are in README, "Measured").
     """
     if n is not None:
         torch.set_num_threads(max(1, int(n)))

@@ -12,11 +12,10 @@ Two kinds of state live in ``st.session_state`` (per browser session):
   the widget kwargs that keep them in sync: the stored value is passed as the
   widget's initial value (value=, index= or default=), on_change copies the
   widget's value back, and ``persist_state="session"`` (Streamlit >= 1.67) makes
-  Streamlit itself keep the value while the widget is not drawn. (Seeding the
-  widget's key in session state on each remount, the older recipe, is not
-  enough in 1.67: a remounted select_slider showed its first option while the
-  app used the seeded value.) Code that changes a widget's value (Reset, a
-  click on the confusion matrix) does it with ``put`` in a callback.
+  Streamlit itself keep the value while the widget is not drawn (a widget key
+  seeded in session state on each remount is not enough: a remounted
+  select_slider shows its first option). Code that changes a widget's value
+  (Reset, a click on the confusion matrix) does it with ``put`` in a callback.
 """
 
 from __future__ import annotations

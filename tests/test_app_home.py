@@ -26,5 +26,6 @@ def test_home_runs_and_says_what_is_active():
 )
 def test_every_page_runs_before_any_training(page):
     at = open_page(page)
-    assert at.title, "every page has a title"
+    assert len(at.title) == 1, "every page has a title, drawn once (see layout.ensure_entry_point)"
+    assert at.sidebar.selectbox[0].label == "Active model", "the page is drawn inside the app's frame"
     assert any("Active model:" in t for t in texts(at.info)), "every page says which model is active"

@@ -328,7 +328,7 @@ def test_a_deep_link_is_the_first_visit_of_a_cold_server(browser, path, title):
             heading = page.locator('[data-testid="stMain"] h1').first.inner_text()
             assert title in heading, f"/{path} opened {heading!r}"
             assert page.locator(NAV_LINK).count() == len(PAGES), "the page was run without the entry point's navigation"
-            # The browser draws the sidebar's picker a moment (0.2-0.5 s) after the script has gone idle.
+            # The browser draws the sidebar's picker a moment after the script has gone idle.
             from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
             picker = page.get_by_text("Active model", exact=True)
