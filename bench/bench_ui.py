@@ -1,4 +1,4 @@
-"""Browser timings and server memory of the app, in Debian's Chromium (issue 3).
+"""Browser timings and server memory of the app, in Debian's Chromium.
 
     .venv/bin/python -m bench.bench_ui            # writes bench/results/ui.md and docs/screenshots/*.png
 
@@ -149,18 +149,22 @@ def cold_load(browser, env: dict[str, str]) -> tuple[float, float, float, e.Stre
     return total, health, title, srv
 
 
-def train_softmax(page, timeout: float = 300.0) -> tuple[float, str]:
-    """Go to Train, press Train with the defaults; (seconds from click to the message, its text)."""
-    e.goto_page(page, "Train")
-    button = page.get_by_role("button", name="Train", exact=True)
-    button.wait_for(state="visible")
-    done = page.locator(e.SUCCESS).filter(has_text="Test accuracy")
+def click_until(page, button, done, timeout: float) -> tuple[float, str]:
+    """Click `button`; (seconds until `done` is visible, its text), returned once the script is idle."""
     t0 = time.perf_counter()
     button.click()
     done.first.wait_for(state="visible", timeout=timeout * 1000)
     seconds = time.perf_counter() - t0
     e.wait_idle(page, timeout=timeout)
     return seconds, done.first.inner_text().strip()
+
+
+def train_softmax(page, timeout: float = 300.0) -> tuple[float, str]:
+    """Go to Train, press Train with the defaults; (seconds from click to the message, its text)."""
+    e.goto_page(page, "Train")
+    button = page.get_by_role("button", name="Train", exact=True)
+    button.wait_for(state="visible")
+    return click_until(page, button, page.locator(e.SUCCESS).filter(has_text="Test accuracy"), timeout)
 
 
 def train_cnn_one_epoch(page, timeout: float = 600.0) -> tuple[float, str]:
@@ -176,12 +180,7 @@ def train_cnn_one_epoch(page, timeout: float = 600.0) -> tuple[float, str]:
         raise RuntimeError(f"could not set Epochs to 1 (it shows {value!r})")
     # The earlier softmax run's success message would match too: wait for this run's message.
     done = page.locator(e.SUCCESS).filter(has_text="Finished 1 epoch")
-    t0 = time.perf_counter()
-    page.get_by_role("button", name="Train", exact=True).click()
-    done.first.wait_for(state="visible", timeout=timeout * 1000)
-    seconds = time.perf_counter() - t0
-    e.wait_idle(page, timeout=timeout)
-    return seconds, done.first.inner_text().strip()
+    return click_until(page, page.get_by_role("button", name="Train", exact=True), done, timeout)
 
 
 def top3(page, timeout: float = 120.0) -> None:

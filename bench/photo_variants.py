@@ -23,8 +23,9 @@ Pipelines:
   * "ours": preprocess_image(..., "ours") through Classifier.
 
 Models: the tutorial's softmax (default_config("softmax"), ~1 s to train) and the
-small CNN (default_config("cnn"), ~80 s; trained once and kept in
-artifacts/bench_cnn.pt, which is reused when present).
+small CNN (default_config("cnn"), trained with mirror augmentation; also with mirror, shift and
+rescale, and without augmentation);
+each trained once and kept in data/models (model_cache.fit_or_load), reused when present.
 """
 
 from __future__ import annotations
@@ -44,14 +45,10 @@ import torch
 from PIL import Image, ImageOps, ImageStat
 
 from fmnist_lib import (
-    CheckpointError,
-    InputScaling,
-    TrainConfig,
     TrainingRun,
     default_config,
-    load_checkpoint,
+    fit_or_load,
     load_fashion_mnist,
-    save_checkpoint,
 )
 from fmnist_lib.decode import ImageError
 from fmnist_lib.preprocess import preprocess_image
@@ -59,7 +56,7 @@ from tests.support.images import encode, exif_jpeg, render_photo
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "photo_variants.md"
-CNN_CACHE = ROOT / "artifacts" / "bench_cnn.pt"
+MODEL_DIR = ROOT / "data" / "models"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -172,41 +169,29 @@ def tutorial_preprocess_to_fmnist(path):
 # ---------------------------------------------------------------------------------------------
 
 
+MODEL_TITLES = {
+    "softmax": "Softmax regression (the tutorial's model and settings)",
+    "cnn": "Small CNN (its default: trained on mirror images too)",
+    "cnn-shift": "Small CNN, its default with mirror, shift and rescale augmentation",
+    "cnn-no-aug": "Small CNN, its default without augmentation",
+}
+
+
 def train_models(data, with_cnn: bool) -> dict[str, TrainingRun]:
-    runs = {}
-    t = time.perf_counter()
-    softmax = TrainingRun(default_config("softmax"))
-    softmax.fit(data)
-    print(f"softmax trained in {time.perf_counter() - t:.1f} s: clean test accuracy {softmax.test_acc:.4f}", flush=True)
-    runs["softmax"] = softmax
+    """The models, each trained once and kept in data/models (fit_or_load), loaded on later runs."""
+    configs = {"softmax": default_config("softmax")}
     if with_cnn:
-        cnn = _cached_cnn()
-        if cnn is not None:
-            print(f"CNN loaded from {CNN_CACHE.relative_to(ROOT)}", flush=True)
-        else:
-            t = time.perf_counter()
-            cnn = TrainingRun(default_config("cnn"))
-            cnn.fit(data, on_epoch=lambda s: print(f"  cnn epoch {s.epoch}: {s.test_acc:.4f}", flush=True))
-            CNN_CACHE.parent.mkdir(parents=True, exist_ok=True)
-            save_checkpoint(cnn, CNN_CACHE)
-            print(f"CNN trained in {time.perf_counter() - t:.0f} s, saved to {CNN_CACHE.relative_to(ROOT)}", flush=True)
-        runs["cnn"] = cnn
+        configs["cnn"] = default_config("cnn")
+        configs["cnn-shift"] = default_config("cnn", augment="mirror+shift")
+        configs["cnn-no-aug"] = default_config("cnn", augment="off")
+    runs = {}
+    for name, config in configs.items():
+        t = time.perf_counter()
+        run, path, trained_now = fit_or_load(config, data, MODEL_DIR, test_every_epoch=False)
+        how = f"trained in {time.perf_counter() - t:.0f} s" if trained_now else f"loaded from {path.name}"
+        print(f"{name}: {how}, clean test accuracy {run.test_acc:.4f}", flush=True)
+        runs[name] = run
     return runs
-
-
-def _cached_cnn() -> TrainingRun | None:
-    """The cached CNN, or None. Only its weights and scaling are needed here, so a checkpoint whose
-    optimizer state no longer matches this version of the library still serves (weights-only load)."""
-    if not CNN_CACHE.exists():
-        return None
-    try:
-        return load_checkpoint(CNN_CACHE)
-    except CheckpointError as e:
-        obj = torch.load(CNN_CACHE, map_location="cpu", weights_only=True)
-        run = TrainingRun(TrainConfig.from_dict(obj["config"]), scaling=InputScaling.from_dict(obj["scaling"]))
-        run.model.load_state_dict(obj["state_dict"], strict=True)
-        print(f"  (checkpoint optimizer state not loadable: {e}; weights loaded)", flush=True)
-        return run
 
 
 PIPELINE_NAMES = ("tutorial (as written)", "tutorial steps, our scaling", "ours")
@@ -221,20 +206,22 @@ def render_and_preprocess(job) -> tuple[torch.Tensor, np.ndarray, np.ndarray, fl
 
     Each image has its own random stream, seeded by (seed, variant number, test index), so a
     render does not depend on which process made it or on the other images in the sample.
-    Returns (the tutorial's tensor as written, tutorial-steps pixels, our pixels, our seconds, error).
+    Returns (the tutorial's tensor as written, tutorial-steps pixels, our pixels, our seconds, error,
+    whether ours straightened it).
     """
     name, seed, vi, index, px = job
     data = VARIANTS[name][1](px, np.random.default_rng([seed, vi, index]))
     _, x = tutorial_preprocess_to_fmnist(io.BytesIO(data))
     steps = preprocess_image(data, "tutorial").pixels
     t = time.perf_counter()
-    error = None
+    error, turned = None, False
     try:
-        ours = preprocess_image(data, "ours").pixels
+        pre = preprocess_image(data, "ours")
+        ours, turned = pre.pixels, any(s.name == "Straightened" for s in pre.stages)
     except ImageError as e:
         error = str(e)
         ours = np.zeros((28, 28), np.uint8)
-    return x, steps, ours, time.perf_counter() - t, error
+    return x, steps, ours, time.perf_counter() - t, error, turned
 
 
 def score_variant(done: list, labels: np.ndarray, runs: dict[str, TrainingRun]) -> dict:
@@ -246,7 +233,11 @@ def score_variant(done: list, labels: np.ndarray, runs: dict[str, TrainingRun]) 
     for e in errors:
         print("  ImageError:", e)
     y = torch.as_tensor(labels)
-    out = {"errors": len(errors), "ms_per_image": 1000 * sum(d[3] for d in done) / len(done)}
+    out = {
+        "errors": len(errors),
+        "ms_per_image": 1000 * sum(d[3] for d in done) / len(done),
+        "turned": sum(d[5] for d in done) / len(done),  # share of renders our pipeline straightened
+    }
     for kind, run in runs.items():
         clf = run.classifier()
         model = run.model.eval()
@@ -312,7 +303,8 @@ def main(argv=None) -> int:
                 for p in PIPELINE_NAMES
             )
             print(
-                f"{name:16s} {time.perf_counter() - t:5.1f}s  ours {r['ms_per_image']:.1f} ms/img  {accs}", flush=True
+                f"{name:16s} {time.perf_counter() - t:5.1f}s  ours {r['ms_per_image']:.1f} ms/img  turned {r['turned']:.1%}  {accs}",
+                flush=True,
             )
     bench_s = time.perf_counter() - start
     large_s, large_size = time_large_photo(data)
@@ -336,7 +328,7 @@ def write_report(args, runs, clean, full, results, large_s, large_size, bench_s)
         "",
     ]
     for kind in runs:
-        title = {"softmax": "Softmax regression (the tutorial's model and settings)", "cnn": "Small CNN"}[kind]
+        title = MODEL_TITLES[kind]
         lines += [
             f"## {title}",
             "",

@@ -1,11 +1,13 @@
 """Analyses of a trained classifier for the dashboard: test-set predictions,
-per-class accuracy, mistakes, and the per-pixel evidence of softmax regression.
+per-class accuracy, mistakes, the per-pixel evidence of softmax regression, and
+calibration (reliability diagram, expected calibration error, temperature scaling).
 
 Everything returns numpy arrays (small ones), so the UI needs no torch.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -115,8 +117,113 @@ def templates(classifier: Classifier) -> np.ndarray:
     return model.templates().numpy().astype(np.float32)
 
 
+# --- calibration -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reliability:
+    """Confidence bins against accuracy: the data of a reliability diagram, and its ECE."""
+
+    edges: np.ndarray  # [B+1], bin b holds confidences in (edges[b], edges[b+1]] (the first also 0)
+    counts: np.ndarray  # [B] int64, predictions per bin
+    confidence: np.ndarray  # [B] float64, mean confidence in the bin (NaN if empty)
+    accuracy: np.ndarray  # [B] float64, fraction right in the bin (NaN if empty)
+    ece: float  # sum_b (n_b / N) |accuracy_b - confidence_b|
+
+
+def reliability(confidence, correct, n_bins: int = 10) -> Reliability:
+    """Bin predictions by confidence; a calibrated model is right as often as it is confident."""
+    conf = np.asarray(confidence, dtype=np.float64)
+    right = np.asarray(correct, dtype=bool)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    idx = np.searchsorted(edges[1:-1], conf, side="left")  # (lo, hi] bins
+    counts = np.bincount(idx, minlength=n_bins).astype(np.int64)
+    conf_sum = np.bincount(idx, weights=conf, minlength=n_bins)
+    right_sum = np.bincount(idx, weights=right.astype(np.float64), minlength=n_bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_conf = np.where(counts > 0, conf_sum / np.maximum(counts, 1), np.nan)
+        acc = np.where(counts > 0, right_sum / np.maximum(counts, 1), np.nan)
+    n = max(int(counts.sum()), 1)
+    gaps = np.abs(np.nan_to_num(acc) - np.nan_to_num(mean_conf))
+    return Reliability(edges, counts, mean_conf, acc, float((counts / n * gaps).sum()))
+
+
+def _nll(logits: torch.Tensor, labels: torch.Tensor, inv_t: float) -> float:
+    return float(torch.nn.functional.cross_entropy(logits * inv_t, labels))
+
+
+def fit_temperature(logits, labels, t_min: float = 0.05, t_max: float = 20.0, iters: int = 40) -> float:
+    """The temperature T minimising the mean cross-entropy of softmax(logits / T).
+
+    The loss is convex in 1/T (log-sum-exp of a linear function, minus a linear one), so a
+    golden-section search over 1/T finds the minimum: deterministic, no optimizer state.
+    """
+    z = torch.as_tensor(logits, dtype=torch.float64)
+    y = torch.as_tensor(labels, dtype=torch.int64)
+    lo, hi = 1.0 / t_max, 1.0 / t_min
+    g = (math.sqrt(5.0) - 1.0) / 2.0
+    a, b = hi - g * (hi - lo), lo + g * (hi - lo)
+    fa, fb = _nll(z, y, a), _nll(z, y, b)
+    for _ in range(iters):
+        if fa < fb:
+            hi, b, fb = b, a, fa
+            a = hi - g * (hi - lo)
+            fa = _nll(z, y, a)
+        else:
+            lo, a, fa = a, b, fb
+            b = lo + g * (hi - lo)
+            fb = _nll(z, y, b)
+    return 1.0 / ((lo + hi) / 2.0)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """How far to trust a classifier's confidence, before and after temperature scaling."""
+
+    before: Reliability  # on the test images, the model as it is (T = 1)
+    after: Reliability  # on the test images, softmax(logits / temperature)
+    temperature: float  # fitted on training images, never on the test images it is judged on
+    fit_images: int  # how many training images it was fitted on
+    test_loss_before: float  # mean cross-entropy on the test images
+    test_loss_after: float
+
+
+def calibrate(
+    classifier: Classifier,
+    train_images: torch.Tensor,
+    train_labels: torch.Tensor,
+    test_images: torch.Tensor,
+    test_labels: torch.Tensor,
+    fit_images: int = 10_000,
+    n_bins: int = 10,
+) -> Calibration:
+    """Reliability and ECE on the test images; a temperature fitted on the first `fit_images` training images.
+
+    10,000 training images pin T down to about a percent and keep the CNN's pass to a few seconds.
+    """
+    n_fit = min(int(fit_images), len(train_labels))
+    fit_logits = predict_logits(classifier.model, classifier.scaling, as_uint8_images(train_images[:n_fit]), 500)
+    t = fit_temperature(fit_logits, train_labels[:n_fit])
+    z = predict_logits(classifier.model, classifier.scaling, as_uint8_images(test_images), 500)
+    y = torch.as_tensor(test_labels, dtype=torch.int64)
+
+    def judged(temperature: float) -> tuple[Reliability, float]:
+        probs = torch.softmax(z / temperature, dim=1)
+        conf, pred = probs.max(dim=1)
+        rel = reliability(conf.numpy(), (pred == y).numpy(), n_bins)
+        return rel, _nll(z.double(), y, 1.0 / temperature)
+
+    (before, loss_before), (after, loss_after) = judged(1.0), judged(t)
+    return Calibration(before, after, t, n_fit, loss_before, loss_after)
+
+
 __all__ = [
+    "Calibration",
+    "Reliability",
     "TestPredictions",
+    "calibrate",
+    "fit_temperature",
+    "reliability",
     "class_biases",
     "evidence_maps",
     "per_class_accuracy",

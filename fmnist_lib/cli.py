@@ -1,8 +1,9 @@
-"""`python -m fmnist_lib`: train, evaluate and predict from the command line.
+"""`python -m fmnist_lib`: train, evaluate, predict and explain from the command line.
 
 A public contract people script against: JSON on stdout, one object per line;
 messages on stderr; exit status 0 on success, 1 when some images failed
-(`predict`), 2 when the checkpoint, the data or the arguments are unusable.
+(`predict`) or the image or test index asked for cannot be used (`explain`),
+2 when the checkpoint, the data or the arguments are unusable.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from collections.abc import Sequence
 
 from . import __name__ as _pkg
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .config import OPTIMIZERS, SCHEDULES, default_config
+from .config import AUGMENTATIONS, OPTIMIZERS, SCHEDULES, default_config
 from .data import DataError, FashionMNIST, load_fashion_mnist
 from .decode import ImageError
+from .explain import explain
 from .inference import accuracy
 from .model_cache import cache_dir, fit_or_load
 from .models import MODEL_KINDS
@@ -58,6 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--weight-decay", type=float, help="default 0")
     t.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule; default: the model's")
     t.add_argument("--seed", type=_non_negative_int, help="default 0")
+    t.add_argument(
+        "--augment",
+        choices=AUGMENTATIONS,
+        help="train on random mirror images (mirror), also shifted and rescaled (mirror+shift); "
+        "default: the model's (softmax off, cnn mirror)",
+    )
     t.add_argument("--data", help="folder with the Fashion-MNIST files (else $FMNIST_DATA, ./data, Debian's)")
     t.add_argument("--out", required=True, help="where to write the checkpoint")
 
@@ -81,8 +89,25 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--checkpoint", required=True)
     pr.add_argument("--top", type=_positive_int, default=3, help="how many classes (default 3)")
     pr.add_argument("--json", action="store_true", help="JSON lines (the default; kept for scripts)")
+    pr.add_argument(
+        "--mirror",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="average the probabilities of each image and its mirror image, so a shoe pointing right "
+        "is recognised like one pointing left, as every Fashion-MNIST shoe does (default: on)",
+    )
     pr.add_argument("--pipeline", choices=("ours", "tutorial"), default="ours", help=argparse.SUPPRESS)
     pr.add_argument("images", nargs="+", metavar="IMAGE")
+
+    ex = sub.add_parser(
+        "explain",
+        help="one prediction step by step (logits, probabilities, loss, gradient) as one JSON object",
+    )
+    ex.add_argument("--checkpoint", required=True)
+    ex.add_argument("--data", help="where the test images are (only for --test-index)")
+    which = ex.add_mutually_exclusive_group(required=True)
+    which.add_argument("--test-index", type=int, metavar="I", help="a test image, 0 to 9999 (its label is known)")
+    which.add_argument("image", nargs="?", metavar="IMAGE", help="an image file (no label: loss and gradient null)")
     return p
 
 
@@ -116,6 +141,7 @@ def cmd_train(args) -> int:
             weight_decay=args.weight_decay,
             seed=args.seed,
             schedule=args.schedule,
+            augment=args.augment,
         )
     except ValueError as e:
         return _fail(str(e))
@@ -179,8 +205,32 @@ def cmd_predict(args) -> int:
             _emit({"file": path, "error": str(e)})
             failed = True
             continue
-        _emit({"file": path, "top": classifier.predict(pre.pixels, k=args.top).top(0)})
+        top = classifier.predict(pre.pixels, k=args.top, mirror=args.mirror).top(0)
+        _emit({"file": path, "top": top, "mirror": args.mirror})
     return EXIT_SOME_FAILED if failed else EXIT_OK
+
+
+def _one_line_error(message: str) -> int:
+    """A bad test index or image: the one thing asked for cannot be answered (status 1, as for predict)."""
+    print(f"error: {' '.join(message.split())}", file=sys.stderr)
+    return EXIT_SOME_FAILED
+
+
+def cmd_explain(args) -> int:
+    classifier = _load_run(args).classifier()
+    if args.image is not None:
+        try:
+            pixels, label = preprocess_image(args.image).pixels, None
+        except ImageError as e:
+            return _one_line_error(f"{args.image}: {e}")
+    else:
+        data = _load_data(args)
+        n = len(data.test_labels)
+        if not 0 <= args.test_index < n:
+            return _one_line_error(f"--test-index must be from 0 to {n - 1}, got {args.test_index}")
+        pixels, label = data.test_images[args.test_index], int(data.test_labels[args.test_index])
+    _emit(explain(classifier, pixels, label).to_json())
+    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -191,6 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "default-model": cmd_default_model,
         "evaluate": cmd_evaluate,
         "predict": cmd_predict,
+        "explain": cmd_explain,
     }[args.command]
     try:
         return handler(args)

@@ -16,12 +16,15 @@ file's magic number, dimensions, count and size are checked here first.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import gzip
 import os
+import secrets
 import shutil
 import struct
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -83,6 +86,10 @@ class DataCorruptError(DataError):
     pass
 
 
+class DataUnreadableError(DataError):
+    """The files are there (or may be) but this process may not read or write them."""
+
+
 @dataclass(frozen=True)
 class FashionMNIST:
     """The whole dataset in memory.
@@ -97,6 +104,7 @@ class FashionMNIST:
     test_labels: torch.Tensor
     classes: tuple[str, ...]
     source: str  # the folder the files were read from, for the user to see
+    notes: tuple[str, ...] = ()  # what the user should know: e.g. the folder they named was not used
 
     def __post_init__(self) -> None:
         # Shared read-only between sessions and runs: nobody may change it in place.
@@ -140,21 +148,27 @@ def _check_idx_header(path: Path, kind: str, expected_count: int | None) -> int:
     return count
 
 
+def _find_files_one(folder: Path, name: str) -> Path | None:
+    """One IDX file in `folder` (raw, .gz or torchvision layout). Raises OSError (PermissionError)
+    for a folder this process may not search: that is not the same as a missing file."""
+    for candidate in (
+        folder / name,
+        folder / "FashionMNIST" / "raw" / name,
+        folder / f"{name}.gz",
+        folder / "FashionMNIST" / "raw" / f"{name}.gz",
+    ):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
 def _find_files(folder: Path) -> dict[tuple[str, str], Path] | None:
-    """The four files in `folder` (raw, .gz or torchvision layout), or None if any is missing."""
+    """The four files in `folder`, or None if any is missing."""
     found = {}
     for key, name in FILES.items():
-        for candidate in (
-            folder / name,
-            folder / "FashionMNIST" / "raw" / name,
-            folder / f"{name}.gz",
-            folder / "FashionMNIST" / "raw" / f"{name}.gz",
-        ):
-            if candidate.is_file():
-                found[key] = candidate
-                break
-        else:
+        if (path := _find_files_one(folder, name)) is None:
             return None
+        found[key] = path
     return found
 
 
@@ -177,19 +191,40 @@ def _unpack_dir(folder: Path) -> Path:
     )
 
 
+def _part_name(dest: Path) -> Path:
+    """A temporary name beside dest, of this process and call only: two processes (two servers
+    starting, `data` run twice) writing the same file never write into, or rename, each other's."""
+    return dest.with_name(f".{dest.name}.{os.getpid()}.{secrets.token_hex(4)}.part")
+
+
 def _gunzip_once(src: Path, dest_dir: Path) -> Path:
     dest = dest_dir / src.name[: -len(".gz")]
     if dest.is_file() and dest.stat().st_mtime >= src.stat().st_mtime:
         return dest
     dest_dir.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_suffix(".part")
+    tmp = _part_name(dest)
     try:
         with gzip.open(src, "rb") as fin, open(tmp, "wb") as fout:
-            shutil.copyfileobj(fin, fout, 1 << 20)
-    except (OSError, EOFError, zlib.error) as e:  # BadGzipFile is an OSError
+            try:
+                shutil.copyfileobj(fin, fout, 1 << 20)
+            except (OSError, EOFError, zlib.error) as e:  # BadGzipFile is an OSError
+                if isinstance(e, OSError) and e.filename is None and e.errno is not None:
+                    raise  # the write failed (a full disk), not the gzip: below
+                raise DataCorruptError(f"{src} is not a readable gzip file: {e}.\n{HOW_TO_GET}") from e
+        os.replace(tmp, dest)  # atomic: a concurrent reader sees no file or the whole file
+    finally:
         tmp.unlink(missing_ok=True)
-        raise DataCorruptError(f"{src} is not a readable gzip file: {e}.\n{HOW_TO_GET}") from e
-    os.replace(tmp, dest)  # atomic: a concurrent reader never sees half a file
+    return dest
+
+
+def _copy_once(src: Path, dest: Path) -> Path:
+    if not dest.is_file() or dest.stat().st_mtime < src.stat().st_mtime:
+        tmp = _part_name(dest)
+        try:
+            shutil.copyfile(src, tmp)
+            os.replace(tmp, dest)
+        finally:
+            tmp.unlink(missing_ok=True)
     return dest
 
 
@@ -217,10 +252,7 @@ def _load_folder(folder: Path, expected: tuple[int, int] | None) -> FashionMNIST
             if p.suffix == ".gz":
                 files[key] = _gunzip_once(p, raw)
             elif p.parent != raw:
-                dest = raw / p.name
-                if not dest.is_file() or dest.stat().st_mtime < p.stat().st_mtime:
-                    shutil.copyfile(p, dest)
-                files[key] = dest
+                files[key] = _copy_once(p, raw / p.name)
     counts = {}
     for (split, kind), p in files.items():
         want = None if expected is None else expected[0 if split == "train" else 1]
@@ -258,8 +290,8 @@ def _load_folder(folder: Path, expected: tuple[int, int] | None) -> FashionMNIST
 
 
 # A tensor copy of the four checked IDX files, written the first time torchvision's reader
-# has read them. Later loads skip torchvision, whose import alone costs ~2 s and ~170 MB
-# (it loads torch's compiler stack), and map the file instead of parsing it.
+# has read them. Later loads skip torchvision, whose import loads torch's compiler stack
+# (seconds and memory of every cold start: README, "Measured"), and map the file instead of parsing it.
 CACHE_NAME = "fmnist-uint8.pt"
 
 
@@ -289,13 +321,14 @@ def _read_cache(raw_dir: Path, files, counts: dict[tuple[str, str], int]) -> tup
 
 def _write_cache(raw_dir: Path, files, tensors) -> None:
     cache = raw_dir.parent / CACHE_NAME
-    tmp = cache.with_name(f".{CACHE_NAME}.{os.getpid()}.part")
+    tmp = _part_name(cache)
     names = ("train_images", "train_labels", "test_images", "test_labels")
     try:
         torch.save({"key": _cache_key(files), **dict(zip(names, tensors, strict=True))}, tmp)
         os.replace(tmp, cache)  # atomic: a concurrent reader sees the old file or the new one
-    except OSError:
-        tmp.unlink(missing_ok=True)  # read-only folder: fine, just no cache
+    except (OSError, RuntimeError):  # read-only folder, full disk (torch's RuntimeError): no cache
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 def candidate_folders(data_dir: str | os.PathLike | None = None) -> list[tuple[str, Path]]:
@@ -332,18 +365,21 @@ def load_fashion_mnist(
     small counts or None to read the tiny files they write.
     Raises DataNotFoundError or DataCorruptError with what was tried and how to fix it.
     """
-    tried = []
-    for desc, folder in candidate_folders(data_dir):
-        ds = _load_folder(folder, expected)
+    tried, notes = [], []
+    for i, (desc, folder) in enumerate(candidate_folders(data_dir)):
+        ds = _load_or_explain(desc, folder, expected)
         if ds is not None:
-            return ds
-        tried.append(f"  * {desc}: {folder} - no Fashion-MNIST files there")
+            return replace(ds, notes=tuple(notes))
+        why = _why_not_there(folder)
+        tried.append(f"  * {desc}: {folder} - {why}")
+        if i == 0 and desc.startswith("the folder you named"):
+            notes.append(f"{desc[0].upper()}{desc[1:]}, {folder}, was not used: it {why}.")
     download_error = "not attempted"
     if download:
         try:
-            ds = _load_folder(_download(PROJECT_DATA_DIR), expected)
+            ds = _load_or_explain("torchvision's download", _download(PROJECT_DATA_DIR), expected)
             if ds is not None:
-                return ds
+                return replace(ds, notes=tuple(notes))
             download_error = "the download finished but left no files"
         except DataError:
             raise
@@ -356,9 +392,49 @@ def load_fashion_mnist(
     )
 
 
+def _load_or_explain(desc: str, folder: Path, expected) -> FashionMNIST | None:
+    """_load_folder, with any OSError (a folder or file this process may not read, a full disk
+    while unpacking) turned into one DataError that says what, where and what to do."""
+    try:
+        return _load_folder(folder, expected)
+    except OSError as e:
+        where = e.filename or folder
+        also = f" and {e.filename2}" if getattr(e, "filename2", None) else ""
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            what = "could not be unpacked"
+            todo = f"free some disk space there, or copy the unpacked files into {folder}"
+        else:
+            what = "could not be read"
+            todo = (
+                f"let the user running this program read that folder and its files (for example chmod -R a+rX {folder})"
+            )
+        raise DataUnreadableError(
+            f"Fashion-MNIST {what} from {desc}, {folder}: {e.strerror or e} ({where}{also}).\n"
+            f"What to do: {todo}, or point {ENV_VAR} (or --data) at another folder.\n{HOW_TO_GET}"
+        ) from e
+
+
+def _why_not_there(folder: Path) -> str:
+    """Why a folder held no Fashion-MNIST, in a few words (it may not exist, or lack files)."""
+    try:
+        if not folder.exists():
+            return "does not exist"
+        if not folder.is_dir():
+            return "is not a folder"
+        missing = [name for name in FILES.values() if not _find_files_one(folder, name)]
+    except OSError as e:
+        return f"cannot be read ({e.strerror or e})"
+    if len(missing) == len(FILES):
+        return "holds none of the four Fashion-MNIST files"
+    return "lacks " + ", ".join(f"{m}[.gz]" for m in missing)
+
+
 def locate(data_dir: str | os.PathLike | None = None) -> Path | None:
     """The first folder that holds the four files (unchecked), without downloading."""
     for _, folder in candidate_folders(data_dir):
-        if _find_files(folder) is not None:
-            return folder
+        try:
+            if _find_files(folder) is not None:
+                return folder
+        except OSError:
+            continue
     return None

@@ -11,6 +11,10 @@ from PIL import Image
 DESKEW_MAX = 10  # straighten a garment lying at up to this many degrees (0: off)
 DESKEW_MIN = 2.0  # ...and at least this many (a smaller estimate is left alone)
 DESKEW_SIZE = 64  # px: the longest side of the copy the edge and mirror estimates use
+# Straighten only a garment at least this mirror-symmetric (correlation with its mirror image at its
+# best angle): tops, trousers, dresses, bags are (0.97-0.99); shoes are not (0.66-0.84), and their
+# three estimates disagree, so an upright shoe was turned one time in five (bench/results/deskew.md).
+SYMMETRY_MIN = 0.9
 
 
 def _box_angle(mask: np.ndarray) -> float:
@@ -42,9 +46,9 @@ def _edge_angle(small: np.ndarray) -> float:
     return float(np.rad2deg(np.angle(z) / 4))
 
 
-def _mirror_angle(small: np.ndarray) -> float:
-    """The rotation within +-DESKEW_MAX (0.5-degree steps) at which the garment is most left-right symmetric
-    about a vertical line through its centre (correlation with its mirror image)."""
+def _mirror_angle(small: np.ndarray) -> tuple[float, float]:
+    """(the rotation within +-DESKEW_MAX (0.5-degree steps) at which the garment is most left-right
+    symmetric about a vertical line through its centre, that symmetry: its correlation with its mirror image)."""
     im = Image.fromarray(small.astype(np.float32), "F")
     best, best_angle = -np.inf, 0.0
     for angle in np.arange(-DESKEW_MAX, DESKEW_MAX + 0.01, 0.5):
@@ -62,7 +66,7 @@ def _mirror_angle(small: np.ndarray) -> float:
         score = float((r * mirror).sum() / np.sqrt((r * r).sum() * (mirror * mirror).sum() + 1e-12))
         if score > best:
             best, best_angle = score, float(angle)
-    return best_angle
+    return best_angle, best
 
 
 def upright_angle(core: np.ndarray, garment: np.ndarray) -> float:
@@ -71,8 +75,9 @@ def upright_angle(core: np.ndarray, garment: np.ndarray) -> float:
     Three estimates of how the garment lies, each turning with it: the angle at which its box is
     smallest, the angle that turns its edges to horizontal and vertical, and the angle at which it
     is most mirror-symmetric. Each fails on some garments (a dress flares, a shoe is not symmetric),
-    rarely two on the same one, so their median is used. Below DESKEW_MIN degrees the garment is
-    left as it is: product photos are usually upright, and a small turn costs less than a wrong one.
+    rarely two on the same one, so their median is used. Below DESKEW_MIN degrees, or when the garment
+    is not mirror-symmetric (SYMMETRY_MIN), it is left as it is: product photos are usually upright,
+    and no turn costs less than a wrong one.
     """
     if not DESKEW_MAX:
         return 0.0
@@ -91,7 +96,10 @@ def upright_angle(core: np.ndarray, garment: np.ndarray) -> float:
     small = np.asarray(small, dtype=np.float64)
     if min(small.shape) < 3:  # a thin strip: no shape to judge by
         return 0.0
-    angle = float(np.median([_box_angle(core), _edge_angle(small), _mirror_angle(small)]))
+    mirror, symmetry = _mirror_angle(small)
+    if symmetry < SYMMETRY_MIN:  # a shoe: no estimate to trust, and it was photographed upright more often than not
+        return 0.0
+    angle = float(np.median([_box_angle(core), _edge_angle(small), mirror]))
     if abs(angle) < DESKEW_MIN or abs(angle) > DESKEW_MAX:
         return 0.0
     return angle

@@ -15,7 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import TrainConfig
+from .augment import random_augment
+from .config import TrainConfig, lr_at_step
 from .models import SoftmaxRegression
 from .optim import SGD, Adam, Optimizer
 from .scaling import InputScaling
@@ -40,7 +41,7 @@ def set_threads(n: int | None) -> int:
 
     The app uses 1: with a browser (or another session) busy on the same few cores, torch's
     second thread spins waiting for work and slows small softmax steps down about twofold
-    (measured: Train to "Test accuracy" 5.7 s with 2 threads, 2.9 s with 1, in Chromium on 2 cores).
+    (bench/bench_ui.py's Train step; the figures are in README, "Measured").
     """
     if n is not None:
         torch.set_num_threads(max(1, int(n)))
@@ -58,8 +59,22 @@ class Progress:
     loss: float  # mean loss over this epoch so far
 
 
+@dataclass(frozen=True)
+class DivergedEpoch:
+    """The epoch the guard stopped, step by step, so a learner can see the loss blow up."""
+
+    epoch: int  # 1-based
+    first_step: int  # the run's steps before this epoch: step i of the epoch is first_step + i + 1
+    losses: tuple[float, ...]  # each batch's mean loss, the last the one that tripped the guard (may be NaN/inf)
+    threshold: float = EXPLODING_LOSS
+
+
 class TrainingDiverged(Exception):
     """The loss became NaN, infinite or exploded; the message explains it to a learner."""
+
+    def __init__(self, message: str, failed: DivergedEpoch | None = None) -> None:
+        super().__init__(message)
+        self.failed = failed
 
 
 @dataclass
@@ -101,7 +116,11 @@ def train_epoch(
 
     Stops between steps when should_stop() is true. Raises TrainingDiverged when
     the loss is not finite or explodes (the caller restores the weights).
+    config.augment: each batch is randomly mirrored (and shifted and rescaled; augment.py), with
+    random numbers from `generator` (so the run's seed decides them too). config.schedule
+    "onecycle" sets the learning rate at every step.
     """
+    config = config or TrainConfig()
     model.train()
     n = len(labels)
     perm = torch.randperm(n, generator=generator)
@@ -111,12 +130,19 @@ def train_epoch(
     loss_sum = torch.zeros((), dtype=torch.float64)
     correct = torch.zeros((), dtype=torch.int64)
     seen = 0
+    step_losses: list[float] = []  # shown to the learner if the guard stops the epoch
     for step in range(steps):
         if should_stop is not None and should_stop():
             return _EpochResult(float(loss_sum), int(correct), seen, stopped=True)
         idx = perm[step * batch_size : (step + 1) * batch_size]
         rows = flat.index_select(0, idx)  # [B, 784] uint8
         y = labels.index_select(0, idx)  # [B]
+        if config.augment != "off":
+            shift_and_scale = config.augment == "mirror+shift"
+            rows = random_augment(rows.view(-1, 28, 28), generator, shift_and_scale).view(-1, 28 * 28)
+        if config.schedule == "onecycle":
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at_step(config, epoch, step, steps)
         if closed_form:
             x = scaling.apply(rows)  # [B, 784] float: softmax regression works on flat rows
             losses, logits = model.cross_entropy_gradients(x, y)
@@ -129,9 +155,11 @@ def train_epoch(
             loss.backward()
             batch_loss = loss.detach() * len(y)
         loss_value = float(batch_loss) / len(y)
+        step_losses.append(loss_value)
         if not math.isfinite(loss_value) or loss_value > EXPLODING_LOSS:
             raise TrainingDiverged(
-                _divergence_message(loss_value, first_step + step + 1, epoch, config or TrainConfig())
+                _divergence_message(loss_value, first_step + step + 1, epoch, config),
+                DivergedEpoch(epoch, first_step, tuple(step_losses)),
             )
         optimizer.step()
         loss_sum += batch_loss

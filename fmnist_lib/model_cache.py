@@ -38,7 +38,7 @@ KEEP_PER_KIND = 8
 DEFAULT_DIR = PROJECT_DATA_DIR / "models"
 
 # The modules whose source decides what a training run computes and how it is stored.
-_CODE_FILES = ("models.py", "config.py", "loop.py", "run.py", "optim.py", "scaling.py", "checkpoint.py")
+_CODE_FILES = ("models.py", "config.py", "loop.py", "augment.py", "run.py", "optim.py", "scaling.py", "checkpoint.py")
 
 
 def cache_dir() -> Path | None:
@@ -95,7 +95,7 @@ def fit_or_load(
     A run that did not finish (it diverged) is returned but not saved.
     """
     path = cache_path(config, data, Path(folder)) if folder is not None else None
-    if path is not None and path.is_file():
+    if path is not None and _is_file(path):
         try:
             run = load_checkpoint(path)
         except CheckpointError:
@@ -107,25 +107,30 @@ def fit_or_load(
     run.fit(data, test_every_epoch=test_every_epoch)
     if path is None or run.status != "finished":
         return Fitted(run, None, trained_now=True)
-    if not _save(run, path):
-        run.message = f"Trained now; it could not be saved in {path.parent} (is the folder writable?)."
+    problem = _save(run, path)
+    if problem is not None:
+        run.message = f"Trained now; it could not be saved in {path.parent}: {problem}."
         return Fitted(run, None, trained_now=True)
     run.message = f"Trained now and saved as {path.name} for the next starts."
     return Fitted(run, path, trained_now=True)
 
 
-def _save(run: TrainingRun, path: Path) -> bool:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # a folder this process may not search (PermissionError): as if empty
+        return False
+
+
+def _save(run: TrainingRun, path: Path) -> str | None:
+    """Save (atomically, see save_checkpoint); None when saved, else why not, in a few words."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        save_checkpoint(run, tmp)
-        os.replace(tmp, path)  # atomic: a server starting now sees no file or the whole file
-    except OSError:  # a read-only folder, say: fine, the next start trains again
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        return False
+        save_checkpoint(run, path)
+    except OSError as e:  # a read-only folder, a full disk: fine, the next start trains again
+        return e.strerror or str(e).splitlines()[0][:200] or type(e).__name__
     _prune(path.parent, run.config.model)
-    return True
+    return None
 
 
 def _prune(folder: Path, kind: str) -> None:

@@ -353,7 +353,8 @@ def tutorial_pipeline(src) -> Preprocessed:
 
     Like the tutorial's `Image.open(path).convert('L')`, it ignores EXIF orientation and
     transparency. Its final normalisation (mean 0.2860, std 0.3530) is not done here: the
-    classifier applies the model's own scaling (see bench/photo_variants.py for its effect).
+    classifier applies the model's own scaling. Upload shows what the normalisation does to a
+    model trained on [0, 1] pixels (explain.predict_with_scaling; bench/photo_variants.py measures it).
     """
     dec = open_image(src)
     grey = dec.raw

@@ -13,7 +13,7 @@ import torch
 from .config import DEFAULT_SCALING, TrainConfig, lr_at
 from .data import CLASSES, FashionMNIST
 from .inference import Classifier, accuracy
-from .loop import Progress, TrainingDiverged, make_optimizer, train_epoch
+from .loop import DivergedEpoch, Progress, TrainingDiverged, make_optimizer, train_epoch
 from .models import build_model
 from .scaling import InputScaling
 
@@ -56,16 +56,17 @@ class TrainingRun:
         self.config = config.validate()
         self.classes = tuple(classes)
         self.scaling = scaling if scaling is not None else DEFAULT_SCALING[config.model]
-        # The model's initial weights come from the seed, without disturbing global RNG state.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(config.seed)
-            self.model = build_model(config.model)
+        # Every random choice of the run comes from its own generators, never torch's global one,
+        # so the same seed gives the same run whatever else trains in the process at the same time.
+        self.model = build_model(config.model, torch.Generator().manual_seed(config.seed))
         self.optimizer = make_optimizer(self.model, config)
         self.generator = torch.Generator().manual_seed(config.seed)  # shuffling
         self.history: list[EpochStats] = []
         self.steps = 0
-        self.status = "new"  # new | running | stopped | finished | diverged
+        self.status = "new"  # new | running | stopped | finished | diverged | failed
         self.message = ""
+        self.paused_because: str | None = None  # set by pause(): why training was paused
+        self.diverged: DivergedEpoch | None = None  # the epoch the guard stopped, until an epoch completes
         self._lock = threading.Lock()
 
     @property
@@ -82,6 +83,87 @@ class TrainingRun:
 
     def classifier(self) -> Classifier:
         return Classifier(self.model, self.scaling, self.classes, self.config.model)
+
+    @property
+    def can_continue(self) -> bool:
+        """Stopped, paused or failed before its configured epochs: Continue trains it on."""
+        return self.status in ("stopped", "failed") and self.epochs_done < self.config.epochs
+
+    # --- state changes made from outside the training loop ------------------------------------
+    def stop(self) -> None:
+        """The user stopped it: what it learned (a part-epoch included) is kept."""
+        if self.status in ("new", "running", "stopped"):
+            self.status, self.message, self.paused_because = "stopped", "", None
+
+    def pause(self, reason: str) -> None:
+        """Training was ended for `reason` (the user left the page, say); Continue trains on."""
+        if self.status in ("new", "running", "stopped"):
+            self.status, self.message, self.paused_because = "stopped", "", reason
+
+    def fail(self, reason: str) -> None:
+        """Training broke off for a reason outside the run (its worker died): kept as it is."""
+        self.status, self.message, self.paused_because = "failed", reason, None
+
+    def summary(self, stretch: tuple[int, float] | None = None) -> tuple[str, str]:
+        """(level, text): the run's state in a sentence, level one of success, info, error.
+
+        stretch: (epochs, wall seconds) of the last Train/Continue press, told apart from the total
+        training time when the run was continued.
+        """
+        acc = self.test_acc
+        total = sum(e.seconds for e in self.history)
+        took = f" in {total:.1f} s of training"
+        if stretch is not None and 0 < stretch[0] < self.epochs_done:
+            took += f" (the last {stretch[0]} in {stretch[1]:.1f} s)"
+        if self.status == "diverged":
+            kept = f" It keeps its {self.epochs_done} good epoch(s)." if self.history else ""
+            return "error", self.message + kept
+        if self.status == "failed":
+            kept = f" It has {self.epochs_done} epoch(s) of training." if self.history else ""
+            return "error", self.message + kept
+        if acc is None:
+            return "info", "This run has no completed training yet."
+        if self.status == "finished":
+            return "success", f"Finished {self.epochs_done} epochs{took}. Test accuracy {acc:.1%}."
+        partial = "" if self.history[-1].complete else " (the last one stopped part-way)"
+        if self.paused_because:
+            return "info", (
+                f"Training was paused because {self.paused_because}, after {self.epochs_done} epoch(s){partial}"
+                f"{took}. Everything learned so far is kept, including the epoch in progress: press "
+                f"Continue to train on. Test accuracy {acc:.1%}."
+            )
+        return "info", (
+            f"Stopped after {self.epochs_done} epoch(s){partial}{took}; everything learned so far is kept. "
+            f"Test accuracy {acc:.1%}."
+        )
+
+    # --- moving a run between processes ---------------------------------------------------------
+    def snapshot(self) -> dict:
+        """Everything that makes this run (tensors and plain data), to rebuild it in another process."""
+        from .checkpoint import checkpoint_dict
+
+        return {**checkpoint_dict(self), "status": self.status, "message": self.message}
+
+    @classmethod
+    def from_snapshot(cls, snap: dict) -> TrainingRun:
+        run = cls(
+            TrainConfig.from_dict(snap["config"]),
+            classes=tuple(snap["classes"]),
+            scaling=InputScaling.from_dict(snap["scaling"]),
+        )
+        run.restore(snap)
+        return run
+
+    def restore(self, snap: dict) -> None:
+        """Take the state of a snapshot of this same run (trained on elsewhere): weights, history, status."""
+        if TrainConfig.from_dict(snap["config"]) != self.config:
+            raise ValueError("A snapshot of another run cannot be restored into this one.")
+        self.model.load_state_dict(snap["state_dict"])
+        self.optimizer.load_state_dict(snap["optimizer"])
+        self.generator.set_state(snap["generator"])
+        self.steps = int(snap["steps"])
+        self.history = [EpochStats(**e) for e in snap["history"]]
+        self.status, self.message, self.paused_because = snap["status"], snap["message"], None
 
     def train_one_epoch(
         self,
@@ -135,7 +217,9 @@ class TrainingRun:
             self.optimizer.load_state_dict(saved_opt)
             self.generator.set_state(saved_gen)
             self.status, self.message = "diverged", str(e)
+            self.diverged = e.failed
             return None
+        self.paused_because = None
         self.steps += math.ceil(result.seen / self.config.batch_size)
         if result.seen == 0:
             self.status, self.message = "stopped", f"Stopped before epoch {epoch} began."
@@ -156,6 +240,7 @@ class TrainingRun:
             lr=lr,
         )
         self.history.append(stats)
+        self.diverged = None
         if result.stopped:
             self.status = "stopped"
             self.message = (

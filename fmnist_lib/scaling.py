@@ -8,6 +8,7 @@ training did. Nothing else in the project turns pixels into floats for a model.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -15,6 +16,11 @@ import torch
 # Fashion-MNIST's training-set pixel mean and std, on the [0, 1] scale.
 FMNIST_MEAN = 0.2860
 FMNIST_STD = 0.3530
+# What a scaling may be: the mean of [0, 1] pixels lies in [0, 1]; a std far outside
+# [0.01, 10] turns pixels into zeros or into values no model was trained on (std 1e-40
+# gives infinities).
+MEAN_RANGE = (0.0, 1.0)
+STD_RANGE = (0.01, 10.0)
 
 
 @dataclass(frozen=True)
@@ -25,8 +31,9 @@ class InputScaling:
     std: float = 1.0
 
     def __post_init__(self) -> None:
-        if not (self.std > 0):
-            raise ValueError(f"InputScaling std must be positive, got {self.std}")
+        for name, value, (lo, hi) in (("mean", self.mean, MEAN_RANGE), ("std", self.std, STD_RANGE)):
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and lo <= value <= hi):
+                raise ValueError(f"the input scaling's {name} must be a number from {lo:g} to {hi:g}, not {value!r}")
 
     def apply(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 [N, 28, 28] or [N, 1, 28, 28] -> float32 [N, 1, 28, 28]; flat rows [N, 784] stay [N, 784]."""

@@ -13,12 +13,36 @@ import pandas as pd
 
 from fmnist_lib import CLASSES, EpochStats
 
-# Reference accuracies drawn on every accuracy chart (Fashion-MNIST benchmark figures).
+# Reference accuracies drawn on every accuracy chart (Fashion-MNIST benchmark figures), each with
+# where it comes from (the charts' tooltips; the Train page's caption says the same).
 REFERENCES = (
-    ("chance (10%)", 0.10),
-    ("human (83.5%)", 0.835),
-    ("best linear classifier (84.2%)", 0.842),
+    ("chance (10%)", 0.10, "guessing one of the 10 classes at random"),
+    (
+        "human (83.5%)",
+        0.835,
+        "Zalando's crowd-sourced test: people without fashion expertise labelled 1,000 randomly sampled "
+        "test images, 3 labels per image, majority vote",
+    ),
+    (
+        "best linear classifier (84.2%)",
+        0.842,
+        "the best linear model (logistic regression) of Zalando's scikit-learn benchmark",
+    ),
 )
+CHANCE = REFERENCES[0][1]
+HUMAN = REFERENCES[1][1]
+HUMAN_NOTE = (
+    "The human figure is Zalando's crowd-sourced test: people with no fashion expertise labelled 1,000 "
+    "randomly sampled test images, 3 labels per image, majority vote. It is below the best linear model "
+    "because they saw each tiny greyscale image once, while a model learns the catalogue's own labelling "
+    "habits (where a shirt ends and a T-shirt/top or a pullover begins) from 60,000 labelled examples."
+)
+
+# The plots' own height in pixels, whatever the number of runs: legends are drawn below it.
+PLOT_HEIGHT = 220
+# Longest legend label in pixels: the legend stays within a chart half a phone's width wide.
+LEGEND_LABEL_LIMIT = 260
+SPLIT_DASH = {"train accuracy": [1, 0], "test accuracy": [6, 3]}  # solid = training, dashed = test
 
 
 def history_rows(named_histories: Sequence[tuple[str, Sequence[EpochStats]]]) -> list[dict]:
@@ -36,30 +60,40 @@ def history_rows(named_histories: Sequence[tuple[str, Sequence[EpochStats]]]) ->
     ]
 
 
-def history_csv(history: Sequence[EpochStats]) -> bytes:
-    """A run's history as CSV, one row per epoch, with the field names of EpochStats."""
-    return pd.DataFrame([e.to_dict() for e in history]).to_csv(index=False).encode()
+def history_csv(history: Sequence[EpochStats], settings: dict | None = None) -> bytes:
+    """A run's history as CSV, one row per epoch, with the field names of EpochStats.
+
+    `settings` ({"run": name, "optimizer": "adam", ...}) go first, one `# key: value` line each,
+    so the file says which run it is; pandas.read_csv(path, comment="#") skips them."""
+    header = "".join(f"# {k}: {_one_line(v)}\n" for k, v in (settings or {}).items())
+    table = pd.DataFrame([e.to_dict() for e in history]).to_csv(index=False)
+    return (header + table).encode()
+
+
+def _one_line(value) -> str:
+    return " ".join(str(value).split())  # a value with a newline would end the comment early
 
 
 def _references(y_lo: float) -> alt.LayerChart:
     """Dotted lines at the reference accuracies that lie on the axis (y_lo to 100%), each labelled."""
     above = (True, False, True)  # human's label goes under its line: best linear is only 0.7 points higher
     ref = pd.DataFrame(
-        [{"reference": n, "accuracy": v, "above": a} for (n, v), a in zip(REFERENCES, above, strict=True) if v >= y_lo]
+        [
+            {"reference": n, "accuracy": v, "above": a, "source": src}
+            for (n, v, src), a in zip(REFERENCES, above, strict=True)
+            if v >= y_lo
+        ]
     )
     # The same y scale as the curves' (drawn over these): without it this layer's scale would
     # include zero and widen a zoomed axis back to 0-100%.
     y = alt.Y("accuracy:Q", scale=alt.Scale(domain=[y_lo, 1]))
-    rules = (
-        alt.Chart(ref)
-        .mark_rule(strokeDash=[2, 3], color="gray")
-        .encode(y=y, tooltip=["reference:N", alt.Tooltip("accuracy:Q", format=".1%")])
-    )
+    tooltip = ["reference:N", alt.Tooltip("accuracy:Q", format=".1%"), alt.Tooltip("source:N", title="measured by")]
+    rules = alt.Chart(ref).mark_rule(strokeDash=[2, 3], color="gray").encode(y=y, tooltip=tooltip)
     labels = []
     for side, dy in ((alt.datum.above, -6), (~alt.datum.above, 8)):
         chart = alt.Chart(ref).transform_filter(side)
         text = dict(align="left", dx=3, dy=dy, fontSize=10)
-        encoding = dict(x=alt.value(0), y=y, text="reference:N")
+        encoding = dict(x=alt.value(0), y=y, text="reference:N", tooltip=tooltip)
         # A white outline under the grey text keeps the label readable where it crosses a curve.
         labels.append(chart.mark_text(**text, color="white", stroke="white", strokeWidth=3).encode(**encoding))
         labels.append(chart.mark_text(**text, color="gray").encode(**encoding))
@@ -72,15 +106,26 @@ def zoomed_floor(rows: Sequence[dict]) -> float:
     values = [r[k] for r in rows for k in ("train accuracy", "test accuracy") if r.get(k) is not None]
     if not values:
         return 0.0
-    low = min(min(values), REFERENCES[1][1]) - 0.02
+    low = min(min(values), HUMAN) - 0.02
     return max(0.0, math.floor(low * 20) / 20)
+
+
+def accuracy_subtitle(y_lo: float) -> str:
+    """The accuracy chart's note on its axis: what a zoomed axis leaves out."""
+    if y_lo <= CHANCE:
+        return ""
+    return f"Axis from {y_lo:.0%}: chance (10%) is far below."
 
 
 HISTORY_DATA = "history"  # name of the dataset the history specs read
 
 
+def _legend(**kwargs) -> alt.Legend:
+    return alt.Legend(orient="bottom", direction="vertical", labelLimit=LEGEND_LABEL_LIMIT, **kwargs)
+
+
 @functools.lru_cache(maxsize=64)
-def _history_specs(several: bool, max_epoch: int, height: int, y_lo: float = 0.0) -> tuple[str, str]:
+def _history_specs(several: bool, max_epoch: int, y_lo: float = 0.0) -> tuple[str, str]:
     """The loss and accuracy charts as Vega-Lite JSON, built with Altair once per shape.
 
     The data is a named dataset filled in per redraw, so a redraw during training costs
@@ -88,7 +133,7 @@ def _history_specs(several: bool, max_epoch: int, height: int, y_lo: float = 0.0
     """
     data = alt.NamedData(name=HISTORY_DATA)
     x = alt.X("epoch:Q", title="epoch", scale=alt.Scale(domain=[1, max(2, max_epoch)]), axis=alt.Axis(tickMinStep=1))
-    legend = alt.Legend(orient="bottom", columns=1, labelLimit=400)
+    run_colour = alt.Color("run:N", title="run", legend=_legend())
     loss = (
         alt.Chart(data)
         .mark_line(point=True)
@@ -100,69 +145,82 @@ def _history_specs(several: bool, max_epoch: int, height: int, y_lo: float = 0.0
                 scale=alt.Scale(zero=False),
                 axis=alt.Axis(format=".2f"),
             ),
-            color=alt.Color("run:N", legend=legend) if several else alt.value("#e45756"),
+            color=run_colour if several else alt.value("#e45756"),
             tooltip=["run:N", "epoch:Q", alt.Tooltip("train loss:Q", format=".4f")],
         )
-        .properties(title="Training loss", height=height)
+        .properties(title=alt.TitleParams("Training loss", subtitle="cross-entropy, lower is better"))
     )
-    acc = (
+    split_legend = alt.Legend(orient="bottom", title=None, labelExpr="replace(datum.label, ' accuracy', '')")
+    if several:
+        # Colour = run (named under the loss chart beside this one); dashes = split, and the legend
+        # draws the dashes themselves (a line symbol, not the points' circles).
+        colour = alt.Color("run:N", legend=None)
+        dash = alt.StrokeDash(
+            "split:N",
+            scale=alt.Scale(domain=list(SPLIT_DASH), range=list(SPLIT_DASH.values())),
+            legend=alt.Legend(
+                orient="bottom",
+                direction="horizontal",
+                title=None,
+                symbolType="stroke",
+                symbolStrokeWidth=2,
+                symbolSize=400,
+                symbolStrokeColor="#555",
+                labelExpr="replace(datum.label, ' accuracy', '') + (datum.label == 'test accuracy' ? "
+                "' (dashed)' : ' (solid)')",
+            ),
+        )
+    else:
+        colour = alt.Color(
+            "split:N",
+            title=None,
+            scale=alt.Scale(domain=list(SPLIT_DASH), range=["#f58518", "#4c78a8"]),
+            legend=split_legend,
+        )
+        dash = alt.value([1, 0])
+    base = (
         alt.Chart(data)
-        .transform_fold(["train accuracy", "test accuracy"], as_=["split", "accuracy"])
-        .mark_line(point=True)
+        .transform_fold(list(SPLIT_DASH), as_=["split", "accuracy"])
         .encode(
             x=x,
             y=alt.Y("accuracy:Q", title="accuracy", scale=alt.Scale(domain=[y_lo, 1]), axis=alt.Axis(format="%")),
-            color=(
-                alt.Color("run:N", legend=legend)
-                if several
-                else alt.Color(
-                    "split:N",
-                    title=None,
-                    scale=alt.Scale(domain=["train accuracy", "test accuracy"], range=["#f58518", "#4c78a8"]),
-                    legend=alt.Legend(orient="bottom", labelExpr="replace(datum.label, ' accuracy', '')"),
-                )
-            ),
-            strokeDash=(
-                alt.StrokeDash(
-                    "split:N",
-                    title=None,
-                    sort=["test accuracy", "train accuracy"],
-                    legend=alt.Legend(orient="bottom", labelExpr="replace(datum.label, ' accuracy', '')"),
-                )
-                if several
-                else alt.value([1, 0])
-            ),
+            color=colour,
             tooltip=["run:N", "epoch:Q", "split:N", alt.Tooltip("accuracy:Q", format=".2%")],
         )
     )
-    # Streamlit fits the whole chart, legend included, into `height`: the accuracy chart's legend
-    # (train/test) gets its own room, so its plot is as tall as the loss chart's. The reference
-    # lines and labels are drawn first, under the curves.
-    acc_height = height if several else height + 34
-    acc = (_references(y_lo) + acc).properties(title="Accuracy (training and test)", height=acc_height)
-    loss = loss.properties(padding={"top": 12, "left": 5, "right": 5, "bottom": 5})
-    acc = acc.properties(padding={"top": 12, "left": 5, "right": 5, "bottom": 5})
-    return json.dumps(loss.to_dict()), json.dumps(acc.to_dict())
+    # Lines and points in separate layers: with mark_line(point=True) the legend draws the points
+    # (two identical dots) instead of the dashes.
+    lines = base.mark_line().encode(strokeDash=dash)
+    points = base.mark_point(filled=True, size=30)
+    # The reference lines and labels are drawn first, under the curves.
+    subtitle = accuracy_subtitle(y_lo)
+    title = alt.TitleParams("Accuracy (training and test)", **({"subtitle": subtitle} if subtitle else {}))
+    acc = (_references(y_lo) + lines + points).properties(title=title)
+    specs = []
+    for chart in (loss, acc):
+        spec = chart.properties(height=PLOT_HEIGHT, padding={"top": 12, "left": 5, "right": 5, "bottom": 5}).to_dict()
+        # fit-x: the width follows the column, the height is the plot's own; legends are added below
+        # it (Streamlit's default, fit, would squeeze the plot to make room for a long legend).
+        spec["autosize"] = {"type": "fit-x", "contains": "padding"}
+        specs.append(json.dumps(spec))
+    return specs[0], specs[1]
 
 
 def history_specs(
     named_histories: Sequence[tuple[str, Sequence[EpochStats]]],
     max_epoch: int | None = None,
-    height: int = 260,
-    zoom: bool = False,
+    zoom: bool = True,
 ) -> tuple[dict, dict]:
     """Vega-Lite specs (built with Altair) of the training loss and the training/test accuracy per
     epoch, with reference lines. One run: colour = train/test. Several: colour = run, dash = split.
-    The accuracy axis runs from 0 to 100%, or with zoom from just below the curves (zoomed_floor),
-    showing the reference lines that fall on it. Draw them with st.vega_lite_chart."""
+    The accuracy axis starts just below the curves (zoomed_floor), showing the reference lines that
+    fall on it, or with zoom=False runs from 0 to 100%. Plots are PLOT_HEIGHT px high whatever the
+    number of runs. Draw them with st.vega_lite_chart."""
     rows = history_rows(named_histories)
     y_lo = zoomed_floor(rows) if zoom else 0.0
     last = max([max_epoch or 1] + [r["epoch"] for r in rows])
     specs = []
-    several = len(named_histories) > 1
-    if several:  # the legend (one line per run) takes its height from the chart's
-        height += 30 + 22 * len(named_histories)
-    for text in _history_specs(several, int(last), height, y_lo):
+    for text in _history_specs(len(named_histories) > 1, int(last), y_lo):
         spec = json.loads(text)
         spec["datasets"] = {**spec.get("datasets", {}), HISTORY_DATA: rows}
         specs.append(spec)

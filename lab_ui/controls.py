@@ -5,16 +5,17 @@ from __future__ import annotations
 import streamlit as st
 
 from fmnist_lib import DEFAULT_CONFIGS, MODEL_KINDS, OPTIMIZERS, TrainConfig
-from fmnist_lib.config import SCHEDULES
+from fmnist_lib.config import AUGMENTATIONS, SCHEDULES
 
 from . import state
 from .labels import MODEL_TITLES, OPTIMIZER_TITLES
 
 # Learning rates on a log scale (1-2-5 steps per decade); 0.1 is the tutorial's, 1e-3 Adam's default.
-LR_OPTIONS = (1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
+LR_OPTIONS = (1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 3e-3, 5e-3, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 BATCH_OPTIONS = (16, 32, 64, 128, 256, 512, 1024, 2048)
 WEIGHT_DECAY_OPTIONS = (0.0, 1e-5, 1e-4, 1e-3, 1e-2, 0.1)
-SCHEDULE_TITLES = {"constant": "constant", "cosine": "cosine (decays to 0)"}
+SCHEDULE_TITLES = {"constant": "constant", "cosine": "cosine (decays to 0)", "onecycle": "one-cycle (up, then to 0)"}
+AUGMENTATION_TITLES = {"off": "off", "mirror": "mirror", "mirror+shift": "mirror, shift, rescale"}
 MAX_EPOCHS = 50
 
 # (widget name, TrainConfig field)
@@ -26,7 +27,33 @@ FIELDS = (
     (state.WEIGHT_DECAY, "weight_decay"),
     (state.SCHEDULE, "schedule"),
     (state.SEED, "seed"),
+    (state.AUGMENT, "augment"),
 )
+
+
+# The learning rate each optimizer brings when it is chosen (unless the slider was moved since):
+# the best of a quick 2-epoch measurement per model, bench/results/optimizer_lr.md. Plain SGD's are
+# the models' defaults (softmax: the tutorial's 0.1).
+OPTIMIZER_LR = {
+    "softmax": {"sgd": 0.1, "momentum": 0.02, "adam": 2e-3},
+    "cnn": {"sgd": 0.1, "momentum": 0.05, "adam": 2e-3},  # adam: the CNN's default (bench/results/cnn_sweep.md)
+}
+
+
+def suggested_lr(model: str, optimizer: str) -> float:
+    """The learning rate the slider moves to when this optimizer is chosen for this model."""
+    return OPTIMIZER_LR[model][optimizer]
+
+
+def _lr_moved() -> None:
+    """on_change of the learning-rate slider: from now on the user's rate stays."""
+    st.session_state[state.LR_MOVED] = True
+
+
+def _optimizer_changed() -> None:
+    """on_change of the optimizer box: its own learning rate, unless the user has moved the slider."""
+    if not st.session_state.get(state.LR_MOVED, False):
+        state.put(state.LR, suggested_lr(state.get(state.MODEL, "softmax"), state.get(state.OPTIMIZER)))
 
 
 def _nearest(options, value):
@@ -43,6 +70,7 @@ def defaults(model: str) -> dict:
         state.WEIGHT_DECAY: _nearest(WEIGHT_DECAY_OPTIONS, c.weight_decay),
         state.SCHEDULE: c.schedule,
         state.SEED: c.seed,
+        state.AUGMENT: c.augment,
     }
 
 
@@ -50,6 +78,7 @@ def reset_to_defaults() -> None:
     """Callback: every control to the chosen model's defaults."""
     for name, value in defaults(state.get(state.MODEL, "softmax")).items():
         state.put(name, value)
+    st.session_state[state.LR_MOVED] = False
 
 
 def config_from_state() -> TrainConfig:
@@ -83,7 +112,7 @@ def draw(disabled: bool) -> None:
         disabled=disabled,
         help="How big each step is. Too small: slow progress. Too large: the loss explodes "
         "(try 5 with softmax and SGD to see it).",
-        **state.bind(state.LR, d[state.LR]),
+        **state.bind(state.LR, d[state.LR], on_change=_lr_moved),
     )
     c1, c2 = st.columns(2)
     with c1:
@@ -103,18 +132,18 @@ def draw(disabled: bool) -> None:
             help="Images per gradient step. Smaller batches: more, noisier steps per epoch.",
             **state.bind(state.BATCH, d[state.BATCH]),
         )
+    st.selectbox(
+        "Optimizer",
+        OPTIMIZERS,
+        format_func=OPTIMIZER_TITLES.get,
+        disabled=disabled,
+        help="SGD: plain steps downhill (the tutorial's). Momentum: steps keep some of their "
+        "previous direction. Adam: a step size per weight, adapted as it goes. Each brings its own "
+        "learning rate, unless you have moved the slider.",
+        **state.bind(state.OPTIMIZER, d[state.OPTIMIZER], options=OPTIMIZERS, on_change=_optimizer_changed),
+    )
     c1, c2 = st.columns(2)
     with c1:
-        st.selectbox(
-            "Optimizer",
-            OPTIMIZERS,
-            format_func=OPTIMIZER_TITLES.get,
-            disabled=disabled,
-            help="SGD: plain steps downhill (the tutorial's). Momentum: steps keep some of their "
-            "previous direction. Adam: a step size per weight, adapted as it goes.",
-            **state.bind(state.OPTIMIZER, d[state.OPTIMIZER], options=OPTIMIZERS),
-        )
-    with c2:
         st.select_slider(
             "Weight decay",
             WEIGHT_DECAY_OPTIONS,
@@ -122,17 +151,6 @@ def draw(disabled: bool) -> None:
             disabled=disabled,
             help="An L2 penalty pulling weights towards 0; 0 (none) is the tutorial's.",
             **state.bind(state.WEIGHT_DECAY, d[state.WEIGHT_DECAY]),
-        )
-    c1, c2 = st.columns(2)
-    with c1:
-        st.radio(
-            "Learning-rate schedule",
-            SCHEDULES,
-            format_func=SCHEDULE_TITLES.get,
-            horizontal=True,
-            disabled=disabled,
-            help="Cosine lowers the learning rate smoothly to 0 over the epochs: steadier final accuracy.",
-            **state.bind(state.SCHEDULE, d[state.SCHEDULE], options=SCHEDULES),
         )
     with c2:
         st.number_input(
@@ -144,3 +162,29 @@ def draw(disabled: bool) -> None:
             help="Same seed and settings: the same run, epoch for epoch.",
             **state.bind(state.SEED, d[state.SEED]),
         )
+    st.radio(
+        "Learning-rate schedule",
+        SCHEDULES,
+        format_func=SCHEDULE_TITLES.get,
+        horizontal=True,
+        disabled=disabled,
+        help="Cosine lowers the learning rate smoothly to 0 over the epochs: steadier final accuracy. "
+        "One-cycle warms it up over the first quarter of the steps, then lowers it to 0: a short run "
+        "gets large steps early and settles at the end.",
+        **state.bind(state.SCHEDULE, d[state.SCHEDULE], options=SCHEDULES),
+    )
+    st.radio(
+        "Augmentation",
+        AUGMENTATIONS,
+        format_func=AUGMENTATION_TITLES.get,
+        horizontal=True,
+        disabled=disabled,
+        help="Each batch is randomly mirrored (half the images), and with shifts also moved by up to 2 pixels "
+        "and sometimes rescaled by 0.9-1.1; the seed decides how. Off for the tutorial's softmax; mirror for "
+        "the CNN (shifts cost it about a point of test accuracy in the same time).",
+        **state.bind(state.AUGMENT, d[state.AUGMENT], options=AUGMENTATIONS),
+    )
+    st.caption(
+        "Why: every Fashion-MNIST shoe points left; a model that has also seen mirrored ones is not fooled "
+        "by a shoe pointing right on your own photo."
+    )

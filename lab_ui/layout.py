@@ -1,10 +1,13 @@
-"""What every page shows: the sidebar (active model picker) and the active-model line."""
+"""The app's frame: the navigation over the pages, the sidebar (active model picker) and the active-model line."""
 
 from __future__ import annotations
+
+import threading
 
 import streamlit as st
 
 from . import resources, state
+from .text import plain
 
 DEFAULT_OPTION = 0  # the picker's value for the default model (run ids start at 1)
 
@@ -53,22 +56,47 @@ def active_model_line() -> None:
     name, run, _ = resources.active()
     acc = run.test_acc
     acc_text = f"test accuracy **{acc:.1%}**" if acc is not None else "not trained"
-    st.info(f"**Active model:** {name} — {acc_text}. Change it in the sidebar.", icon=":material/psychology:")
+    st.info(f"**Active model:** {plain(name)} — {acc_text}. Change it in the sidebar.", icon=":material/psychology:")
+
+
+_frame = threading.local()  # .running: run_app is running the page in this script thread
+
+
+def run_app() -> None:
+    """The entry point's work on every script run: page config, navigation, sidebar, then the page."""
+    st.set_page_config(page_title="Fashion-MNIST softmax lab", page_icon=":material/checkroom:", layout="wide")
+    pages = {
+        "home": st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+        "train": st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+        "browse": st.Page("pages/browse.py", title="Browse predictions", icon=":material/grid_view:"),
+        "upload": st.Page("pages/upload.py", title="Upload a photo", icon=":material/photo_camera:"),
+        "softmax": st.Page("pages/softmax.py", title="Inside softmax", icon=":material/functions:"),
+    }
+    page = st.navigation(list(pages.values()))
+    if page.url_path != pages["train"].url_path and state.job() is not None:
+        # Imported here, not above: it brings the charts (Altair, pandas), whose imports
+        # Home does not need, so a cold server draws Home sooner.
+        from . import training
+
+        training.pause_if_running("you left the Train page")
+    sidebar()
+    _frame.running = True
+    try:
+        page.run()
+    finally:
+        _frame.running = False
 
 
 def ensure_entry_point() -> None:
-    """Run the page through streamlit_app.py even when a cold server's first visit is a deep link.
+    """Draw the page inside the app's frame even when Streamlit runs the page's script alone.
 
-    Streamlit keeps its old "pages/ folder" mode (every file in pages/ a page of its own, without
-    the entry script) until st.navigation is first called in the server process. A first visit
-    straight to /train would then run pages/train.py alone: no navigation, no sidebar, no page
-    config. Each page calls this first: it leaves that mode and reruns through the entry point,
-    which finds the same page again by its URL.
+    With a pages/ folder beside the entry script, Streamlit runs in its older "pages/ folder" mode
+    until st.navigation is first called in the server process (and in every AppTest run): a cold
+    server's first visit straight to /train runs pages/train.py by itself, without navigation,
+    sidebar or page config. Each page calls this first: run alone, it runs the frame, whose
+    st.navigation ends that mode and finds this same page by its URL, then stops the lone run.
     """
-    try:
-        from streamlit.runtime.pages_manager import PagesManager
-    except ImportError:  # a Streamlit without it has no such mode
+    if getattr(_frame, "running", False):
         return
-    if getattr(PagesManager, "uses_pages_directory", False):
-        PagesManager.uses_pages_directory = False
-        st.rerun()
+    run_app()
+    st.stop()

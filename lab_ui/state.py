@@ -12,11 +12,10 @@ Two kinds of state live in ``st.session_state`` (per browser session):
   the widget kwargs that keep them in sync: the stored value is passed as the
   widget's initial value (value=, index= or default=), on_change copies the
   widget's value back, and ``persist_state="session"`` (Streamlit >= 1.67) makes
-  Streamlit itself keep the value while the widget is not drawn. (Seeding the
-  widget's key in session state on each remount, the older recipe, is not
-  enough in 1.67: a remounted select_slider showed its first option while the
-  app used the seeded value.) Code that changes a widget's value (Reset, a
-  click on the confusion matrix) does it with ``put`` in a callback.
+  Streamlit itself keep the value while the widget is not drawn (a widget key
+  seeded in session state on each remount is not enough: a remounted
+  select_slider shows its first option). Code that changes a widget's value
+  (Reset, a click on the confusion matrix) does it with ``put`` in a callback.
 """
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ from typing import Any
 
 import streamlit as st
 
-from fmnist_lib import TrainingRun
+from fmnist_lib import DEFAULT_CONFIGS, TrainConfig, TrainingRun
 
 from .labels import MODEL_TITLES, OPTIMIZER_TITLES
 
@@ -40,6 +39,7 @@ PRED_MEMO = "lab.pred_memo"  # predictions of the active model on the test set
 BROWSE_SEED = "lab.browse_seed"  # seed of the current random batch on Browse
 UPLOAD_MEMO = "lab.upload_memo"  # the last upload, preprocessed (small thumbnails only)
 NOTICE = "lab.notice"  # a one-off message shown on the next run of the Train page
+LR_MOVED = "lab.lr_moved"  # True once the user moved the learning-rate slider (until Reset or a model change)
 
 # --- widgets whose values persist across pages (name -> widget key "w.<name>") ---
 # Train
@@ -51,8 +51,9 @@ OPTIMIZER = "train.optimizer"
 WEIGHT_DECAY = "train.weight_decay"
 SCHEDULE = "train.schedule"
 SEED = "train.seed"
+AUGMENT = "train.augment"
 COMPARE = "train.compare"  # run ids overlaid in the comparison chart
-ACC_ZOOM = "train.acc_zoom"  # accuracy axis fitted to the curves instead of 0-100%
+ACC_ZOOM = "train.acc_zoom"  # accuracy axis fitted to the curves (the default) instead of 0-100%
 # Browse
 BATCH_SIZE = "browse.batch_size"
 VIEW = "browse.view"
@@ -61,6 +62,19 @@ CELL_PRED = "browse.cell_pred"
 # Upload
 TEMPERATURE = "upload.temperature"
 USE_CAMERA = "upload.use_camera"
+MIRROR = "upload.mirror"  # mirror-aware Top-3 (the image and its mirror image averaged)
+# Inside softmax (and calibration on Browse)
+INSIDE_SOURCE = "inside.source"  # random | index | upload
+INSIDE_INDEX = "inside.index"  # the test image chosen by index
+INSIDE_CLASS = "inside.upload_class"  # the class the learner says their photo shows
+INSIDE_TEMPERATURE = "inside.temperature"
+INSIDE_SHIFT = "inside.shift"  # the constant added to every logit in the stability demo
+INSIDE_LR = "inside.lr"  # the learning rate of the one-step demo
+INSIDE_RANDOM = "lab.inside_random"  # index of the current random test image
+INSIDE_STEP = "lab.inside_step"  # (key, StepResult) of the last one-step demo
+CALIBRATION_MEMO = "lab.calibration_memo"  # (model key, Calibration) of the active model
+INSIDE_RANDOM_BUTTON = "w.inside.random"
+INSIDE_STEP_BUTTON = "w.inside.step"
 # Sidebar
 ACTIVE_PICK = "sidebar.active"
 ACTIVE = "lab.value.sidebar.active"  # id of the active LabRun, or None for the default model
@@ -182,11 +196,10 @@ def find_run(run_id: int | None) -> LabRun | None:
 def add_run(run: TrainingRun, origin: str = "trained", name: str | None = None) -> LabRun:
     counter = st.session_state.setdefault(RUN_COUNTER, itertools.count(1))
     rid = next(counter)
-    c = run.config
-    if name is None:
-        name = f"#{rid} {MODEL_TITLES[c.model]}, {OPTIMIZER_TITLES[c.optimizer]} lr {c.lr:g}"
-    lab_run = LabRun(rid, name, run, origin)
     kept = runs()
+    if name is None:
+        name = run_name(rid, run.config, [r.run.config for r in kept])
+    lab_run = LabRun(rid, name, run, origin)
     kept.append(lab_run)
     # Drop the oldest runs beyond MAX_RUNS, never the active one or the one training.
     job = st.session_state.get(JOB)
@@ -197,6 +210,37 @@ def add_run(run: TrainingRun, origin: str = "trained", name: str | None = None) 
             break
         kept.remove(victim)
     return lab_run
+
+
+_SHORT_MODEL = {"softmax": "Softmax", "cnn": "CNN"}  # names go into chart legends: every character counts
+
+# The settings a run name may mention, in the order it mentions them, each with how it reads.
+_NAME_PARTS = (
+    ("batch_size", lambda v: f"batch {v}"),
+    ("epochs", lambda v: f"{v} epochs"),
+    ("weight_decay", lambda v: f"weight decay {v:g}"),
+    ("schedule", lambda v: f"{v} schedule"),
+    ("seed", lambda v: f"seed {v}"),
+)
+
+
+def run_name(rid: int, config: TrainConfig, others: list[TrainConfig]) -> str:
+    """A run's name: "#3 Softmax · Adam lr 0.001 · batch 64 · seed 2".
+
+    The model, optimizer and learning rate always; any other setting when it differs from the
+    model's default or from one of the session's other runs of that model. So two runs with
+    different settings never share a name (past the #id), and a name says what sets a run apart."""
+    default = DEFAULT_CONFIGS[config.model]
+    same_model = [o for o in others if o.model == config.model]
+    parts = [
+        f"#{rid} {_SHORT_MODEL.get(config.model, MODEL_TITLES[config.model])}",
+        f"{OPTIMIZER_TITLES[config.optimizer]} lr {config.lr:g}",
+    ]
+    for field_name, say in _NAME_PARTS:
+        value = getattr(config, field_name)
+        if value != getattr(default, field_name) or any(getattr(o, field_name) != value for o in same_model):
+            parts.append(say(value))
+    return " · ".join(parts)
 
 
 def active_id() -> int | None:

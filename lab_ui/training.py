@@ -37,6 +37,7 @@ from fmnist_lib.analysis import templates
 
 from . import charts, state
 from .labels import MODEL_TITLES, OPTIMIZER_TITLES
+from .text import plain
 
 CHUNK_SECONDS = 3.0  # train whole epochs until this much time has passed in one fragment run
 TICK_SECONDS = 0.1  # how soon the fragment reruns while a job is active
@@ -91,7 +92,7 @@ def pause_if_running(reason: str) -> None:
             run.status = "stopped"
         st.session_state[state.NOTICE] = (
             "info",
-            f"Training of {lab_run.name} was paused because {reason}. Everything learned so far is "
+            f"Training of {plain(lab_run.name)} was paused because {reason}. Everything learned so far is "
             "kept, including the epoch in progress: press **Continue** to train on.",
         )
 
@@ -142,7 +143,7 @@ def progress_text(run: TrainingRun, epoch: int, target: int, examples_per_sec: f
 def draw_history(slot, named_histories, max_epoch: int | None = None) -> None:
     """The loss and accuracy charts side by side in `slot` (an st.empty), redrawn in place.
     The accuracy axis is zoomed to the curves when the Train page's toggle says so."""
-    loss, acc = charts.history_specs(named_histories, max_epoch, zoom=bool(state.get(state.ACC_ZOOM, False)))
+    loss, acc = charts.history_specs(named_histories, max_epoch, zoom=bool(state.get(state.ACC_ZOOM, True)))
     with slot.container():
         c1, c2 = st.columns(2)
         c1.vega_lite_chart(spec=loss, width="stretch")
@@ -167,7 +168,7 @@ def finished_message(lab_run: state.LabRun, seconds: float | None = None) -> tup
         kept = f" It keeps its {run.epochs_done} good epoch(s)." if run.history else ""
         return "error", run.message + kept
     if acc is None:
-        return "info", f"{lab_run.name} has no completed training yet."
+        return "info", f"{plain(lab_run.name)} has no completed training yet."
     if run.status == "finished":
         return "success", f"Finished {run.epochs_done} epochs{took}. Test accuracy {acc:.1%}."
     partial = "" if run.history[-1].complete else " (the last one stopped part-way)"
@@ -259,4 +260,5 @@ def describe_config(c: TrainConfig) -> str:
     return (
         f"{MODEL_TITLES[c.model]} · {OPTIMIZER_TITLES[c.optimizer]} · lr {c.lr:g} · {c.epochs} epochs · "
         f"batch {c.batch_size} · weight decay {c.weight_decay:g} · {c.schedule} schedule · seed {c.seed}"
+        + (f" · augmentation {c.augment}" if c.augment != "off" else "")
     )

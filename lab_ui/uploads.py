@@ -16,9 +16,11 @@ import streamlit as st
 from PIL import Image, ImageOps
 
 from fmnist_lib.decode import ImageError
+from fmnist_lib.inference import MirroredPrediction
 from fmnist_lib.preprocess import preprocess_image
 
 from . import state
+from .text import plain
 
 THUMB = 320
 PIPELINES = ("ours", "tutorial")
@@ -46,14 +48,27 @@ def thumbnail(img: Image.Image, size: int = THUMB) -> Image.Image:
     return img.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BILINEAR, reducing_gap=3.0)
 
 
+def on_checkerboard(img: Image.Image, square: int = 8) -> Image.Image:
+    """An RGBA image over a light grey-and-white checkerboard, as image viewers show transparency
+    (dropping the alpha instead would show whatever colour is stored under it, often black)."""
+    w, h = img.size
+    yy, xx = np.mgrid[0:h, 0:w]
+    board = np.where(((yy // square) + (xx // square)) % 2 == 0, 255, 214).astype(np.uint8)  # [h, w]
+    under = Image.fromarray(np.dstack([board, board, board, np.full_like(board, 255)]), "RGBA")
+    return Image.alpha_composite(under, img.convert("RGBA")).convert("RGB")
+
+
 def _original_thumbnail(data: bytes) -> Image.Image | None:
-    """The upload as the user sees it, small (JPEG draft mode decodes a reduced image directly)."""
+    """The upload as the user sees it, small (JPEG draft mode decodes a reduced image directly);
+    transparent parts on a checkerboard."""
     try:
         img = Image.open(io.BytesIO(data))
         img.draft("RGB", (THUMB * 2, THUMB * 2))
         img = ImageOps.exif_transpose(img)
         if img.mode not in ("RGB", "L"):
-            img = img.convert("RGBA").convert("RGB") if "A" in img.mode or img.mode == "P" else img.convert("RGB")
+            transparent = "A" in img.mode or "transparency" in img.info
+            img = thumbnail(img.convert("RGBA") if transparent else img.convert("RGB"))
+            return on_checkerboard(img) if transparent else img
         return thumbnail(img)
     except Exception:  # only a preview: the pipeline reports real problems
         return None
@@ -80,3 +95,18 @@ def process(data: bytes) -> UploadResult:
         result = UploadResult(digest, error=f"This image could not be processed ({type(e).__name__}: {e}).")
     st.session_state[state.UPLOAD_MEMO] = result
     return result
+
+
+def mirror_effect(step: MirroredPrediction, mirror_on: bool) -> str:
+    """One line under the Top-3: what the image alone, its mirror image and their average say."""
+    own, mirrored, combined = (p.top(0)[0] for p in (step.own, step.mirrored, step.combined))
+
+    def say(t: dict) -> str:
+        return f"{plain(t['label'])} ({t['prob']:.0%})"
+
+    views = f"Your image alone: {say(own)}; its mirror image: {say(mirrored)}; averaged: {say(combined)}."
+    if own["index"] == combined["index"]:
+        return views + " The mirror step does not change the answer here."
+    if mirror_on:
+        return views + f" The mirror step changed the answer: alone, the model would have said {plain(own['label'])}."
+    return views + f" Mirror-aware, the answer would be {plain(combined['label'])}."

@@ -5,7 +5,8 @@ import secrets
 import numpy as np
 import streamlit as st
 
-from lab_ui import charts, layout, resources, state
+from lab_ui import calibration, charts, layout, resources, state
+from lab_ui.text import plain
 
 layout.ensure_entry_point()
 st.title(":material/grid_view: Browse predictions")
@@ -81,8 +82,8 @@ def image_grid(indices, per_row: int = 8) -> None:
             with col.container(border=True, height="stretch"):  # the cards of a row as tall as the tallest
                 st.image(charts.upscale(images[i], 4), width="stretch")
                 mark = ":green[:material/check_circle: right]" if right else ":red[:material/cancel: **wrong**]"
-                st.markdown(f"{mark}  \n**{classes[p]}**  \n{conf:.0%}")
-                st.caption(f"true: {classes[t]}")
+                st.markdown(f"{mark}  \n**{plain(classes[p])}**  \n{conf:.0%}")
+                st.caption(f"true: {plain(classes[t])}")
 
 
 image_grid(idx)
@@ -139,9 +140,12 @@ with c2:
         **state.bind(state.CELL_PRED, int(worst_p), options=range(len(classes))),
     )
 cell = preds.cell(t, p)
-verb = "recognised correctly" if t == p else f"predicted as **{classes[p]}**"
+verb = "recognised correctly" if t == p else f"predicted as **{plain(classes[p])}**"
 st.markdown(
-    f"**{len(cell):,}** test images of **{classes[t]}** {verb}"
+    f"**{len(cell):,}** test images of **{plain(classes[t])}** {verb}"
     + (" — the 16 most confident:" if len(cell) > 16 else ":")
 )
 image_grid(cell[:16])
+
+# --- calibration --------------------------------------------------------------------------
+calibration.draw(run, run_id, data)

@@ -23,7 +23,7 @@ Everything here trains live on this computer's CPU, in seconds.
 )
 
 st.subheader("What each page does")
-c1, c2, c3 = st.columns(3)
+c1, c2, c3, c4 = st.columns(4)
 with c1:
     st.page_link("pages/train.py", label="**Train** a model", icon=":material/model_training:")
     st.caption(
@@ -42,6 +42,12 @@ with c3:
     st.caption(
         "Your own photo (or the camera), turned step by step into a 28×28 Fashion-MNIST-style "
         "image, with the Top-3 classes and, for softmax, which pixels pushed the model to each."
+    )
+with c4:
+    st.page_link("pages/softmax.py", label="**Inside softmax**", icon=":material/functions:")
+    st.caption(
+        "One image followed through the model with the real numbers: logits, softmax, the loss computed "
+        "three ways, why it is stable (log-sum-exp), the gradient p − onehot(y) and one SGD step."
     )
 
 st.subheader("The data")

@@ -3,7 +3,8 @@
 import streamlit as st
 
 from fmnist_lib import CheckpointError, checkpoint_bytes, load_checkpoint
-from lab_ui import charts, controls, layout, resources, state, training
+from lab_ui import charts, controls, divergence, layout, resources, state, training
+from lab_ui.text import plain
 
 layout.ensure_entry_point()
 st.title(":material/model_training: Train a model")
@@ -63,10 +64,10 @@ with right:
     st.subheader("Live training" if busy else "Latest run")
     st.toggle(
         "Zoom the accuracy axis to the curves",
-        help="The accuracy chart runs from 0 to 100%, with the chance line at 10%. Zoomed, it starts just "
-        "below the lowest accuracy plotted, so the gap between training and test accuracy and the last "
-        "few points gained are easier to see; the reference lines that fall outside are left out.",
-        **state.bind(state.ACC_ZOOM, False),
+        help="Zoomed (the default), the accuracy axis starts just below the lowest accuracy plotted, so the "
+        "gap between training and test accuracy and the last few points gained are easy to see; chance (10%) "
+        "falls outside and is named in a note. Off, the axis runs from 0 to 100%.",
+        **state.bind(state.ACC_ZOOM, True),
     )
 
     def live_panel() -> None:
@@ -80,7 +81,7 @@ with right:
             st.caption("No run yet: choose settings and press **Train**. The curves appear here, epoch by epoch.")
             return
         target = current.target_epochs if current else max(lab_run.run.config.epochs, lab_run.run.epochs_done)
-        st.caption(f"**{lab_run.name}** — {training.describe_config(lab_run.run.config)}")
+        st.caption(f"**{plain(lab_run.name)}** — {training.describe_config(lab_run.run.config)}")
         # The progress bar while training; else the last run's final message (where its progress
         # bar was: the fragment's last run shows it the moment training ends, see
         # training.run_job_chunk) and, for a stopped run, Continue. One slot, always written, so
@@ -95,9 +96,11 @@ with right:
             box = progress_slot.container()
             training.show_notice(box)
             run = lab_run.run
+            with box:
+                divergence.draw(run.diverged)  # a diverged run's last epoch, step by step
             if run.status == "stopped" and run.epochs_done < run.config.epochs:
                 box.button(
-                    f"Continue {lab_run.name} to {run.config.epochs} epochs",
+                    f"Continue {plain(lab_run.name)} to {run.config.epochs} epochs",
                     icon=":material/fast_forward:",
                     on_click=training.resume,
                     args=(lab_run.id,),
@@ -109,7 +112,7 @@ with right:
             "Left: the training loss (cross-entropy, lower is better) averaged over each epoch. Right: "
             "accuracy on the training images seen during the epoch and on the 10,000 test images after it. "
             "Grey lines: chance (10%), human performance (83.5%) and the best linear classifier of the "
-            "Fashion-MNIST benchmark (84.2%)."
+            "Fashion-MNIST benchmark (84.2%). " + charts.HUMAN_NOTE
         )
         template_slot = st.empty()
         if lab_run.run.kind == "softmax":
@@ -169,7 +172,7 @@ else:
         with d1:
             st.download_button(
                 "History (CSV)",
-                charts.history_csv(lab_run.run.history),
+                charts.history_csv(lab_run.run.history, {"run": lab_run.name, **lab_run.run.config.to_dict()}),
                 file_name=f"run{lab_run.id}_history.csv",
                 mime="text/csv",
                 on_click="ignore",
@@ -202,14 +205,14 @@ with st.expander("Load a checkpoint", expanded=False):
             try:
                 loaded = load_checkpoint(upload.getvalue())
             except CheckpointError as e:
-                seen = (upload.file_id, "error", f"**{upload.name}** was refused: {e}")
+                seen = (upload.file_id, "error", f"**{plain(upload.name)}** was refused: {e}")
             else:
                 lab_run = state.add_run(loaded, origin="checkpoint", name=f"#{{}} loaded from {upload.name}")
                 lab_run.name = f"#{lab_run.id} loaded from {upload.name}"
                 if loaded.history:
                     state.set_active(lab_run.id)
                 acc = f" Test accuracy {loaded.test_acc:.1%}." if loaded.test_acc is not None else ""
-                seen = (upload.file_id, "success", f"Loaded **{upload.name}**: {loaded.message}{acc}")
+                seen = (upload.file_id, "success", f"Loaded **{plain(upload.name)}**: {loaded.message}{acc}")
             st.session_state[state.CHECKPOINT_SEEN] = seen
             if seen[1] == "success":
                 st.rerun()

@@ -3,7 +3,8 @@
 import streamlit as st
 
 from fmnist_lib.analysis import class_biases, evidence_maps
-from lab_ui import charts, layout, resources, state, uploads
+from lab_ui import charts, layout, resources, state, tutorial_view, uploads
+from lab_ui.text import plain
 
 layout.ensure_entry_point()
 st.title(":material/photo_camera: Upload a photo")
@@ -33,7 +34,7 @@ if source is None:
 
 result = uploads.process(source.getvalue())
 if result.error:
-    st.error(f"**{getattr(source, 'name', 'This file')}** can't be used: {result.error}")
+    st.error(f"**{plain(getattr(source, 'name', 'This file'))}** can't be used: {result.error}")
     st.stop()
 
 ours = result.pipelines["ours"]
@@ -53,33 +54,27 @@ for col, (stage_name, img, caption) in zip(cols[1:], ours.stages, strict=True):
 
 # --- prediction --------------------------------------------------------------------------
 st.subheader("2. What the model says")
-pred = clf.predict(ours.pixels, k=3)
-top = pred.top(0)
+mirror = st.toggle(
+    "Mirror-aware: average with the mirror image",
+    help="Every Fashion-MNIST shoe points left, so a model trained on them can miss a shoe pointing "
+    "right. A garment is the same garment in the mirror, so the model looks at both and averages "
+    "its probabilities. Switch it off to see what the model says about your image alone.",
+    **state.bind(state.MIRROR, True),
+)
+step = clf.predict_both_ways(ours.pixels, k=3)
+top = (step.combined if mirror else step.own).top(0)
 left, mid, right = st.columns([1, 2, 2], gap="medium")
 with left:
     st.image(charts.upscale(ours.pixels, 6), caption="The model's input (28×28)", width="stretch")
+    if mirror:
+        st.image(charts.upscale(step.mirrored_images[0].numpy(), 6), caption="Its mirror image", width="stretch")
 with mid:
-    st.altair_chart(
-        charts.bar_chart([t["label"] for t in top], [t["prob"] for t in top], "Top-3 classes"),
-        width="stretch",
-    )
-    st.success(f"Predicted: **{top[0]['label']}** ({top[0]['prob']:.1%})")
+    title = "Top-3 classes (image and mirror averaged)" if mirror else "Top-3 classes"
+    st.altair_chart(charts.bar_chart([t["label"] for t in top], [t["prob"] for t in top], title), width="stretch")
+    st.success(f"Predicted: **{plain(top[0]['label'])}** ({top[0]['prob']:.1%})")
+    st.caption(uploads.mirror_effect(step, mirror))
 with right:
-    tpred = clf.predict(tutorial.pixels, k=3).top(0)
-    st.markdown("**The tutorial's preprocessing** (for comparison)")
-    c1, c2 = st.columns([1, 2])
-    with c1:
-        st.image(charts.upscale(tutorial.pixels, 3), caption="Tutorial's 28×28", width="stretch")
-    with c2:
-        st.markdown("\n".join(f"{i + 1}. {t['label']}: {t['prob']:.1%}" for i, t in enumerate(tpred)))
-        same = "the same" if tpred[0]["index"] == top[0]["index"] else "a different"
-        st.caption(f"The tutorial's steps would have given {same} answer: **{tpred[0]['label']}**.")
-    with st.expander("The tutorial's steps"):
-        scols = st.columns(len(tutorial.stages))
-        for col, (stage_name, img, caption) in zip(scols, tutorial.stages, strict=True):
-            col.image(img, width="stretch")
-            col.markdown(f"**{stage_name}**")
-            col.caption(caption)
+    tutorial_view.draw(clf, tutorial.pixels, tutorial.stages)
 
 # --- softmax only: evidence and temperature ------------------------------------------------
 if run.kind != "softmax":
@@ -116,7 +111,8 @@ def temperature_demo() -> None:
     order = [x["index"] for x in scaled.top(0)]
     probs = scaled.probs[0].tolist()
     st.markdown(
-        f"At **T = {t:g}**, {classes[order[0]]} gets **{probs[order[0]]:.1%}** "
+        f"For your image alone (no mirror step), at **T = {t:g}**, {plain(classes[order[0]])} gets "
+        f"**{probs[order[0]]:.1%}** "
         f"and the least likely class {probs[order[-1]]:.2%}."
     )
     st.altair_chart(

@@ -9,10 +9,13 @@ import torch
 from fmnist_lib import TrainingRun, default_config
 from fmnist_lib.analysis import (
     TestPredictions,
+    calibrate,
     class_biases,
     evidence_maps,
+    fit_temperature,
     per_class_accuracy,
     predict_test_set,
+    reliability,
     templates,
 )
 from tests.support.data import make_tiny_data
@@ -80,3 +83,44 @@ def test_evidence_needs_softmax_regression():
         evidence_maps(run.classifier(), np.zeros((28, 28), dtype=np.uint8), [0])
     with pytest.raises(ValueError):
         templates(run.classifier())
+
+
+# --- calibration ---------------------------------------------------------------------
+
+
+def test_ece_of_made_up_predictions():
+    """100 predictions at 25% confidence, 25 right (calibrated); 100 at 85%, 60 right (25 points over)."""
+    conf = np.r_[np.full(100, 0.25), np.full(100, 0.85)]
+    correct = np.r_[np.arange(100) < 25, np.arange(100) < 60]
+    rel = reliability(conf, correct, n_bins=10)
+    assert rel.ece == pytest.approx(0.5 * 0.0 + 0.5 * 0.25)
+    assert rel.counts.tolist() == [0, 0, 100, 0, 0, 0, 0, 0, 100, 0]
+    assert rel.accuracy[2] == pytest.approx(0.25) and rel.accuracy[8] == pytest.approx(0.60)
+    assert rel.confidence[8] == pytest.approx(0.85)
+    assert np.isnan(rel.accuracy[0]) and np.isnan(rel.confidence[9])
+
+
+def test_ece_of_an_over_confident_model_and_of_a_perfect_one():
+    rel = reliability(np.full(50, 0.95), np.arange(50) < 40)  # sure at 95%, right 80% of the time
+    assert rel.ece == pytest.approx(0.15)
+    assert reliability(np.ones(10), np.ones(10, dtype=bool)).ece == 0.0
+    assert reliability([0.1, 1.0], [False, True], n_bins=10).counts[[0, 9]].tolist() == [1, 1]  # the edges
+
+
+@pytest.mark.parametrize("true_t", [0.5, 2.0, 3.0])
+def test_fit_temperature_recovers_the_temperature_labels_were_drawn_with(true_t):
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(20_000, 10, generator=g) * 3
+    labels = torch.multinomial(torch.softmax(logits / true_t, dim=1), 1, generator=g).squeeze(1)
+    assert fit_temperature(logits, labels) == pytest.approx(true_t, rel=0.06)
+
+
+def test_calibrate_reports_on_the_test_images(tiny_run):
+    run, data = tiny_run
+    cal = calibrate(run.classifier(), data.train_images, data.train_labels, data.test_images, data.test_labels)
+    assert cal.fit_images == len(data.train_labels)
+    assert cal.before.counts.sum() == cal.after.counts.sum() == len(data.test_labels)
+    assert cal.temperature > 0
+    preds = predict_test_set(run.classifier(), data.test_images, data.test_labels)
+    expected = reliability(preds.confidence, preds.correct)
+    assert cal.before.ece == pytest.approx(expected.ece, abs=1e-6)

@@ -71,3 +71,16 @@ def test_browse_uses_the_model_trained_on_the_train_page():
     at.switch_page("pages/browse.py").run()
     assert_ok(at)
     assert any("Active model:** #1" in t for t in texts(at.info))
+
+
+def test_calibration_reliability_diagram_and_ece(at):
+    metrics = {m.label: m.value for m in at.metric}
+    ece = float(metrics["Expected calibration error"].rstrip("%"))
+    assert 0 < ece < 10, "the tutorial's softmax is calibrated to within a few points"
+    assert float(metrics["Fitted temperature T"]) > 0
+    assert "ECE after dividing the logits by T" in metrics
+    titles = [c.proto.spec for c in at.get("vega_lite_chart")]
+    assert sum("Reliability on the 10,000 test images" in s for s in titles) == 1
+    assert sum("after temperature scaling" in s for s in titles) == 1
+    assert any("confidence" in t and "were right" in t for t in texts(at.markdown)), "the sentence on confidence"
+    assert any("Over-confidence" in t for t in texts(at.caption))

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from fmnist_lib import TrainingRun, checkpoint_bytes, default_config
-from lab_ui import state, training
+from fmnist_lib import DEFAULT_CONFIGS, TrainingRun, checkpoint_bytes, default_config
+from lab_ui import controls, state, training
 from tests.support.apptest import assert_ok, job, open_page, set_widget, texts, train_until_done
 
 pytestmark = pytest.mark.integration
@@ -113,14 +113,21 @@ def test_a_diverging_run_stops_and_says_why():
     assert run.status == "diverged"
     error = " ".join(texts(at.error))
     assert "learning rate" in error.lower() and "too large" in error
+    # The failed epoch, step by step, and the guard's rule in one sentence.
+    assert run.diverged is not None and len(run.diverged.losses) >= 2
+    assert any("until the guard stopped it" in c.proto.spec for c in at.get("vega_lite_chart"))
+    assert any("The guard stops a run" in t and "above 50" in t for t in texts(at.caption))
 
 
 def test_choosing_the_cnn_sets_its_defaults_and_widgets_survive_page_switches():
     at = open_page("pages/train.py")
+    assert at.radio(key=state.widget_key(state.AUGMENT)).value == "off"  # the tutorial's softmax
     set_widget(at, "radio", state.MODEL, "cnn")
-    assert at.select_slider(key=state.widget_key(state.LR)).value == 1e-3
+    cnn = DEFAULT_CONFIGS["cnn"]
+    assert at.select_slider(key=state.widget_key(state.LR)).value == cnn.lr
     assert at.selectbox(key=state.widget_key(state.OPTIMIZER)).value == "adam"
-    assert at.radio(key=state.widget_key(state.SCHEDULE)).value == "cosine"
+    assert at.radio(key=state.widget_key(state.SCHEDULE)).value == cnn.schedule
+    assert at.radio(key=state.widget_key(state.AUGMENT)).value == cnn.augment == "mirror"
     set_widget(at, "slider", state.EPOCHS, 2)
     at.switch_page("pages/upload.py").run()
     at.switch_page("pages/train.py").run()
@@ -128,7 +135,7 @@ def test_choosing_the_cnn_sets_its_defaults_and_widgets_survive_page_switches():
     assert at.radio(key=state.widget_key(state.MODEL)).value == "cnn"
     assert at.slider(key=state.widget_key(state.EPOCHS)).value == 2
     click(at, state.RESET_BUTTON)
-    assert at.slider(key=state.widget_key(state.EPOCHS)).value == 8  # the CNN's default
+    assert at.slider(key=state.widget_key(state.EPOCHS)).value == cnn.epochs
 
 
 def test_checkpoints_download_and_come_back(real_data):
@@ -197,9 +204,11 @@ def _accuracy_axis(at) -> tuple[list[float], list[str]]:
 
     import pyarrow as pa
 
-    chart = next(
-        c for c in at.get("vega_lite_chart") if json.loads(c.proto.spec).get("title") == "Accuracy (training and test)"
-    )
+    def title(c) -> str:
+        t = json.loads(c.proto.spec).get("title")
+        return t.get("text") if isinstance(t, dict) else t
+
+    chart = next(c for c in at.get("vega_lite_chart") if title(c) == "Accuracy (training and test)")
     spec = json.loads(chart.proto.spec)
     refs = []
     for d in chart.proto.datasets:
@@ -210,17 +219,42 @@ def _accuracy_axis(at) -> tuple[list[float], list[str]]:
     return curves["encoding"]["y"]["scale"]["domain"], refs
 
 
-def test_the_accuracy_axis_zooms_to_the_curves_on_request():
+def test_the_accuracy_axis_is_zoomed_to_the_curves_unless_asked_for_0_to_100():
     at = open_page("pages/train.py")
     set_widget(at, "slider", state.EPOCHS, 2)
     click(at, state.TRAIN_BUTTON)
     train_until_done(at)
     domain, refs = _accuracy_axis(at)
-    assert domain == [0.0, 1] and len(refs) == 3 and any("chance" in r for r in refs)
-
-    set_widget(at, "toggle", state.ACC_ZOOM, True)
-    domain, refs = _accuracy_axis(at)
     (lab_run,) = runs(at)
     lowest = min(min(e.train_acc, e.test_acc) for e in lab_run.run.history)
     assert 0.5 <= domain[0] < lowest and domain[1] == 1  # starts just below the curves
     assert not any("chance" in r for r in refs) and len(refs) == 2  # the human and best-linear lines stay
+    assert any("1,000" in t and "3 labels" in t for t in texts(at.caption)), "how the human figure was measured"
+
+    set_widget(at, "toggle", state.ACC_ZOOM, False)
+    domain, refs = _accuracy_axis(at)
+    assert domain == [0.0, 1] and len(refs) == 3 and any("chance" in r for r in refs)
+
+
+def test_each_optimizer_brings_its_learning_rate_until_the_slider_is_moved():
+    at = open_page("pages/train.py")
+    lr = at.select_slider(key=state.widget_key(state.LR))
+    assert lr.value == 0.1
+    set_widget(at, "selectbox", state.OPTIMIZER, "adam")
+    assert at.select_slider(key=state.widget_key(state.LR)).value == controls.suggested_lr("softmax", "adam") < 0.01
+    set_widget(at, "selectbox", state.OPTIMIZER, "momentum")
+    assert at.select_slider(key=state.widget_key(state.LR)).value == controls.suggested_lr("softmax", "momentum")
+    set_widget(at, "select_slider", state.LR, 0.005)  # the user's own choice stays from now on
+    set_widget(at, "selectbox", state.OPTIMIZER, "adam")
+    assert at.select_slider(key=state.widget_key(state.LR)).value == 0.005
+    click(at, state.RESET_BUTTON)  # Reset: the defaults, and optimizers bring their rates again
+    set_widget(at, "selectbox", state.OPTIMIZER, "adam")
+    assert at.select_slider(key=state.widget_key(state.LR)).value == controls.suggested_lr("softmax", "adam")
+
+
+def test_a_checkpoint_file_name_is_shown_as_text_not_markdown():
+    at = open_page("pages/train.py")
+    at.file_uploader(key=state.CHECKPOINT_UPLOAD).set_value(("**x** :red[y].pt", b"junk", "application/octet-stream"))
+    at.run()
+    assert_ok(at)
+    assert any(r"\*\*x\*\* \:red\[y\].pt" in t and "was refused" in t for t in texts(at.error))

@@ -75,3 +75,50 @@ def test_the_camera_is_offered(at):
     set_widget(at, "toggle", state.USE_CAMERA, True)
     assert at.camera_input(key=state.CAMERA)
     set_widget(at, "toggle", state.USE_CAMERA, False)
+
+
+def right_pointing_shoe_png() -> bytes:
+    """A Fashion-MNIST sneaker mirrored (pointing right, as none of its training shoes do), dark on white."""
+    import io
+
+    from PIL import Image
+
+    from fmnist_lib import load_fashion_mnist
+
+    data = load_fashion_mnist(download=False)
+    index = int((data.test_labels == 7).nonzero()[0])
+    px = 255 - data.test_images[index].flip(-1).numpy()
+    buf = io.BytesIO()
+    Image.fromarray(px).resize((280, 280), Image.Resampling.BICUBIC).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_the_mirror_step_is_shown_and_switchable(at):
+    upload(at, "shoe.png", right_pointing_shoe_png(), "image/png")
+    assert shows_top3(at)
+
+    def mirror_line() -> str:
+        return next(t for t in texts(at.caption) if t.startswith("Your image alone:"))
+
+    on_line, on_answer = mirror_line(), [t for t in texts(at.success) if t.startswith("Predicted: ")]
+    assert "its mirror image:" in on_line and "averaged:" in on_line
+    assert at.toggle(key=state.widget_key(state.MIRROR)).value is True  # on by default
+    set_widget(at, "toggle", state.MIRROR, False)
+    off_answer = [t for t in texts(at.success) if t.startswith("Predicted: ")]
+    assert off_answer != on_answer, "the Top-3 is the image's own once the mirror step is off"
+    assert mirror_line().split(".")[0] == on_line.split(".")[0], "the same three views, either way"
+    set_widget(at, "toggle", state.MIRROR, True)
+    assert [t for t in texts(at.success) if t.startswith("Predicted: ")] == on_answer
+
+
+def test_the_tutorials_answer_as_written_beside_the_models_own_scaling(at):
+    upload(at, "shirt.png", encode(garment(), "PNG"), "image/png")
+    shown = " ".join(texts(at.markdown))
+    assert "normalisation `(x − 0.2860) / 0.3530`" in shown and "| as written | own scaling |" in shown
+    caption = next(t for t in texts(at.caption) if "The tutorial's answer as written" in t)
+    assert "Why the first is wrong" in caption and "trained on pixels in [0, 1]" in caption
+
+
+def test_a_file_name_is_shown_as_text_not_markdown(at):
+    upload(at, "**bold** :red[x] $y$.png", b"not an image", "image/png")
+    assert at.error and r"\*\*bold\*\* \:red\[x\] \$y\$.png" in at.error[0].value

@@ -15,6 +15,7 @@ from PIL import Image
 
 from fmnist_lib import TrainingRun, cli, default_config, save_checkpoint
 from fmnist_lib.cli import main
+from fmnist_lib.preprocess import preprocess_image
 from tests.support.checkpoints import evil
 from tests.support.data import make_tiny_data
 from tests.support.images import garment_photo
@@ -219,3 +220,29 @@ def test_default_model_command_that_cannot_save_exits_1_and_says_so(tmp_path, mo
     out, err = capsys.readouterr()
     assert json.loads(out)["path"] is None
     assert "could not be saved" in err and "train it at each start" in err
+
+
+def test_predict_is_mirror_aware_by_default_and_says_so(tmp_path, capsys):
+    torch.manual_seed(0)
+    run = TrainingRun(default_config("softmax"))
+    torch.nn.init.normal_(run.model.linear.weight, std=0.05)  # a model whose answers differ in the mirror
+    ckpt = tmp_path / "m.pt"
+    save_checkpoint(run, ckpt)
+    img = Image.new("L", (120, 100), 255)
+    img.paste(0, (10, 20, 70, 80))
+    img.paste(0, (10, 80, 110, 95))  # a dark L on white, like a boot pointing right
+    path = tmp_path / "boot.png"
+    img.save(path)
+    rows = {}
+    for flag in ([], ["--mirror"], ["--no-mirror"]):
+        assert main(["predict", "--checkpoint", str(ckpt), "--top", "10", *flag, str(path)]) == 0
+        rows[" ".join(flag)] = json.loads(capsys.readouterr().out)
+    assert rows[""] == rows["--mirror"] and rows[""]["mirror"] is True
+    assert rows["--no-mirror"]["mirror"] is False
+    probs = {k: {t["index"]: t["prob"] for t in r["top"]} for k, r in rows.items()}
+    assert probs[""] != probs["--no-mirror"]
+    # The mirror-aware answer is the mean of the image's and its mirror image's.
+    pixels = torch.from_numpy(preprocess_image(path).pixels)
+    clf = run.classifier()
+    expected = (clf.predict(pixels).probs + clf.predict(pixels.flip(-1)).probs)[0] / 2
+    assert [probs[""][i] for i in range(10)] == pytest.approx(expected.tolist(), abs=1e-6)

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from fmnist_lib.config import DEFAULT_CONFIGS, TrainConfig, default_config, lr_at
+from fmnist_lib.config import DEFAULT_CONFIGS, TrainConfig, default_config, lr_at, lr_at_step
 
 
 def test_softmax_defaults_are_the_tutorials():
@@ -29,6 +29,7 @@ def test_softmax_defaults_are_the_tutorials():
         ("weight_decay", -1),
         ("seed", -1),
         ("schedule", "step"),
+        ("augment", True),
     ],
 )
 def test_invalid_settings_are_refused_with_a_message(field, value):
@@ -37,7 +38,7 @@ def test_invalid_settings_are_refused_with_a_message(field, value):
 
 
 def test_cosine_schedule():
-    c = default_config("cnn", lr=1.0, epochs=4)
+    c = default_config("cnn", lr=1.0, epochs=4, schedule="cosine")
     assert [round(lr_at(c, e), 3) for e in (1, 2, 3, 4, 5)] == [1.0, 0.854, 0.5, 0.146, 0.146]
     assert lr_at(default_config("softmax"), 7) == 0.1
 
@@ -45,3 +46,23 @@ def test_cosine_schedule():
 def test_default_configs_validate():
     for c in DEFAULT_CONFIGS.values():
         c.validate()
+
+
+def test_onecycle_warms_up_then_falls_to_zero_step_by_step():
+    c = default_config("cnn", lr=1.0, epochs=2, schedule="onecycle")
+    steps = 10  # per epoch: 20 steps in all, the peak after 5 (a quarter)
+    lrs = [lr_at_step(c, e, s, steps) for e in (1, 2) for s in range(steps)]
+    assert lrs[0] == 1.0 / 25 and max(lrs) == lrs[5] == 1.0
+    assert all(a < b for a, b in zip(lrs[:5], lrs[1:6], strict=True))  # rising
+    assert all(a > b for a, b in zip(lrs[5:-1], lrs[6:], strict=True))  # falling
+    assert lrs[-1] < 0.02 and lr_at_step(c, 3, 0, steps) == 0.0  # past the end: its last value, 0
+    assert lr_at(c, 1) == lrs[0] and lr_at(c, 2) == lrs[10]
+
+
+def test_augmentation_is_off_for_the_tutorials_softmax_and_on_for_the_cnn():
+    assert default_config("softmax").augment == "off"
+    assert default_config("cnn").augment == "mirror"
+    assert default_config("cnn", augment="mirror+shift").augment == "mirror+shift"
+    # A checkpoint saved before the field existed loads as not augmented.
+    old = {k: v for k, v in default_config("cnn").to_dict().items() if k != "augment"}
+    assert TrainConfig.from_dict(old).augment == "off"

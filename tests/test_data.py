@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,7 @@ from fmnist_lib.data import (
     FashionMNIST,
     load_fashion_mnist,
 )
+from tests.support.faults import full_disk, unprivileged
 
 N_TRAIN, N_TEST = 6, 4
 
@@ -243,3 +246,113 @@ def test_a_cached_load_does_not_import_torchvision(isolated):
     out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == [str(N_TRAIN), "False"]
+
+
+_UNPACK_AT = """
+import sys, time
+from pathlib import Path
+from fmnist_lib.data import _gunzip_once
+time.sleep(max(0.0, float(sys.argv[3]) - time.time()))  # all start unpacking at the same moment
+for i in range(6):
+    _gunzip_once(Path(sys.argv[1]), Path(sys.argv[2]) / str(i))
+"""
+
+
+def test_processes_unpacking_the_same_gz_file_at_once_all_succeed(tmp_path):
+    """Each unpacks into a temporary file of its own and renames it into place (os.replace);
+    with one shared temporary name the slower one found its file renamed away."""
+    src = tmp_path / "train-images-idx3-ubyte.gz"
+    content = idx_images(40_000, value=3)  # 31 MB unpacked (~30 KB packed): the unpacking overlaps
+    with gzip.open(src, "wb", compresslevel=1) as f:
+        f.write(content)
+    start = f"{time.time() + 3.0}"  # after every process has imported torch
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _UNPACK_AT, str(src), str(tmp_path / "out"), start],
+            cwd=data_mod.PROJECT_ROOT,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], "\n".join(e[-1500:] for e in errors)
+    for i in range(6):
+        out = tmp_path / "out" / str(i)
+        assert [p.name for p in out.iterdir()] == ["train-images-idx3-ubyte"]
+        assert (out / "train-images-idx3-ubyte").read_bytes() == content
+
+
+# --- faults: a folder this process may not read, a full disk, a named folder not used ------------
+
+_LOAD = """
+import sys
+from fmnist_lib.data import DataError, load_fashion_mnist
+try:
+    load_fashion_mnist(sys.argv[1], download=False, expected=(6, 4))
+except DataError as e:
+    print(type(e).__name__, e, sep="\\n")
+"""
+
+
+@pytest.mark.parametrize("what", ["folder", "file"])
+def test_data_this_process_may_not_read_is_a_clear_data_error(isolated, what):
+    folder = write_dataset(isolated / "mine", gz=what == "file")
+    target = folder if what == "folder" else folder / "t10k-labels-idx1-ubyte.gz"
+    target.chmod(0o000)
+    try:
+        done = unprivileged([sys.executable, "-c", _LOAD, str(folder)])
+    finally:
+        target.chmod(0o755)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    kind, message = done.stdout.split("\n", 1)
+    assert kind == "DataUnreadableError"
+    assert f"could not be read from the folder you named (--data), {folder}: Permission denied" in message
+    assert "What to do: let the user running this program read that folder" in message
+    assert str(target) in message
+
+
+def test_a_full_disk_while_unpacking_is_a_clear_data_error_and_leaves_nothing(isolated):
+    with full_disk(isolated / "disk", size_kb=256) as disk:
+        n = 40_000  # 31 MB unpacked, ~30 KB packed
+        write_dataset(
+            disk,
+            gz=True,
+            overrides={
+                "train-images-idx3-ubyte": idx_images(n, value=3),
+                "train-labels-idx1-ubyte": idx_labels([i % 10 for i in range(n)]),
+            },
+        )
+        with pytest.raises(
+            data_mod.DataUnreadableError,
+            match=r"(?s)could not be unpacked from .*: No space left on device.*free some disk space",
+        ):
+            load_fashion_mnist(disk, download=False, expected=None)
+        raw = disk / "FashionMNIST" / "raw"
+        assert not [p.name for p in raw.iterdir()]  # no .part file left
+
+
+@pytest.mark.parametrize(
+    "make, why",
+    [
+        (lambda d: None, "does not exist"),
+        (lambda d: d.write_text("x"), "is not a folder"),
+        (lambda d: d.mkdir(), "holds none of the four Fashion-MNIST files"),
+        (
+            lambda d: (write_dataset(d), (d / "t10k-labels-idx1-ubyte").unlink()),
+            "lacks t10k-labels-idx1-ubyte\\[.gz\\]",
+        ),
+    ],
+    ids=["missing", "a-file", "empty", "incomplete"],
+)
+def test_a_named_folder_without_the_data_is_reported_as_not_used(isolated, monkeypatch, make, why):
+    write_dataset(data_mod.PROJECT_DATA_DIR)
+    named = isolated / "named"
+    make(named)
+    monkeypatch.setenv(data_mod.ENV_VAR, str(named))
+    ds = load_tiny()
+    assert ds.source == str(data_mod.PROJECT_DATA_DIR)
+    assert len(ds.notes) == 1
+    assert re.fullmatch(rf"The folder you named \(\$FMNIST_DATA\), {named}, was not used: it {why}\.", ds.notes[0])
+    monkeypatch.delenv(data_mod.ENV_VAR)
+    assert load_tiny().notes == ()  # nothing named, nothing to report

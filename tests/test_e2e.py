@@ -54,7 +54,7 @@ pytestmark = [
     pytest.mark.timeout(300),
 ]
 
-PAGES = ("Home", "Train", "Browse", "Upload")
+PAGES = ("Home", "Train", "Browse", "Upload", "Inside softmax")
 ACCURACY = re.compile(r"Test accuracy\s*:?\s*(\d{1,3}\.\d)\s*%")
 TRAIN_TIMEOUT = 120.0  # seconds; the softmax defaults take a few seconds even on a loaded machine
 
@@ -327,8 +327,8 @@ def test_a_deep_link_is_the_first_visit_of_a_cold_server(browser, path, title):
             open_app(page, f"{srv.url}/{path}")
             heading = page.locator('[data-testid="stMain"] h1').first.inner_text()
             assert title in heading, f"/{path} opened {heading!r}"
-            assert page.locator(NAV_LINK).count() == 4, "the page was run without the entry point's navigation"
-            # The browser draws the sidebar's picker a moment (0.2-0.5 s) after the script has gone idle.
+            assert page.locator(NAV_LINK).count() == len(PAGES), "the page was run without the entry point's navigation"
+            # The browser draws the sidebar's picker a moment after the script has gone idle.
             from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
             picker = page.get_by_text("Active model", exact=True)

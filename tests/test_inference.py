@@ -74,3 +74,28 @@ def test_eval_mode_restored_after_prediction(tiny_data):
     run.model.train()
     run.classifier().predict(tiny_data.test_images[:2])
     assert run.model.training
+
+
+def test_mirror_aware_prediction_averages_the_image_and_its_mirror():
+    clf = _classifier()
+    imgs = torch.randint(0, 256, (4, 28, 28), dtype=torch.uint8)
+    own, mirrored = clf.predict(imgs).probs, clf.predict(imgs.flip(-1)).probs
+    both = clf.predict(imgs, k=3, mirror=True)
+    assert torch.allclose(both.probs, (own + mirrored) / 2)
+    assert torch.allclose(both.probs.sum(1), torch.ones(4))
+    assert torch.allclose(torch.softmax(both.logits, dim=1), both.probs)  # logits stay consistent
+    # An image and its mirror image get the same mirror-aware answer.
+    assert torch.allclose(clf.predict(imgs.flip(-1), mirror=True).probs, both.probs)
+
+
+def test_predict_both_ways_shows_what_the_mirror_step_changed():
+    clf = _classifier()
+    img = torch.zeros(28, 28, dtype=torch.uint8)
+    img[10:20, 2:9] = 255  # a patch on the left: its mirror image has it on the right
+    step = clf.predict_both_ways(img, k=3)
+    assert torch.equal(step.mirrored_images[0], img.flip(-1))
+    assert torch.allclose(step.own.probs, clf.predict(img).probs)
+    assert torch.allclose(step.mirrored.probs, clf.predict(img.flip(-1)).probs)
+    assert torch.allclose(step.combined.probs, clf.predict(img, mirror=True).probs)
+    assert not torch.allclose(step.own.probs, step.mirrored.probs)
+    assert len(step.combined.top(0)) == 3

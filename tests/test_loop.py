@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import math
+
 import pytest
 import torch
 
-from fmnist_lib.config import default_config
-from fmnist_lib.loop import make_optimizer, set_threads
+from fmnist_lib.config import default_config, lr_at_step
+from fmnist_lib.loop import EXPLODING_LOSS, TrainingDiverged, make_optimizer, set_threads, train_epoch
 from fmnist_lib.optim import SGD, Adam
 from fmnist_lib.run import TrainingRun
+from tests.support.data import make_tiny_data
 
 
 @pytest.mark.parametrize(
@@ -56,3 +60,60 @@ def test_set_threads_sets_and_reports():
     finally:
         set_threads(before)
     assert set_threads(None) == before
+
+
+def _weights_sha256(model: torch.nn.Module) -> str:
+    h = hashlib.sha256()
+    for t in model.state_dict().values():
+        h.update(t.contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def test_the_tutorials_softmax_trains_bit_for_bit_as_before_augmentation_existed():
+    # The weights of this tiny run as computed by the loop before augmentation and the one-cycle
+    # schedule were added (main at 35fc921, torch 2.14.1): the softmax default's path is unchanged.
+    data = make_tiny_data(n_train=600, n_test=32, seed=5)
+    run = TrainingRun(default_config("softmax", epochs=3, batch_size=64))
+    run.fit(data)
+    assert _weights_sha256(run.model) == "5784e12b880c4c01ff7911e7ebba87a021b574746c3683a1b541797145799842"
+    assert run.history[-1].train_loss == 0.1754412345091502
+
+
+@pytest.mark.parametrize("model", ["softmax", "cnn"])
+def test_augmented_runs_repeat_with_their_seed_whatever_the_global_rng(tiny_data, model):
+    def weights(augment: str, seed: int, global_seed: int):
+        torch.manual_seed(global_seed)  # another run, elsewhere, drawing from the global RNG
+        run = TrainingRun(default_config(model, epochs=2, batch_size=16, augment=augment, seed=seed))
+        run.fit(tiny_data)
+        return _weights_sha256(run.model)
+
+    a = weights("mirror+shift", seed=3, global_seed=1)
+    assert a == weights("mirror+shift", seed=3, global_seed=2)
+    assert a != weights("mirror+shift", seed=4, global_seed=1)
+    assert a != weights("off", seed=3, global_seed=1)
+    m = weights("mirror", seed=3, global_seed=1)
+    assert m == weights("mirror", seed=3, global_seed=2) and m not in (a, weights("off", seed=3, global_seed=1))
+
+
+def test_onecycle_sets_the_learning_rate_at_every_step(tiny_data):
+    seen = []
+    run = TrainingRun(default_config("cnn", epochs=2, batch_size=16, lr=0.01, schedule="onecycle"))
+    run.train_one_epoch(tiny_data, on_progress=lambda p: seen.append(run.optimizer.param_groups[0]["lr"]))
+    # 4 steps per epoch, progress after each (progress_every 25 > steps: only the last is reported)
+    assert seen == [lr_at_step(run.config, 1, 3, 4)]
+    assert run.history[0].lr == lr_at_step(run.config, 1, 0, 4) == 0.01 / 25
+
+
+def test_the_guard_hands_over_the_failed_epochs_per_step_losses(tiny_data):
+    run = TrainingRun(default_config("softmax", lr=1e4, batch_size=8))
+    with pytest.raises(TrainingDiverged) as e:
+        train_epoch(
+            run.model, run.optimizer, tiny_data.train_images, tiny_data.train_labels,
+            scaling=run.scaling, batch_size=8, generator=run.generator, epoch=2, first_step=40,
+        )  # fmt: skip
+    failed = e.value.failed
+    assert failed.epoch == 2 and failed.first_step == 40 and failed.threshold == EXPLODING_LOSS
+    *before, last = failed.losses
+    assert before and all(math.isfinite(v) and v <= EXPLODING_LOSS for v in before)
+    assert not math.isfinite(last) or last > EXPLODING_LOSS, "the last loss is the one that tripped the guard"
+    assert f"at step {40 + len(failed.losses)} (epoch 2)" in str(e.value)

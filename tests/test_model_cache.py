@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import replace
 
 import pytest
@@ -12,6 +13,7 @@ from fmnist_lib import TrainingRun, default_config
 from fmnist_lib import model_cache as mc
 from tests.support.checkpoints import evil
 from tests.support.data import make_tiny_data
+from tests.support.faults import full_disk, unprivileged
 
 CONFIG = default_config("softmax", epochs=2, batch_size=16)
 
@@ -125,3 +127,49 @@ def test_only_the_newest_saved_runs_of_a_kind_are_kept(tiny_data, tmp_path, monk
         os.utime(paths[-1], ns=(seed * 10**9, seed * 10**9))  # distinct, increasing ages
     assert [p.is_file() for p in paths] == [False, True, True]
     assert other_kind.is_file()
+
+
+# --- a folder that cannot be written: no saving, a message, nothing left behind -----------------
+
+
+def test_a_full_disk_means_no_saving_and_leaves_no_partial_file(tiny_data, tmp_path):
+    with full_disk(tmp_path / "disk", size_kb=16) as disk:  # a softmax checkpoint is ~40 KB
+        run, path, trained_now = mc.fit_or_load(CONFIG, tiny_data, disk)
+        assert trained_now and path is None and run.status == "finished"
+        assert "could not be saved" in run.message and "No space left on device" in run.message
+        assert os.listdir(disk) == []  # no .part file, no half checkpoint
+
+
+def test_a_runtime_error_from_torch_save_means_no_saving(tiny_data, tmp_path, monkeypatch):
+    def full(*args, **kwargs):
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 1408 vs 1366")
+
+    monkeypatch.setattr(torch, "save", full)
+    run, path, _ = mc.fit_or_load(CONFIG, tiny_data, tmp_path)
+    assert path is None and "could not be saved" in run.message
+    assert os.listdir(tmp_path) == []
+
+
+_FIT_IN = """
+import sys
+from fmnist_lib import default_config, model_cache as mc
+from tests.support.data import make_tiny_data
+run, path, _ = mc.fit_or_load(default_config("softmax", epochs=1, batch_size=16), make_tiny_data(), sys.argv[1])
+print(path, "|", run.status, "|", run.message)
+"""
+
+
+@pytest.mark.parametrize("mode", [0o555, 0o000], ids=["read-only", "no-access"])
+def test_a_folder_this_process_may_not_write_means_no_saving(tmp_path, mode):
+    folder = tmp_path / "models"
+    folder.mkdir()
+    folder.chmod(mode)
+    try:
+        done = unprivileged([sys.executable, "-c", _FIT_IN, str(folder)])
+    finally:
+        folder.chmod(0o755)
+    assert done.returncode == 0, done.stderr
+    path, status, message = done.stdout.strip().split(" | ")
+    assert path == "None" and status == "finished"
+    assert "could not be saved" in message and "Permission denied" in message
+    assert os.listdir(folder) == []

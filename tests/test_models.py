@@ -68,3 +68,24 @@ def test_cnn_returns_logits_for_a_batch():
 def test_unknown_model_is_refused():
     with pytest.raises(ValueError, match="softmax, cnn"):
         build_model("resnet")
+
+
+@pytest.mark.parametrize("kind", ["softmax", "cnn"])
+def test_weights_come_from_the_generator_alone_and_keep_the_seeds_old_values(kind):
+    """build_model draws from its generator only: global reseeding changes nothing, and a seed gives
+    the weights `torch.manual_seed(seed)` gave before (the tutorial's default keeps its 82.32%)."""
+    g_state = torch.random.get_rng_state()
+    first = build_model(kind, torch.Generator().manual_seed(4))
+    assert torch.equal(torch.random.get_rng_state(), g_state), "the global generator is not touched"
+    torch.manual_seed(123)
+    again = build_model(kind, torch.Generator().manual_seed(4))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(4)  # the old way: the global generator, seeded
+        old = SmallCNN() if kind == "cnn" else SoftmaxRegression()
+        if kind == "softmax":
+            torch.nn.init.normal_(old.linear.weight, 0.0, 0.01)
+            torch.nn.init.zeros_(old.linear.bias)
+    for a, b, c in zip(
+        first.state_dict().values(), again.state_dict().values(), old.state_dict().values(), strict=True
+    ):
+        assert torch.equal(a, b) and torch.equal(a, c)

@@ -94,7 +94,7 @@ def test_zero_grad():
 
 
 def test_training_never_loads_torch_dynamo():
-    """torch.optim and torchvision would load torch._dynamo (~160 MB, ~1 s); the app must not."""
+    """torch.optim and torchvision would load torch._dynamo (torch's compiler stack); the app must not."""
     code = (
         "import sys, torch\n"
         "from fmnist_lib import TrainingRun, default_config\n"

@@ -310,6 +310,10 @@ def goto_page(page, title: str, timeout: float = 60.0) -> None:
     page has its own), the script is idle and nothing on the page is stale.
     """
     link = page.locator(NAV_LINK).filter(has_text=title).first
+    expand = page.locator('[data-testid="stExpandSidebarButton"]')
+    collapsed = expand.count() > 0 and expand.first.is_visible()  # a phone: the sidebar starts collapsed
+    if collapsed:
+        expand.first.click(timeout=timeout * 1000)
     link.wait_for(state="visible", timeout=timeout * 1000)
     if link.get_attribute("aria-current") == "page":
         page.wait_for_selector(IDLE, state="attached", timeout=timeout * 1000)
@@ -318,6 +322,11 @@ def goto_page(page, title: str, timeout: float = 60.0) -> None:
     old = heading.inner_text(timeout=timeout * 1000) if heading.count() else ""
     link.click(timeout=timeout * 1000)
     page.wait_for_function(_PAGE_SHOWN, arg=[title, old], timeout=timeout * 1000)
+    if collapsed:  # on a phone the open sidebar covers the page: close it again
+        close = page.locator('[data-testid="stSidebarCollapseButton"] button')
+        if close.count() and close.first.is_visible():
+            close.first.click(timeout=timeout * 1000)
+        expand.first.wait_for(state="visible", timeout=timeout * 1000)
 
 
 def click_button(page, label: str, timeout: float = 60.0, exact: bool = True) -> None:

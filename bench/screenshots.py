@@ -1,0 +1,117 @@
+"""Screenshots of every page for the README, on a desktop (1400x1000) and a phone (390x844).
+
+    .venv/bin/python -m bench.screenshots            # writes docs/screenshots/{page}.png and {page}-phone.png
+    .venv/bin/python -m bench.screenshots --out artifacts/shots --only phone
+
+One browser session per screen size, like a student's: Home; Train three short runs that differ
+by seed and optimizer (so the comparison, the run names and the legend are on the page); Browse;
+Upload a generated garment photo. Full-page shots (tests/support/server.screenshot).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from tests.support import server as e
+from tests.support.images import garment_photo
+
+REPO = Path(__file__).resolve().parents[1]
+
+SCREENS = {"desktop": (1400, 1000, ""), "phone": (390, 844, "-phone")}
+EPOCHS = 3  # short runs: the shots are about the layout, not the accuracy
+
+
+def set_epochs(page, n: int) -> None:
+    """The Epochs slider to n, with the keyboard (Home = 1, then n-1 steps right)."""
+    slider = page.locator('[data-testid="stSlider"]').filter(has_text="Epochs").locator('input[type="range"]')
+    slider.focus()
+    page.keyboard.press("Home")
+    for _ in range(n - 1):
+        page.keyboard.press("ArrowRight")
+    e.wait_idle(page)
+
+
+def set_seed(page, seed: int) -> None:
+    box = page.locator('[data-testid="stNumberInput"]').filter(has_text="Seed").locator("input")
+    box.fill(str(seed))
+    box.press("Enter")
+    e.wait_idle(page)
+
+
+def set_optimizer(page, title: str) -> None:
+    page.locator('[data-testid="stSelectbox"]').filter(has_text="Optimizer").click()
+    page.get_by_role("option", name=title, exact=True).click()
+    e.wait_idle(page)
+
+
+def train(page, n_done: int, timeout: float = 300.0) -> None:
+    """Press Train and wait for this run's final message (the n_done-th run of the session)."""
+    e.arm_run_watch(page)
+    e.click_button(page, "Train")
+    page.get_by_role("button", name="Stop").first.wait_for(state="visible")
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stProgress\"]')"
+        ' && document.querySelectorAll(\'[data-testid="stMain"] [data-testid="stDataFrame"]\').length > 0',
+        timeout=timeout * 1000,
+    )
+    e.wait_idle(page, timeout=timeout)
+    page.wait_for_timeout(500)
+
+
+def shoot(browser, srv, screen: str, out: Path) -> list[Path]:
+    width, height, suffix = SCREENS[screen]
+    context = e.new_context(browser, width=width, height=height)
+    context.set_default_timeout(120_000)
+    page = context.new_page()
+    saved = []
+    try:
+        e.open_app(page, srv.url)
+        page.get_by_text("Active model:").first.wait_for(state="visible")
+        saved.append(e.screenshot(page, out / f"home{suffix}.png"))
+        e.goto_page(page, "Train")
+        set_epochs(page, EPOCHS)
+        train(page, 1)
+        set_seed(page, 1)
+        train(page, 2)
+        set_optimizer(page, "Adam")
+        train(page, 3)
+        saved.append(e.screenshot(page, out / f"train{suffix}.png"))
+        e.goto_page(page, "Browse")
+        page.locator('[data-testid="stMain"] [data-testid="stImage"] img').first.wait_for(state="visible")
+        page.wait_for_timeout(800)
+        saved.append(e.screenshot(page, out / f"browse{suffix}.png"))
+        e.goto_page(page, "Upload")
+        photo, _ = garment_photo(index=1, fmt="JPEG")  # a pullover
+        e.upload(page, "pullover.jpg", photo, "image/jpeg")
+        page.locator('[data-testid="stMain"]').get_by_text("Predicted:").first.wait_for(state="visible")
+        page.wait_for_timeout(800)
+        saved.append(e.screenshot(page, out / f"upload{suffix}.png"))
+    finally:
+        context.close()
+    return saved
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots")
+    ap.add_argument("--only", choices=sorted(SCREENS), help="one screen size only")
+    args = ap.parse_args(argv)
+    from playwright.sync_api import sync_playwright
+
+    with e.StreamlitServer(log_path=e.ARTIFACTS / "screenshots-streamlit.log") as srv:
+        srv.wait_healthy(timeout=120)
+        with sync_playwright() as pw:
+            browser = e.launch_chromium(pw)
+            try:
+                for screen in [args.only] if args.only else list(SCREENS):
+                    for p in shoot(browser, srv, screen, args.out):
+                        print(os.path.relpath(p, REPO))
+            finally:
+                browser.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,383 @@
+"""Training jobs in worker processes: a fair queue, live progress, Stop, and workers that may die.
+
+Why processes: a small model's per-step Python overhead holds the GIL, so runs trained in the
+server's threads take turns on one core and stall every page (bench/results/classroom.md). Each
+worker is a long-lived process with one torch thread; a job trains there and sends its progress
+back through a pipe. Nothing here knows about Streamlit: the app reads a Job's state (`Job.view`).
+
+* One `multiprocessing.Process` per slot, started from a forkserver that has imported torch once
+  (workers share its pages copy-on-write), each mapping the data set's tensor file (no copy). A
+  worker that dies (killed, out of memory) fails its job with a message; its slot gets a new
+  process and the other slots go on (concurrent.futures' pool would break entirely).
+* Jobs beyond the workers wait in a FIFO queue (`Job.view().ahead`).
+* One server thread (`_drain`) receives the workers' messages and updates the Job objects under
+  their lock; readers get copies.
+* `workers=0`: one slot in a thread of this process (same protocol), for tests and tiny machines.
+
+A job carries a run's state (`TrainingRun.snapshot()`) to the worker and gets one back after every
+epoch, so the caller's run takes the weights, history and status as they come (`TrainingRun.restore`).
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import itertools
+import multiprocessing
+import multiprocessing.connection
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .data import FashionMNIST
+
+QUEUED, RUNNING, DONE = "queued", "running", "done"
+
+# Preloaded by the forkserver, so each forked worker starts with torch and the training code imported.
+_PRELOAD = ["fmnist_lib.jobs"]
+
+
+def default_workers() -> int:
+    """FMNIST_WORKERS, else one worker per core this process may use."""
+    env = os.environ.get("FMNIST_WORKERS", "").strip()
+    if env:
+        return max(0, int(env))
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class LiveProgress:
+    """Where the epoch in progress is (from the worker, every few steps)."""
+
+    epoch: int
+    step: int
+    steps_per_epoch: int
+    examples: int
+    loss: float
+    examples_per_sec: float
+
+
+@dataclass(frozen=True)
+class JobView:
+    """A copy of a job's state for the page to draw."""
+
+    phase: str  # queued | running | done
+    ahead: int  # jobs ahead of this one in the queue (queued only)
+    progress: LiveProgress | None  # the epoch in progress (running only)
+    snapshot: dict | None  # the run's state after its latest epoch (or at the end); None: none yet
+    version: int  # grows with each change: a reader compares it to skip unchanged states
+    error: str | None  # why the job failed (the worker died, say); None otherwise
+
+
+class Job:
+    """One training request: a run's state in, snapshots out. Lock-guarded; `view()` reads it."""
+
+    def __init__(self, job_id: int, snapshot: dict, target_epochs: int) -> None:
+        self.id = job_id
+        self.request = (snapshot, target_epochs)
+        self._cond = threading.Condition()
+        self._phase = QUEUED
+        self._ahead = 0
+        self._progress: LiveProgress | None = None
+        self._snapshot: dict | None = None
+        self._version = 0
+        self._error: str | None = None
+        self._stop_requested = False
+        self._on_stop: Callable[[], None] | None = None  # set by the pool: tells the worker to stop
+
+    def view(self) -> JobView:
+        with self._cond:
+            return JobView(self._phase, self._ahead, self._progress, self._snapshot, self._version, self._error)
+
+    @property
+    def done(self) -> bool:
+        with self._cond:
+            return self._phase == DONE
+
+    def stop(self) -> None:
+        """Ask the job to end: a running epoch stops within a step and is recorded (the last snapshot)."""
+        with self._cond:
+            self._stop_requested = True
+            on_stop = self._on_stop
+        if on_stop is not None:
+            on_stop()
+
+    def wait(self, version: int, timeout: float) -> JobView:
+        """The job's state once its version passes `version` (or it is done), or after `timeout` s."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._version > version or self._phase == DONE, timeout)
+        return self.view()
+
+    def wait_done(self, timeout: float) -> JobView:
+        with self._cond:
+            self._cond.wait_for(lambda: self._phase == DONE, timeout)
+        return self.view()
+
+    def _update(self, **changes) -> None:
+        with self._cond:
+            for name, value in changes.items():
+                setattr(self, f"_{name}", value)
+            self._version += 1
+            self._cond.notify_all()
+
+
+def _worker(conn, stop, load_data: Callable[[], FashionMNIST], threads: int = 1) -> None:
+    """A worker's loop: receive (job id, snapshot, target epochs), train, send messages back.
+
+    Messages: ("progress", id, LiveProgress), ("epoch", id, snapshot), ("done", id, snapshot),
+    ("error", id, text). None received (or a closed pipe) ends the worker.
+    """
+    import torch
+
+    from . import TrainingRun
+
+    if threads:
+        torch.set_num_threads(threads)
+    data, data_error = None, None
+    try:
+        data = load_data()
+    except Exception as e:  # each job reports it; the server stays up
+        data_error = f"The training worker could not load the data set: {e}"
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        if msg is None:
+            return
+        job_id, snapshot, target = msg
+        if data is None:
+            conn.send(("error", job_id, data_error))
+            continue
+        try:
+            run = TrainingRun.from_snapshot(snapshot)
+            start = [time.perf_counter()]
+
+            def on_progress(p, job_id=job_id, start=start):
+                rate = p.examples / max(time.perf_counter() - start[0], 1e-9)
+                conn.send(
+                    ("progress", job_id, LiveProgress(p.epoch, p.step, p.steps_per_epoch, p.examples, p.loss, rate))
+                )
+
+            while run.epochs_done < target and not stop.is_set():
+                start[0] = time.perf_counter()
+                stats = run.train_one_epoch(data, on_progress=on_progress, should_stop=stop.is_set)
+                if stats is None:  # diverged, or stopped before its first step
+                    break
+                if run.epochs_done < target and stats.complete:
+                    conn.send(("epoch", job_id, run.snapshot()))
+                if not stats.complete:
+                    break
+            conn.send(("done", job_id, run.snapshot()))
+        except Exception as e:  # a bug, not a user error: fail this job, keep serving
+            conn.send(("error", job_id, f"Training failed in the worker: {type(e).__name__}: {e}"))
+
+
+class _ThreadWorker(threading.Thread):
+    """workers=0: the worker loop in a thread of this process (no sentinel: it cannot be killed)."""
+
+    def __init__(self, conn, stop, load_data) -> None:
+        super().__init__(target=_worker, args=(conn, stop, load_data, 0), name="fmnist-train-worker", daemon=True)
+        self.sentinel = None
+        self.exitcode = None
+
+
+class _Slot:
+    """One worker and the job it trains."""
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.process = None
+        self.conn = None  # the server's end of the worker's pipe
+        self.stop = None  # an Event the worker polls between steps
+        self.job: Job | None = None
+
+
+class TrainingPool:
+    """`workers` training processes (0: one thread here) and a FIFO queue of jobs.
+
+    load_data: a picklable function (module-level, or functools.partial of one) that returns the data set
+    in a worker; pass one that maps the data set's tensor file, so the workers share its pages.
+    """
+
+    def __init__(self, workers: int, load_data: Callable[[], FashionMNIST], *, context: str = "forkserver") -> None:
+        self.workers = workers
+        self._load_data = load_data
+        self._ctx = multiprocessing.get_context(context) if workers > 0 else None
+        if context == "forkserver" and workers > 0:
+            self._ctx.set_forkserver_preload(_PRELOAD)
+        self._lock = threading.Lock()
+        self._queue: collections.deque[Job] = collections.deque()
+        self._slots = [_Slot(i) for i in range(max(1, workers))]
+        self._ids = itertools.count(1)
+        self._wake_r, self._wake_w = multiprocessing.Pipe(duplex=False)
+        self._closed = False
+        self.restarts = 0  # workers replaced after dying, for the log and tests
+        for slot in self._slots:
+            self._start_worker(slot)
+        self._thread = threading.Thread(target=self._drain, name="fmnist-train-pool", daemon=True)
+        self._thread.start()
+
+    # --- for callers -----------------------------------------------------------------------
+    def submit(self, snapshot: dict, target_epochs: int) -> Job:
+        """Queue a job that trains the run in `snapshot` until it has `target_epochs` epochs."""
+        job = Job(next(self._ids), snapshot, target_epochs)
+        job._on_stop = lambda: self._stop(job)
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("The training pool is closed.")
+            self._queue.append(job)
+            self._dispatch()
+        return job
+
+    def worker_pids(self) -> list[int]:
+        with self._lock:
+            return [s.process.pid for s in self._slots if getattr(s.process, "pid", None)]
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            slots = list(self._slots)
+        for slot in slots:
+            with contextlib.suppress(OSError, ValueError):
+                slot.conn.send(None)
+        self._wake()
+        for slot in slots:
+            if isinstance(slot.process, _ThreadWorker):
+                continue
+            slot.process.join(timeout=5)
+            if slot.process.is_alive():
+                slot.process.kill()
+
+    # --- inside ------------------------------------------------------------------------------
+    def _start_worker(self, slot: _Slot) -> None:
+        if self.workers == 0:
+            server, worker = multiprocessing.Pipe()
+            slot.stop = threading.Event()
+            slot.process = _ThreadWorker(worker, slot.stop, self._load_data)
+        else:
+            server, worker = self._ctx.Pipe()
+            slot.stop = self._ctx.Event()
+            slot.process = self._ctx.Process(
+                target=_worker,
+                args=(worker, slot.stop, self._load_data),
+                name=f"fmnist-train-worker-{slot.index}",
+                daemon=True,
+            )
+        slot.process.start()
+        if self.workers > 0:
+            worker.close()  # the worker holds its end: EOF here when it dies
+        slot.conn = server
+
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self._wake_w.send_bytes(b"x")
+
+    def _stop(self, job: Job) -> None:
+        with self._lock:
+            if job in self._queue:  # never started: done at once, nothing learned, nothing lost
+                self._queue.remove(job)
+                self._refresh_positions()
+                job._update(phase=DONE, progress=None)
+                return
+            for slot in self._slots:
+                if slot.job is job:
+                    slot.stop.set()
+
+    def _refresh_positions(self) -> None:
+        for i, queued in enumerate(self._queue):
+            queued._update(ahead=i)
+
+    def _dispatch(self) -> None:
+        """Give queued jobs to idle workers, oldest first (holding self._lock)."""
+        for slot in self._slots:
+            if slot.job is None and self._queue:
+                job = self._queue.popleft()
+                slot.stop.clear()
+                slot.job = job
+                snapshot, target = job.request
+                # A worker that died just now: _drain restarts it and fails the job.
+                with contextlib.suppress(OSError, ValueError):
+                    slot.conn.send((job.id, snapshot, target))
+                job._update(phase=RUNNING, ahead=0)
+                if job._stop_requested:
+                    slot.stop.set()
+        self._refresh_positions()
+        self._wake()
+
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                if self._closed:
+                    return
+                conns = {s.conn: s for s in self._slots}
+                sentinels = {s.process.sentinel: (s, s.process) for s in self._slots if s.process.sentinel is not None}
+            ready = multiprocessing.connection.wait([self._wake_r, *conns, *sentinels])
+            for r in ready:
+                if r is self._wake_r:
+                    while self._wake_r.poll():
+                        self._wake_r.recv_bytes()
+                elif r in conns:
+                    slot = conns[r]
+                    if not self._receive(slot):
+                        self._replace(slot, slot.process)
+                elif r in sentinels:
+                    self._replace(*sentinels[r])
+
+    def _receive(self, slot: _Slot) -> bool:
+        """Handle the messages waiting from a slot's worker; False when its pipe is closed (it died)."""
+        try:
+            while slot.conn.poll():
+                self._handle(slot, *slot.conn.recv())
+        except (EOFError, OSError):
+            return False
+        return True
+
+    def _handle(self, slot: _Slot, kind: str, job_id: int, payload) -> None:
+        job = slot.job
+        if job is None or job.id != job_id:
+            return  # a late message of a job that already failed
+        if kind == "progress":
+            job._update(progress=payload)
+        elif kind == "epoch":
+            job._update(snapshot=payload, progress=None)
+        else:  # done or error: the slot is free
+            with self._lock:
+                slot.job = None
+                self._dispatch()
+            if kind == "done":
+                job._update(phase=DONE, snapshot=payload, progress=None)
+            else:
+                job._update(phase=DONE, error=payload, progress=None)
+
+    def _replace(self, slot: _Slot, process) -> None:
+        """A worker died: keep what it sent, fail its job, start a new worker in its slot, go on."""
+        if slot.process is not process or self._closed:
+            return  # already replaced (its pipe and its sentinel both reported it)
+        self._receive(slot)  # an epoch it finished just before dying still counts
+        process.join(timeout=1)
+        code = process.exitcode
+        with self._lock:
+            job, slot.job = slot.job, None
+            slot.conn.close()
+            self.restarts += 1
+            self._start_worker(slot)
+            self._dispatch()
+        if job is not None:
+            how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+            job._update(
+                phase=DONE,
+                progress=None,
+                error=(
+                    f"The training worker stopped unexpectedly ({how}; perhaps the server ran out of memory). "
+                    "The epochs finished before that are kept."
+                ),
+            )
+
+
+__all__ = ["DONE", "QUEUED", "RUNNING", "Job", "JobView", "LiveProgress", "TrainingPool", "default_workers"]

@@ -1,0 +1,125 @@
+"""Browse's calibration section: how far to trust the active model's confidence.
+
+A reliability diagram and the expected calibration error (ECE) on the 10,000 test images, before
+and after temperature scaling (T fitted on training images, fmnist_lib.analysis.calibrate).
+Computed once per model state: the default model's once per server, a run's once per session.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from fmnist_lib import FashionMNIST, TrainingRun
+from fmnist_lib.analysis import Calibration, Reliability, calibrate
+
+from . import resources, state
+
+
+def _calibrate(run: TrainingRun, data: FashionMNIST) -> Calibration:
+    return calibrate(run.classifier(), data.train_images, data.train_labels, data.test_images, data.test_labels)
+
+
+@st.cache_resource(show_spinner="Measuring the default model's calibration (once per server)…")
+def _default_calibration(_data: FashionMNIST) -> Calibration:
+    return _calibrate(resources.default_run(), _data)
+
+
+def for_run(run: TrainingRun, run_id: int | None, data: FashionMNIST) -> Calibration:
+    if run_id is None:
+        return _default_calibration(data)
+    key = (run_id, run.steps, run.epochs_done)
+    memo = st.session_state.get(state.CALIBRATION_MEMO)
+    if memo is None or memo[0] != key:
+        with st.spinner("Measuring calibration on the test images…"):
+            memo = (key, _calibrate(run, data))
+        st.session_state[state.CALIBRATION_MEMO] = memo
+    return memo[1]
+
+
+def reliability_chart(rel: Reliability, title: str) -> alt.LayerChart:
+    """Accuracy per confidence bin (bars, with the count on top), the mean confidence (ticks), the diagonal."""
+    rows = [
+        {
+            "lo": float(rel.edges[b]),
+            "hi": float(rel.edges[b + 1]),
+            "mid": float(rel.edges[b] + rel.edges[b + 1]) / 2,
+            "accuracy": float(rel.accuracy[b]),
+            "confidence": float(rel.confidence[b]),
+            "count": int(rel.counts[b]),
+        }
+        for b in range(len(rel.counts))
+        if rel.counts[b] > 0
+    ]
+    df = pd.DataFrame(rows)
+    pct = alt.Axis(format="%", values=[0, 0.2, 0.4, 0.6, 0.8, 1.0])
+    x = alt.X("lo:Q", title="confidence (probability of the predicted class)", scale=alt.Scale(domain=[0, 1]), axis=pct)
+    y = alt.Y("accuracy:Q", title="accuracy in the bin", scale=alt.Scale(domain=[0, 1.08]), axis=pct)
+    tooltip = [
+        alt.Tooltip("lo:Q", format=".0%", title="from"),
+        alt.Tooltip("hi:Q", format=".0%", title="to"),
+        "count:Q",
+        alt.Tooltip("accuracy:Q", format=".1%"),
+        alt.Tooltip("confidence:Q", format=".1%", title="mean confidence"),
+    ]
+    bars = (
+        alt.Chart(df)
+        .mark_rect(color="#4c78a8", opacity=0.85, stroke="white")
+        .encode(x=x, x2="hi:Q", y=y, y2=alt.datum(0), tooltip=tooltip)
+    )
+    ticks = (
+        alt.Chart(df)
+        .mark_tick(color="#e45756", thickness=2, size=18)
+        .encode(x=alt.X("mid:Q"), y=alt.Y("confidence:Q"), tooltip=tooltip)
+    )
+    counts = alt.Chart(df).mark_text(dy=-7, fontSize=10).encode(x="mid:Q", y="accuracy:Q", text="count:Q")
+    diagonal = (
+        alt.Chart(pd.DataFrame({"lo": [0.0, 1.0], "accuracy": [0.0, 1.0]}))
+        .mark_line(strokeDash=[4, 4], color="gray")
+        .encode(x="lo:Q", y="accuracy:Q")
+    )
+    return alt.layer(diagonal, bars, ticks, counts).properties(title=title, height=300)
+
+
+def verdict(rel: Reliability) -> str:
+    """One sentence on the bin holding the most predictions: over-confident, under-confident or about right."""
+    b = int(rel.counts.argmax())
+    acc, conf, n = float(rel.accuracy[b]), float(rel.confidence[b]), int(rel.counts[b])
+    gap = conf - acc
+    kind = "over-confident" if gap > 0.01 else "under-confident" if gap < -0.01 else "about right"
+    return (
+        f"Of the {n:,} test predictions made with {rel.edges[b]:.0%}–{rel.edges[b + 1]:.0%} confidence "
+        f"(mean {conf:.1%}), {acc:.1%} were right: there the model is {kind}."
+    )
+
+
+def draw(run: TrainingRun, run_id: int | None, data: FashionMNIST) -> None:
+    st.subheader("How far to trust its confidence")
+    cal = for_run(run, run_id, data)
+    m1, m2, m3 = st.columns(3)
+    m1.metric("Expected calibration error", f"{cal.before.ece:.2%}")
+    m2.metric("Fitted temperature T", f"{cal.temperature:.2f}")
+    m3.metric(
+        "ECE after dividing the logits by T",
+        f"{cal.after.ece:.2%}",
+        delta=f"{(cal.after.ece - cal.before.ece) * 100:+.2f} pts",
+        delta_color="inverse",
+    )
+    left, right = st.columns(2, gap="large")
+    left.altair_chart(reliability_chart(cal.before, "Reliability on the 10,000 test images"), width="stretch")
+    right.altair_chart(
+        reliability_chart(cal.after, f"The same after temperature scaling (T = {cal.temperature:.2f})"), width="stretch"
+    )
+    st.markdown(verdict(cal.before))
+    st.caption(
+        "Each bar: the test predictions whose confidence fell in that 10% bin (the count on top) and how many "
+        "of them were right; red ticks: their mean confidence. A calibrated model sits on the dashed diagonal "
+        "(right 90% of the time when it says 90%). **Over-confidence** looks like bars below the diagonal: "
+        "the model says 95% and is right 85% of the time. The expected calibration error is the gap between "
+        "bar and diagonal, averaged over the predictions. Temperature scaling divides every logit by one "
+        f"number T, chosen to minimise the loss on {cal.fit_images:,} training images (never the test images "
+        f"it is judged on); T > 1 makes the model less sure, T < 1 surer. Test loss {cal.test_loss_before:.4f} → "
+        f"{cal.test_loss_after:.4f}. It never changes a prediction, only how sure it sounds; and as the model fits "
+        "its training images a little better than unseen ones, a T fitted there can help less on the test images."
+    )

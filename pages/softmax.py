@@ -1,0 +1,29 @@
+"""Inside softmax: one prediction of the active model followed from pixels to loss to gradient to one step."""
+
+import streamlit as st
+
+from fmnist_lib.explain import explain
+from lab_ui import inside, layout, resources
+
+layout.ensure_entry_point()
+st.title(":material/functions: Inside softmax")
+data = resources.dataset()
+layout.active_model_line()
+name, run, run_id = resources.active()
+clf = run.classifier()
+
+st.caption(
+    "One image through the active model, step by step, with the real numbers: the tutorial's two notes, "
+    "*where is softmax?* and *why is it stable?*, happen below. `python -m fmnist_lib explain` prints the same numbers."
+)
+picked = inside.pick_image(data, clf.classes)
+if picked is None:
+    st.stop()
+ex = explain(clf, picked.pixels, picked.label)
+
+inside.step_logits(ex, clf, picked.what)
+inside.step_probabilities(ex, clf.classes)
+inside.step_loss(ex, clf.classes)
+inside.step_stability(ex, clf.classes)
+inside.step_gradient(ex, clf.classes)
+inside.step_sgd(ex, clf, picked, (run_id, run.steps, run.epochs_done))

@@ -1,0 +1,161 @@
+"""AppTest: the Inside softmax page, for the default model, a trained softmax run and a CNN run,
+with each of its three image sources (a random test image, one by index, the last upload)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from fmnist_lib import TrainingRun, checkpoint_bytes, default_config
+from lab_ui import state
+from tests.support.apptest import assert_ok, open_page, set_widget, texts, train_until_done
+from tests.support.data import make_tiny_data
+from tests.support.images import encode, garment
+
+pytestmark = pytest.mark.integration
+
+PAGE = "pages/softmax.py"
+LOSS_LABELS = ("F.cross_entropy(z, y)", "F.nll_loss(F.log_softmax(z), y)", "-log(softmax(z)[y])")
+
+
+def losses(at) -> list[str]:
+    shown = {m.label: m.value for m in at.metric}
+    return [shown[label] for label in LOSS_LABELS]
+
+
+def probs_table(at):
+    """The step-2 table: one row per class with z_c, exp(z_c) and p_c (the raw numbers)."""
+    return next(d.value for d in at.dataframe if "p_c" in d.value.columns and "exp(z_c)" in d.value.columns)
+
+
+def check_page(at, softmax: bool) -> None:
+    assert_ok(at)
+    assert not at.exception
+    formulas = " ".join(texts(at.latex))
+    for tex in (
+        r"z = W x + b",
+        r"\frac{e^{z_c}}",
+        r"L = -\log p_y",
+        r"m + \log \sum_j e^{z_j - m}",
+        r"p_c - \mathbb{1}",
+    ):
+        assert tex in formulas
+    assert len(set(losses(at))) == 1, losses(at)
+    table = probs_table(at)
+    assert len(table) == 10 and abs(table["p_c"].sum() - 1) < 1e-5
+    assert any(t.startswith("Broken: ") for t in texts(at.error)), "the naive softmax breaks at the default shift"
+    assert (r"\odot" in formulas) == softmax, "evidence maps only for softmax regression"
+    assert softmax or any("not a weighted sum of the pixels" in t for t in texts(at.info))
+
+
+def use_sources(at, softmax: bool) -> None:
+    """Each of the three image sources in turn (an upload must already have been processed)."""
+    set_widget(at, "radio", state.INSIDE_SOURCE, "random")
+    check_page(at, softmax)
+    at.button(key=state.INSIDE_RANDOM_BUTTON).click().run()
+    check_page(at, softmax)
+    set_widget(at, "radio", state.INSIDE_SOURCE, "index")
+    set_widget(at, "number_input", state.INSIDE_INDEX, 42)
+    assert any("Test image #42," in t for t in texts(at.markdown))
+    check_page(at, softmax)
+    set_widget(at, "radio", state.INSIDE_SOURCE, "upload")
+    assert any("Your last photo on Upload" in t for t in texts(at.markdown))
+    set_widget(at, "selectbox", state.INSIDE_CLASS, 7)
+    check_page(at, softmax)
+
+
+def upload_photo(at) -> None:
+    at.switch_page("pages/upload.py").run()
+    at.file_uploader(key=state.IMAGE_UPLOAD).set_value(("shirt.png", encode(garment(), "PNG"), "image/png")).run()
+    assert_ok(at)
+    assert any(t.startswith("Predicted: ") for t in texts(at.success))
+    at.switch_page(PAGE).run()
+    assert_ok(at)
+
+
+def test_default_model_before_and_after_an_upload():
+    at = open_page(PAGE)
+    assert any("Default" in t for t in texts(at.info))
+    check_page(at, softmax=True)
+    set_widget(at, "radio", state.INSIDE_SOURCE, "upload")
+    assert any("No photo yet" in t for t in texts(at.info)), "the upload source says where to get a photo"
+    upload_photo(at)
+    use_sources(at, softmax=True)
+
+
+def test_a_trained_softmax_run_and_one_sgd_step_on_a_copy():
+    at = open_page("pages/train.py")
+    set_widget(at, "slider", state.EPOCHS, 1)
+    at.button(key=state.TRAIN_BUTTON).click().run()
+    train_until_done(at)
+    upload_photo(at)
+    assert any("Active model:** #1" in t for t in texts(at.info))
+    use_sources(at, softmax=True)
+    model = at.session_state[state.RUNS][0].run.model
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    set_widget(at, "select_slider", state.INSIDE_LR, 0.01)
+    at.button(key=state.INSIDE_STEP_BUTTON).click().run()
+    assert_ok(at)
+    shown = {m.label: m.value for m in at.metric}
+    assert float(shown["loss after one step"]) < float(shown["loss before"])
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items()), "the active model changed"
+
+
+def test_a_cnn_run_loaded_from_a_checkpoint():
+    run = TrainingRun(default_config("cnn", epochs=1, batch_size=64))
+    run.fit(make_tiny_data(n_train=128, n_test=32))
+    at = open_page("pages/train.py")
+    at.file_uploader(key=state.CHECKPOINT_UPLOAD).set_value(
+        ("cnn.pt", checkpoint_bytes(run), "application/octet-stream")
+    )
+    at.run()
+    assert_ok(at)
+    upload_photo(at)
+    assert any("loaded from cnn" in t for t in texts(at.info))
+    use_sources(at, softmax=False)
+    at.button(key=state.INSIDE_STEP_BUTTON).click().run()
+    assert_ok(at)
+    assert "loss after one step" in {m.label for m in at.metric}
+
+
+def test_the_page_and_the_cli_show_the_same_numbers(tmp_path, capsys):
+    """One checkpoint, one test index and one image: the page's table and losses are the CLI's JSON."""
+    import json
+
+    import numpy as np
+
+    from fmnist_lib.cli import main
+
+    run = TrainingRun(default_config("softmax", epochs=1, batch_size=64, seed=3))
+    run.fit(make_tiny_data(n_train=256, n_test=32))
+    ckpt = tmp_path / "agree.pt"
+    ckpt.write_bytes(checkpoint_bytes(run))
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(encode(garment(), "JPEG"))
+
+    def cli(*args):
+        assert main(["explain", "--checkpoint", str(ckpt), *args]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    at = open_page("pages/train.py")
+    at.file_uploader(key=state.CHECKPOINT_UPLOAD).set_value(("agree.pt", ckpt.read_bytes(), "application/octet-stream"))
+    at.run()
+    assert_ok(at)
+    at.switch_page(PAGE).run()
+    set_widget(at, "radio", state.INSIDE_SOURCE, "index")
+    set_widget(at, "number_input", state.INSIDE_INDEX, 123)
+    by_index = cli("--test-index", "123")
+    table = probs_table(at)
+    np.testing.assert_array_equal(table["z_c"].to_numpy(np.float64), np.array(by_index["logits"]))
+    np.testing.assert_array_equal(table["p_c"].to_numpy(np.float64), np.array(by_index["probs"]))
+    assert losses(at) == [f"{by_index['loss']:.6f}"] * 3
+    assert any(f"y = {by_index['label']}:" in t for t in texts(at.latex))
+
+    at.switch_page("pages/upload.py").run()
+    at.file_uploader(key=state.IMAGE_UPLOAD).set_value(("photo.jpg", photo.read_bytes(), "image/jpeg")).run()
+    at.switch_page(PAGE).run()
+    set_widget(at, "radio", state.INSIDE_SOURCE, "upload")
+    by_image = cli(str(photo))
+    table = probs_table(at)
+    np.testing.assert_array_equal(table["z_c"].to_numpy(np.float64), np.array(by_image["logits"]))
+    np.testing.assert_array_equal(table["p_c"].to_numpy(np.float64), np.array(by_image["probs"]))

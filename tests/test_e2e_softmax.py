@@ -1,0 +1,109 @@
+"""End-to-end: the "Inside softmax" page in Debian's Chromium (its formulas render, the three losses
+are equal, the naive softmax breaks where the stable one does not, and a photo from Upload is used).
+
+Screenshots (desktop 1400 px, phone 390 px) go to artifacts/screenshots/softmax*.png.
+Run alone: .venv/bin/python -m pytest -m browser tests/test_e2e_softmax.py
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.support.images import garment_photo
+from tests.support.server import (
+    ARTIFACTS,
+    ERROR,
+    SCREENSHOTS,
+    SUCCESS,
+    StreamlitServer,
+    exceptions_on_page,
+    find_chromium,
+    goto_page,
+    launch_chromium,
+    new_context,
+    open_app,
+    screenshot,
+    upload,
+    wait_idle,
+)
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(find_chromium() is None, reason="Chromium not found: run `make chromium`"),
+    pytest.mark.timeout(300),
+]
+
+LOSS_LABELS = ("F.cross_entropy(z, y)", "F.nll_loss(F.log_softmax(z), y)", "-log(softmax(z)[y])")
+
+
+@pytest.fixture(scope="module")
+def page():
+    from playwright.sync_api import sync_playwright
+
+    with StreamlitServer(log_path=ARTIFACTS / "e2e-softmax-streamlit.log") as srv, sync_playwright() as pw:
+        srv.wait_healthy(timeout=90)
+        browser = launch_chromium(pw)
+        context = new_context(browser)
+        context.set_default_timeout(60_000)
+        p = context.new_page()
+        open_app(p, srv.url)
+        yield p
+        context.close()
+        browser.close()
+
+
+def _main(page):
+    return page.locator('[data-testid="stMain"]')
+
+
+def _losses(page) -> list[str]:
+    values = []
+    for label in LOSS_LABELS:
+        metric = _main(page).locator('[data-testid="stMetric"]').filter(has_text=label).first
+        metric.wait_for(state="visible")
+        values.append(metric.locator('[data-testid="stMetricValue"]').inner_text().strip())
+    return values
+
+
+def test_formulas_losses_and_the_naive_stable_contrast(page):
+    goto_page(page, "Inside softmax")
+    main = _main(page)
+    main.locator(".katex").first.wait_for(state="visible")
+    assert main.locator(".katex-display").count() >= 8, "each step has its formula"
+    formulas = " ".join(main.locator(".katex-display .katex-mathml annotation").all_text_contents())
+    for tex in (
+        r"z = W x + b",
+        r"\frac{e^{z_c}}",
+        r"L = -\log p_y",
+        r"m + \log \sum_j e^{z_j - m}",
+        r"p_c - \mathbb{1}",
+    ):
+        assert tex in formulas, f"missing formula {tex!r}"
+    losses = _losses(page)
+    assert len(set(losses)) == 1 and re.fullmatch(r"\d+\.\d{6}", losses[0]), losses
+    broken = main.locator(ERROR).filter(has_text="Broken")
+    assert broken.count() == 1 and "nan" in broken.inner_text().lower(), "the naive softmax breaks at c = 100"
+    assert main.locator(SUCCESS).filter(has_text="Always works").count() == 1
+    assert not exceptions_on_page(page)
+    screenshot(page, SCREENSHOTS / "softmax.png")
+    screenshot(page, SCREENSHOTS / "softmax-phone.png", width=390)
+
+
+def test_a_test_image_by_index_and_the_last_upload(page):
+    main = _main(page)
+    main.get_by_text("A test image by index").click()
+    wait_idle(page)
+    main.get_by_text("Test image #0,").first.wait_for(state="visible")  # index 0 by default
+    assert len(set(_losses(page))) == 1
+    goto_page(page, "Upload")
+    data, _ = garment_photo(index=1)
+    upload(page, "photo.jpg", data, "image/jpeg")
+    main.get_by_text(re.compile("Predicted:")).first.wait_for(state="visible")
+    goto_page(page, "Inside softmax")
+    main.get_by_text("Your last photo on Upload").click()
+    wait_idle(page)
+    main.get_by_text(re.compile("Your last photo on Upload, which you say is")).first.wait_for(state="visible")
+    assert len(set(_losses(page))) == 1
+    assert not exceptions_on_page(page)

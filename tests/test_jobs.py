@@ -1,0 +1,209 @@
+"""fmnist_lib.jobs: training in worker processes; same seed, same run under any concurrency.
+
+Tiny data only: each worker gets it from `tiny_data`, a module-level function it can import.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+import torch
+
+from fmnist_lib import TrainingRun, default_config
+from fmnist_lib.jobs import DONE, QUEUED, RUNNING, TrainingPool, default_workers
+from tests.support.data import make_tiny_data
+
+
+def tiny_data():
+    return make_tiny_data(n_train=512, n_test=64)
+
+
+def slow_config(**kw):
+    """Batches of one example: an epoch is 512 steps, long enough to stop or kill part-way."""
+    return default_config("softmax", batch_size=1, lr=0.01, **kw)
+
+
+def learned(run_or_snapshot) -> tuple[list[torch.Tensor], list[tuple]]:
+    """(weights, history without its timings): what must be equal bit for bit between two runs."""
+    run = TrainingRun.from_snapshot(run_or_snapshot) if isinstance(run_or_snapshot, dict) else run_or_snapshot
+    weights = [t.clone() for t in run.model.state_dict().values()]
+    history = [(e.epoch, e.train_loss, e.train_acc, e.test_acc, e.examples, e.complete, e.lr) for e in run.history]
+    return weights, history
+
+
+def assert_same(a, b) -> None:
+    (wa, ha), (wb, hb) = a, b
+    assert ha == hb
+    assert all(torch.equal(x, y) for x, y in zip(wa, wb, strict=True))
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """One torch thread here, as in a worker and the app: more threads sum in another order
+    (equal to ~1e-8, not bit for bit)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def alone(config) -> TrainingRun:
+    run = TrainingRun(config)
+    run.fit(tiny_data())
+    return run
+
+
+@pytest.fixture(scope="module")
+def pool():
+    p = TrainingPool(2, tiny_data)
+    yield p
+    p.close()
+
+
+def test_default_workers_follow_the_cores_or_the_environment(monkeypatch):
+    monkeypatch.delenv("FMNIST_WORKERS", raising=False)
+    assert default_workers() == len(os.sched_getaffinity(0))
+    monkeypatch.setenv("FMNIST_WORKERS", "3")
+    assert default_workers() == 3
+
+
+@pytest.mark.parametrize("model", ["softmax", "cnn"])
+def test_concurrent_threads_with_one_seed_give_one_run(model):
+    """Runs built and trained at once in threads, while another thread keeps reseeding torch's
+    global generator: every run equals the run trained alone, bit for bit."""
+    config = default_config(model, epochs=2 if model == "softmax" else 1, batch_size=64, seed=5)
+    reference = learned(alone(config))
+    data = tiny_data()
+    results, stop = [None] * 4, threading.Event()
+
+    def meddle():
+        while not stop.is_set():
+            torch.manual_seed(int(time.perf_counter_ns() % 1000))
+            torch.rand(100)
+
+    def train(i):
+        run = TrainingRun(config)
+        run.fit(data)
+        results[i] = learned(run)
+
+    meddler = threading.Thread(target=meddle)
+    meddler.start()
+    threads = [threading.Thread(target=train, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stop.set()
+    meddler.join()
+    for r in results:
+        assert_same(r, reference)
+
+
+def test_concurrent_jobs_in_processes_with_one_seed_give_the_run_alone(pool):
+    config = default_config("softmax", epochs=3, batch_size=32, seed=3)
+    reference = learned(alone(config))
+    jobs = [pool.submit(TrainingRun(config).snapshot(), 3) for _ in range(4)]
+    for job in jobs:
+        view = job.wait_done(timeout=60)
+        assert view.phase == DONE and view.error is None
+        assert view.snapshot["status"] == "finished"
+        assert_same(learned(view.snapshot), reference)
+
+
+def test_progress_and_a_snapshot_after_each_epoch_reach_the_caller(pool):
+    run = TrainingRun(default_config("softmax", epochs=3, batch_size=8))
+    job = pool.submit(run.snapshot(), 3)
+    epochs_seen, progress_seen, version = set(), 0, -1
+    while True:
+        view = job.wait(version, timeout=30)
+        version = view.version
+        if view.progress is not None:
+            progress_seen += 1
+            assert view.progress.steps_per_epoch == 64 and view.progress.examples_per_sec > 0
+        if view.snapshot is not None:
+            epochs_seen.add(len(view.snapshot["history"]))
+        if view.phase == DONE:
+            break
+    assert epochs_seen == {1, 2, 3} or epochs_seen >= {3}  # a reader may miss an epoch, never the last
+    assert progress_seen >= 1
+    run.restore(view.snapshot)
+    assert run.status == "finished" and run.epochs_done == 3
+
+
+def test_stop_ends_the_epoch_in_progress_and_keeps_it(pool):
+    job = pool.submit(TrainingRun(slow_config(epochs=50)).snapshot(), 50)
+    view = job.wait(-1, timeout=30)
+    while view.progress is None and view.phase != DONE:
+        view = job.wait(view.version, timeout=30)
+    job.stop()
+    view = job.wait_done(timeout=30)
+    assert view.phase == DONE and view.error is None
+    history = view.snapshot["history"]
+    assert history and not history[-1]["complete"] and 0 < history[-1]["examples"] < 512
+    assert history[-1]["test_acc"] is not None, "a part-epoch is evaluated"
+
+
+def test_jobs_beyond_the_workers_wait_in_order_and_say_how_many_are_ahead():
+    pool = TrainingPool(1, tiny_data)
+    try:
+        first = pool.submit(TrainingRun(slow_config(epochs=50)).snapshot(), 50)
+        waiting = [pool.submit(TrainingRun(default_config("softmax", epochs=1)).snapshot(), 1) for _ in range(3)]
+        assert first.view().phase == RUNNING
+        assert [(j.view().phase, j.view().ahead) for j in waiting] == [(QUEUED, 0), (QUEUED, 1), (QUEUED, 2)]
+        waiting[0].stop()  # a queued job leaves the queue at once; the others move up
+        assert waiting[0].view().phase == DONE and waiting[0].view().snapshot is None
+        assert [j.view().ahead for j in waiting[1:]] == [0, 1]
+        first.stop()
+        for j in waiting[1:]:
+            assert j.wait_done(timeout=30).snapshot["status"] == "finished"
+    finally:
+        pool.close()
+
+
+def test_a_killed_worker_fails_only_its_job_and_the_pool_recovers():
+    pool = TrainingPool(2, tiny_data)
+    try:
+        victim = pool.submit(TrainingRun(slow_config(epochs=50)).snapshot(), 50)
+        other = pool.submit(TrainingRun(slow_config(epochs=3)).snapshot(), 3)
+        view = victim.wait(-1, timeout=30)
+        while view.progress is None:
+            view = victim.wait(view.version, timeout=30)
+        pids = pool.worker_pids()
+        # The victim went to the first idle slot: the first worker.
+        os.kill(pids[0], signal.SIGKILL)
+        view = victim.wait_done(timeout=30)
+        assert view.error is not None and "stopped unexpectedly" in view.error and "signal 9" in view.error
+        assert other.wait_done(timeout=60).snapshot["status"] == "finished", "the other job goes on"
+        assert pool.restarts == 1 and pids[0] not in pool.worker_pids() and len(pool.worker_pids()) == 2
+        after = pool.submit(TrainingRun(default_config("softmax", epochs=1)).snapshot(), 1).wait_done(timeout=60)
+        assert after.error is None and after.snapshot["status"] == "finished"
+    finally:
+        pool.close()
+
+
+def test_without_worker_processes_jobs_train_in_a_thread_the_same_way():
+    config = default_config("softmax", epochs=2, batch_size=32, seed=1)
+    pool = TrainingPool(0, tiny_data)
+    try:
+        assert pool.worker_pids() == []
+        view = pool.submit(TrainingRun(config).snapshot(), 2).wait_done(timeout=60)
+        assert_same(learned(view.snapshot), learned(alone(config)))
+    finally:
+        pool.close()
+
+
+def test_a_worker_without_data_fails_each_job_with_the_reason():
+    pool = TrainingPool(1, _no_data)
+    try:
+        view = pool.submit(TrainingRun(default_config("softmax", epochs=1)).snapshot(), 1).wait_done(timeout=60)
+        assert view.error is not None and "could not load the data set" in view.error
+    finally:
+        pool.close()
+
+
+def _no_data():
+    raise FileNotFoundError("no Fashion-MNIST here")

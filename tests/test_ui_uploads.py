@@ -1,0 +1,43 @@
+"""lab_ui.uploads without the app: the "Original" thumbnail shows an upload as a viewer would."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image
+
+from lab_ui import uploads
+
+
+def png(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_a_transparent_pngs_original_shows_the_transparent_area_on_a_checkerboard_not_black():
+    rgba = np.zeros((200, 160, 4), np.uint8)  # black under full transparency, as many editors store it
+    rgba[60:140, 50:110] = (30, 40, 90, 255)  # an opaque dark garment in the middle
+    thumb = np.asarray(uploads._original_thumbnail(png(Image.fromarray(rgba, "RGBA"))))
+    assert thumb.shape == (200, 160, 3)
+    corner = thumb[:40, :40]
+    assert corner.min() >= 200, "the transparent area is light, as viewers show it"
+    assert len(np.unique(corner)) == 2, "a checkerboard of two light greys"
+    assert tuple(thumb[100, 80]) == (30, 40, 90), "the opaque garment is drawn as it is"
+
+
+def test_a_palette_png_with_a_transparent_colour_is_shown_on_the_checkerboard_too():
+    p = Image.new("P", (64, 64), 0)
+    p.putpalette([0, 0, 0, 200, 30, 30] + [0] * 762)
+    p.paste(1, (16, 16, 48, 48))
+    buf = io.BytesIO()
+    p.save(buf, "PNG", transparency=0)
+    thumb = np.asarray(uploads._original_thumbnail(buf.getvalue()))
+    assert thumb[:8, :8].min() >= 200 and tuple(thumb[32, 32]) == (200, 30, 30)
+
+
+def test_an_opaque_photo_is_unchanged():
+    rgb = np.full((50, 40, 3), 123, np.uint8)
+    thumb = np.asarray(uploads._original_thumbnail(png(Image.fromarray(rgb, "RGB"))))
+    assert (thumb == 123).all()
