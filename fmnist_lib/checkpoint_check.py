@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import fields
+from typing import get_type_hints
 
 import torch
 
@@ -119,24 +120,13 @@ def history(value, stats_type) -> list:
     return out
 
 
-_CONFIG_TYPES = {
-    "model": str,
-    "lr": float,
-    "epochs": int,
-    "batch_size": int,
-    "optimizer": str,
-    "weight_decay": float,
-    "seed": int,
-    "schedule": str,
-}
-
-
 def config_dict(value, config_type) -> dict:
     """The config's fields with the right types; their ranges are TrainConfig.validate's."""
     allowed = {f.name for f in fields(config_type)}
+    types = get_type_hints(config_type)  # from the dataclass itself: a new field is checked too
     value = plain_dict(value, "The training settings", allowed, {"model"})
     for key, v in value.items():
-        want = _CONFIG_TYPES.get(key, object)
+        want = types.get(key, object)
         ok = isinstance(v, str) if want is str else number_like(v, integer=want is int)
         if not ok:
             raise CheckpointError(f"The training setting {key} is {show(v)}, not {_TYPE_WORDS[want]}.")
