@@ -142,7 +142,10 @@ class TrainingRun:
         """Everything that makes this run (tensors and plain data), to rebuild it in another process."""
         from .checkpoint import checkpoint_dict
 
-        return {**checkpoint_dict(self), "status": self.status, "message": self.message}
+        snap = checkpoint_dict(self)
+        # Its own copy of the optimizer's buffers, so that training on leaves the snapshot as it was.
+        snap["optimizer"] = _clone_state(snap["optimizer"])
+        return {**snap, "status": self.status, "message": self.message, "paused_because": self.paused_because}
 
     @classmethod
     def from_snapshot(cls, snap: dict) -> TrainingRun:
@@ -163,7 +166,8 @@ class TrainingRun:
         self.generator.set_state(snap["generator"])
         self.steps = int(snap["steps"])
         self.history = [EpochStats(**e) for e in snap["history"]]
-        self.status, self.message, self.paused_because = snap["status"], snap["message"], None
+        self.status, self.message = snap["status"], snap["message"]
+        self.paused_because = snap.get("paused_because")
 
     def train_one_epoch(
         self,
@@ -192,7 +196,8 @@ class TrainingRun:
         saved_model = {k: v.clone() for k, v in self.model.state_dict().items()}
         saved_opt = _clone_state(self.optimizer.state_dict())
         saved_gen = self.generator.get_state()
-        self.status = "running"
+        # A pause() that arrives while this epoch trains (from another script run) must outlive it.
+        self.status, self.paused_because = "running", None
         lr = lr_at(self.config, epoch)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
@@ -219,7 +224,6 @@ class TrainingRun:
             self.status, self.message = "diverged", str(e)
             self.diverged = e.failed
             return None
-        self.paused_because = None
         self.steps += math.ceil(result.seen / self.config.batch_size)
         if result.seen == 0:
             self.status, self.message = "stopped", f"Stopped before epoch {epoch} began."
@@ -275,6 +279,8 @@ class TrainingRun:
                 on_epoch(stats)
             if stats is None or not stats.complete:
                 return self.status
+        if self.epochs_done < self.config.epochs:
+            return self.status  # the epochs asked for, not yet the run's: stopped, Continue trains on
         self.status = "finished"
         if self.history:
             self.message = f"Finished {self.epochs_done} epochs. Test accuracy {self.history[-1].test_acc:.1%}."

@@ -38,7 +38,7 @@ CHECKPOINT_SEEN = "lab.checkpoint_seen"  # file_id of the last checkpoint upload
 PRED_MEMO = "lab.pred_memo"  # predictions of the active model on the test set
 BROWSE_SEED = "lab.browse_seed"  # seed of the current random batch on Browse
 UPLOAD_MEMO = "lab.upload_memo"  # the last upload, preprocessed (small thumbnails only)
-NOTICE = "lab.notice"  # a one-off message shown on the next run of the Train page
+NOTICE = "lab.notice"  # (run id, stretch or None): whose training ended last; its summary is shown
 LR_MOVED = "lab.lr_moved"  # True once the user moved the learning-rate slider (until Reset or a model change)
 
 # --- widgets whose values persist across pages (name -> widget key "w.<name>") ---
@@ -180,6 +180,7 @@ class TrainJob:
     target_epochs: int  # train until the run has this many epochs
     stop_requested: bool = False
     started: float = 0.0  # time.perf_counter() of the click on Train / Continue
+    start_epochs: int = 0  # the run's epochs at that click (the stretch of this press is told apart)
     interrupts: list[str] = field(default_factory=list)
 
 

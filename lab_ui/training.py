@@ -37,7 +37,6 @@ from fmnist_lib.analysis import templates
 
 from . import charts, state
 from .labels import MODEL_TITLES, OPTIMIZER_TITLES
-from .text import plain
 
 CHUNK_SECONDS = 3.0  # train whole epochs until this much time has passed in one fragment run
 TICK_SECONDS = 0.1  # how soon the fragment reruns while a job is active
@@ -55,7 +54,7 @@ def start(config: TrainConfig) -> None:
         return
     _log("start clicked")
     lab_run = state.add_run(TrainingRun(config))
-    st.session_state[state.JOB] = state.TrainJob(lab_run.id, config.epochs, started=time.perf_counter())
+    st.session_state[state.JOB] = state.TrainJob(lab_run.id, config.epochs, started=time.perf_counter(), start_epochs=0)
     state.set_active(lab_run.id)  # active once it has an epoch; until then the default model is used
     compare = [i for i in state.get(state.COMPARE, []) if state.find_run(i)]
     st.session_state[state.value_key(state.COMPARE)] = (compare + [lab_run.id])[-4:]  # see state.bind_compare
@@ -67,7 +66,9 @@ def resume(run_id: int) -> None:
     lab_run = state.find_run(run_id)
     if state.job() is not None or lab_run is None:
         return
-    st.session_state[state.JOB] = state.TrainJob(run_id, lab_run.run.config.epochs, started=time.perf_counter())
+    st.session_state[state.JOB] = state.TrainJob(
+        run_id, lab_run.run.config.epochs, started=time.perf_counter(), start_epochs=lab_run.run.epochs_done
+    )
     state.set_active(run_id)
     st.session_state.pop(state.NOTICE, None)
 
@@ -87,14 +88,8 @@ def pause_if_running(reason: str) -> None:
     st.session_state[state.JOB] = None
     lab_run = state.find_run(job.run_id)
     if lab_run is not None:
-        run = lab_run.run
-        if run.status == "running":
-            run.status = "stopped"
-        st.session_state[state.NOTICE] = (
-            "info",
-            f"Training of {plain(lab_run.name)} was paused because {reason}. Everything learned so far is "
-            "kept, including the epoch in progress: press **Continue** to train on.",
-        )
+        lab_run.run.pause(reason)
+        st.session_state[state.NOTICE] = (lab_run.id, None)
 
 
 class _Guard:
@@ -159,32 +154,15 @@ def draw_templates(slot, run: TrainingRun) -> None:
     slot.image(grid, width=grid.shape[1])
 
 
-def finished_message(lab_run: state.LabRun, seconds: float | None = None) -> tuple[str, str]:
-    """(kind, text) summarising a run's state, for st.success/info/error."""
-    run = lab_run.run
-    acc = run.test_acc
-    took = f" in {seconds:.1f} s" if seconds is not None else ""
-    if run.status == "diverged":
-        kept = f" It keeps its {run.epochs_done} good epoch(s)." if run.history else ""
-        return "error", run.message + kept
-    if acc is None:
-        return "info", f"{plain(lab_run.name)} has no completed training yet."
-    if run.status == "finished":
-        return "success", f"Finished {run.epochs_done} epochs{took}. Test accuracy {acc:.1%}."
-    partial = "" if run.history[-1].complete else " (the last one stopped part-way)"
-    return (
-        "info",
-        f"Stopped after {run.epochs_done} epoch(s){partial}{took}; everything learned so far is kept. "
-        f"Test accuracy {acc:.1%}.",
-    )
-
-
-def show_notice(slot) -> None:
-    """The last run's final message (finished, stopped, paused, diverged) in `slot`, if there is one."""
+def show_notice(slot, lab_run: state.LabRun) -> None:
+    """The final message (finished, stopped, paused, diverged) of `lab_run`, the run shown, if its
+    training ended in this session. The notice names its run: another run shown (a checkpoint
+    loaded since, say) never gets a previous run's message."""
     notice = st.session_state.get(state.NOTICE)
-    if notice:
-        kind, text = notice
-        {"success": slot.success, "info": slot.info, "error": slot.error, "warning": slot.warning}[kind](text)
+    if notice is None or notice[0] != lab_run.id:
+        return
+    kind, text = lab_run.run.summary(notice[1])
+    {"success": slot.success, "info": slot.info, "error": slot.error, "warning": slot.warning}[kind](text)
 
 
 def wait_until_idle(lab_run: state.LabRun, timeout: float = 120.0) -> None:
@@ -245,13 +223,11 @@ def run_job_chunk(data, progress_slot, chart_slot, template_slot) -> None:
             return  # the fragment reruns soon (run_every) and trains the next chunk
     # Done: finished, stopped or diverged.
     st.session_state[state.JOB] = None
-    if run.status == "running":
-        run.status = "stopped"
-    if run.status == "stopped" and job.stop_requested and run.history:
-        run.message = ""
-    kind, text = finished_message(lab_run, time.perf_counter() - job.started)
-    st.session_state[state.NOTICE] = (kind, text)
-    show_notice(progress_slot)  # at once, in place of the progress bar; the full rerun keeps it there
+    if job.stop_requested or run.status == "running":
+        run.stop()
+    stretch = (run.epochs_done - job.start_epochs, time.perf_counter() - job.started)
+    st.session_state[state.NOTICE] = (lab_run.id, stretch)
+    show_notice(progress_slot, lab_run)  # at once, in place of the progress bar; the full rerun keeps it there
     _log("job done, full rerun")
     st.rerun(scope="app")  # the whole page: controls enabled again, the run list
 

@@ -94,11 +94,11 @@ with right:
             )
         else:
             box = progress_slot.container()
-            training.show_notice(box)
+            training.show_notice(box, lab_run)
             run = lab_run.run
             with box:
                 divergence.draw(run.diverged)  # a diverged run's last epoch, step by step
-            if run.status == "stopped" and run.epochs_done < run.config.epochs:
+            if run.can_continue:
                 box.button(
                     f"Continue {plain(lab_run.name)} to {run.config.epochs} epochs",
                     icon=":material/fast_forward:",

@@ -258,3 +258,40 @@ def test_a_checkpoint_file_name_is_shown_as_text_not_markdown():
     at.run()
     assert_ok(at)
     assert any(r"\*\*x\*\* \:red\[y\].pt" in t and "was refused" in t for t in texts(at.error))
+
+
+def test_the_final_message_belongs_to_the_run_shown():
+    """Issue 12: after loading a checkpoint, Latest run shows it, not the previous run's "Finished"."""
+    from tests.support.data import make_tiny_data
+
+    at = open_page("pages/train.py")
+    set_widget(at, "slider", state.EPOCHS, 1)
+    click(at, state.TRAIN_BUTTON)
+    train_until_done(at)
+    assert any("Finished 1 epochs" in t for t in texts(at.success))
+    tiny = TrainingRun(default_config("softmax", epochs=2, batch_size=8))
+    tiny.fit(make_tiny_data())
+    at.file_uploader(key=state.CHECKPOINT_UPLOAD).set_value(
+        ("tiny.pt", checkpoint_bytes(tiny), "application/octet-stream")
+    )
+    at.run()
+    assert_ok(at)
+    assert any("tiny.pt" in c for c in texts(at.caption)), "Latest run shows the loaded run"
+    assert not any("Finished 1 epochs" in t for t in texts(at.success)), "not the previous run's message"
+
+
+def test_after_continue_the_message_gives_the_total_training_time(monkeypatch):
+    """Issue 12: "Finished 3 epochs in X s" counts all three epochs, the last stretch separately."""
+    monkeypatch.setattr(training, "CHUNK_SECONDS", 0.0)
+    at = open_page("pages/train.py")
+    set_widget(at, "slider", state.EPOCHS, 3)
+    click(at, state.TRAIN_BUTTON)
+    click(at, state.STOP_BUTTON)
+    run = runs(at)[0].run
+    first = run.epochs_done
+    assert 1 <= first < 3
+    click(at, state.CONTINUE_BUTTON)
+    train_until_done(at)
+    total = sum(e.seconds for e in run.history)
+    success = " ".join(texts(at.success))
+    assert f"Finished 3 epochs in {total:.1f} s of training (the last {3 - first} in " in success

@@ -143,3 +143,108 @@ def test_a_diverged_run_keeps_the_failed_epochs_losses_until_an_epoch_completes(
     run.config = default_config("softmax", lr=0.1, epochs=2, batch_size=8)
     assert run.train_one_epoch(tiny_data) is not None
     assert run.diverged is None
+
+
+def test_stop_pause_and_fail_set_the_state_and_continue_follows(tiny_data):
+    run = TrainingRun(default_config("softmax", epochs=3, batch_size=8))
+    run.fit(tiny_data, epochs=1)
+    assert run.status == "stopped" and run.can_continue
+    run.pause("you left the Train page")
+    assert run.status == "stopped" and run.paused_because == "you left the Train page" and run.can_continue
+    run.stop()
+    assert run.status == "stopped" and run.paused_because is None and run.can_continue
+    run.fail("its worker died")
+    assert run.status == "failed" and run.message == "its worker died" and run.can_continue
+    run.fit(tiny_data)
+    assert run.status == "finished" and not run.can_continue
+    run.stop()
+    run.pause("anything")
+    assert run.status == "finished" and run.paused_because is None, "a finished run stays finished"
+
+
+def test_a_pause_while_an_epoch_trains_outlives_the_epoch(tiny_data):
+    # The page is left while an earlier script run still trains: the epoch ends after pause().
+    run = TrainingRun(default_config("softmax", epochs=3, batch_size=8))
+    calls = {"n": 0}
+
+    def pause_then_stop():
+        calls["n"] += 1
+        if calls["n"] == 2:
+            run.pause("you left the Train page")
+        return calls["n"] > 2
+
+    run.train_one_epoch(tiny_data, should_stop=pause_then_stop)
+    assert run.status == "stopped" and run.paused_because == "you left the Train page"
+    assert "paused because you left the Train page" in run.summary()[1]
+
+
+def test_summary_of_each_state(tiny_data):
+    run = TrainingRun(default_config("softmax", epochs=2, batch_size=8))
+    assert run.summary() == ("info", "This run has no completed training yet.")
+    run.fit(tiny_data)
+    total = sum(e.seconds for e in run.history)
+    level, text = run.summary()
+    assert level == "success"
+    assert text == f"Finished 2 epochs in {total:.1f} s of training. Test accuracy {run.test_acc:.1%}."
+
+    stopped = TrainingRun(default_config("softmax", epochs=3, batch_size=8))
+    stopped.fit(tiny_data, epochs=1)
+    stopped.stop()
+    level, text = stopped.summary()
+    assert level == "info" and text.startswith("Stopped after 1 epoch(s) in ") and "Test accuracy" in text
+    assert "part-way" not in text
+    calls = iter(range(100))
+    stopped.fit(tiny_data, should_stop=lambda: next(calls) >= 2)
+    assert "Stopped after 2 epoch(s) (the last one stopped part-way)" in stopped.summary()[1]
+
+    stopped.pause("the worker was needed elsewhere")
+    level, text = stopped.summary()
+    assert level == "info" and "paused because the worker was needed elsewhere, after 2 epoch(s)" in text
+    assert "Continue" in text
+
+    stopped.fail("Its worker stopped.")
+    assert stopped.summary() == ("error", "Its worker stopped. It has 2 epoch(s) of training.")
+
+    diverged = TrainingRun(default_config("softmax", lr=1e4, epochs=2, batch_size=8))
+    diverged.fit(tiny_data)
+    level, text = diverged.summary()
+    assert level == "error" and text == diverged.message and "epoch 1" in text and "good epoch" not in text
+
+
+def test_summary_after_continue_gives_the_total_time_and_the_last_stretch(tiny_data):
+    run = TrainingRun(default_config("softmax", epochs=5, batch_size=8))
+    run.fit(tiny_data, epochs=2)
+    run.history[0].seconds, run.history[1].seconds = 10.0, 12.0  # as if the first press took 22 s
+    run.fit(tiny_data)
+    run.history[2].seconds = run.history[3].seconds = run.history[4].seconds = 1.0
+    level, text = run.summary(stretch=(3, 3.04))
+    assert level == "success"
+    assert text.startswith("Finished 5 epochs in 25.0 s of training (the last 3 in 3.0 s). Test accuracy ")
+    # A stretch that is the whole run is not told twice.
+    assert "the last" not in run.summary(stretch=(5, 25.0))[1]
+
+
+def test_a_snapshot_restores_the_same_run_and_it_trains_on_the_same(tiny_data):
+    config = default_config("softmax", epochs=4, batch_size=8, optimizer="momentum")
+    straight = TrainingRun(config)
+    straight.fit(tiny_data)
+
+    run = TrainingRun(config)
+    run.fit(tiny_data, epochs=2)
+    run.pause("the worker was needed")
+    snap = run.snapshot()
+    run.fit(tiny_data)  # training on must not change the snapshot already taken
+    copy = TrainingRun.from_snapshot(snap)
+    assert copy.epochs_done == 2 and copy.status == "stopped" and copy.steps == 16
+    assert copy.paused_because == "the worker was needed"
+    assert [(e.train_loss, e.test_acc) for e in copy.history] == [(e.train_loss, e.test_acc) for e in run.history[:2]]
+    copy.fit(tiny_data)
+    assert torch.equal(copy.model.linear.weight, straight.model.linear.weight)
+    assert [e.train_loss for e in copy.history] == [e.train_loss for e in straight.history]
+
+    # restore() into the live run brings it back to the snapshot; another run's snapshot is refused.
+    run.restore(snap)
+    assert run.epochs_done == 2 and run.status == "stopped"
+    other = TrainingRun(default_config("softmax", epochs=4, batch_size=8, seed=9))
+    with pytest.raises(ValueError, match="another run"):
+        other.restore(snap)
