@@ -11,6 +11,7 @@ from fmnist_lib.scaling import STANDARDIZED
 
 from . import charts
 from .text import plain
+from .uploads import draw_steps
 
 
 def cell(t: dict) -> str:
@@ -53,8 +54,4 @@ def draw(clf: Classifier, pixels, stages) -> None:
         f"same image gives **{plain(own[0]['label'])}**. {why_wrong(clf)}"
     )
     with st.expander("The tutorial's steps"):
-        scols = st.columns(len(stages))
-        for col, (stage_name, img, caption) in zip(scols, stages, strict=True):
-            col.image(img, width="stretch")
-            col.markdown(f"**{stage_name}**")
-            col.caption(caption)
+        draw_steps(stages)

@@ -24,6 +24,8 @@ from .text import plain
 
 THUMB = 320
 PIPELINES = ("ours", "tutorial")
+STEPS_PER_ROW = 4  # ~260 px a step on a wide desktop page: "Autocontrast" and "transparency" fit unbroken
+FRAME_PX, FRAME_GREY = 2, 170  # a white "Background" step stays visible on a white page
 
 
 @dataclass
@@ -95,6 +97,31 @@ def process(data: bytes) -> UploadResult:
         result = UploadResult(digest, error=f"This image could not be processed ({type(e).__name__}: {e}).")
     st.session_state[state.UPLOAD_MEMO] = result
     return result
+
+
+def in_rows(items: list, per_row: int = STEPS_PER_ROW) -> list[list]:
+    """items in rows of at most per_row, in order."""
+    return [items[i : i + per_row] for i in range(0, len(items), per_row)]
+
+
+def framed(img: Image.Image, px: int = FRAME_PX, grey: int = FRAME_GREY) -> np.ndarray:
+    """The image as an array ([h, w] or [h, w, 3] uint8) with a px-wide grey border drawn over its edge."""
+    a = np.array(img.convert("RGB") if img.mode not in ("L", "RGB") else img, dtype=np.uint8)
+    px = min(px, (min(a.shape[:2]) + 1) // 2)
+    a[:px], a[-px:], a[:, :px], a[:, -px:] = grey, grey, grey, grey
+    return a
+
+
+def draw_steps(steps: list[tuple[str, Image.Image | None, str]]) -> None:
+    """Pipeline steps (name, thumbnail, caption) in rows of STEPS_PER_ROW equal columns, each image framed."""
+    for row in in_rows(steps):
+        for col, (name, img, caption) in zip(st.columns(STEPS_PER_ROW), row, strict=False):
+            with col:
+                if img is not None:
+                    st.image(framed(img), width="stretch")
+                st.markdown(f"**{name}**")
+                if caption:
+                    st.caption(caption)
 
 
 def mirror_effect(step: MirroredPrediction, mirror_on: bool) -> str:

@@ -196,7 +196,13 @@ else:
                 disabled=busy or state.active_id() == lab_run.id,
             )
 
-with st.expander("Load a checkpoint", expanded=False):
+# The page above grows when a checkpoint is added, so the expander is drawn anew after the rerun: keep it open
+# while it holds the message about the file in it, or the "Loaded ..." confirmation would be hidden.
+_pending = st.session_state.get(state.CHECKPOINT_UPLOAD)
+_seen = st.session_state.get(state.CHECKPOINT_SEEN)
+with st.expander(
+    "Load a checkpoint", expanded=_pending is not None and _seen is not None and _seen[0] == _pending.file_id
+):
     st.caption("A `.pt` file downloaded from this app. Other files are refused; nothing in them is run.")
     upload = st.file_uploader("Checkpoint file", key=state.CHECKPOINT_UPLOAD, disabled=busy)
     if upload is not None:

@@ -42,15 +42,8 @@ tutorial = result.pipelines["tutorial"]
 
 # --- preprocessing stages ----------------------------------------------------------------
 st.subheader("1. From your photo to a 28×28 input")
-cols = st.columns(len(ours.stages) + 1)
-with cols[0]:
-    if result.original is not None:
-        st.image(result.original, caption="Original", width="stretch")
-for col, (stage_name, img, caption) in zip(cols[1:], ours.stages, strict=True):
-    with col:
-        st.image(img, width="stretch")
-        st.markdown(f"**{stage_name}**")
-        st.caption(caption)
+original = [("Original", result.original, "")] if result.original is not None else []
+uploads.draw_steps([*original, *ours.stages])
 
 # --- prediction --------------------------------------------------------------------------
 st.subheader("2. What the model says")

@@ -295,3 +295,22 @@ def test_after_continue_the_message_gives_the_total_training_time(monkeypatch):
     total = sum(e.seconds for e in run.history)
     success = " ".join(texts(at.success))
     assert f"Finished 3 epochs in {total:.1f} s of training (the last {3 - first} in " in success
+
+
+def test_a_loaded_checkpoints_confirmation_is_shown_in_an_open_expander():
+    """Issue 12: in a fresh session the rerun after loading must not hide "Loaded ..." in a collapsed expander."""
+    from tests.support.data import make_tiny_data
+
+    at = open_page("pages/train.py")
+    (before,) = [x for x in at.expander if x.label == "Load a checkpoint"]
+    assert not before.proto.expanded, "collapsed while it holds nothing"
+    tiny = TrainingRun(default_config("softmax", epochs=2, batch_size=8))
+    tiny.fit(make_tiny_data())
+    at.file_uploader(key=state.CHECKPOINT_UPLOAD).set_value(
+        ("tiny.pt", checkpoint_bytes(tiny), "application/octet-stream")
+    )
+    at.run()
+    assert_ok(at)
+    (box,) = [x for x in at.expander if x.label == "Load a checkpoint"]
+    assert box.proto.expanded, "open, so its message is seen"
+    assert any("Loaded" in t and "tiny.pt" in t for t in texts(box.success))

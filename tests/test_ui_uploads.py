@@ -41,3 +41,23 @@ def test_an_opaque_photo_is_unchanged():
     rgb = np.full((50, 40, 3), 123, np.uint8)
     thumb = np.asarray(uploads._original_thumbnail(png(Image.fromarray(rgb, "RGB"))))
     assert (thumb == 123).all()
+
+
+def test_steps_are_laid_out_in_rows_of_at_most_four_in_order():
+    """Issue 12: nine steps in one row left ~110 px a caption, breaking "Autocontrast" mid-word."""
+    rows = uploads.in_rows(list(range(9)))
+    assert [len(r) for r in rows] == [4, 4, 1]
+    assert [x for r in rows for x in r] == list(range(9))
+    assert uploads.in_rows([]) == []
+
+
+def test_a_white_step_image_gets_a_grey_frame_and_keeps_its_inside():
+    white = Image.new("L", (40, 30), 255)
+    a = uploads.framed(white)
+    assert a.shape == (30, 40)
+    edge = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1], a[1], a[:, 1]])
+    assert (edge == uploads.FRAME_GREY).all(), "a 2 px grey border on every side"
+    assert (a[2:-2, 2:-2] == 255).all(), "the inside is untouched"
+    rgb = uploads.framed(Image.new("RGBA", (10, 10), (255, 0, 0, 255)))
+    assert rgb.shape == (10, 10, 3) and tuple(rgb[0, 0]) == (170,) * 3 and tuple(rgb[5, 5]) == (255, 0, 0)
+    assert (np.asarray(white) == 255).all(), "the thumbnail itself is not changed"
