@@ -20,6 +20,8 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from .files import UnreadableFile, read_regular_file
+
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # the same cap as .streamlit/config.toml's server.maxUploadSize (MB)
 MAX_PIXELS = 50_000_000  # 50 megapixels: a 48/50 MP phone photo still fits; bigger is refused unread
 WORK_SIZE = 512  # the longest side the pipeline works at (and the Stage images' size)
@@ -65,13 +67,10 @@ def _read_bytes(src: bytes | str | os.PathLike | BinaryIO) -> bytes:
     if isinstance(src, (bytes, bytearray, memoryview)):
         data = bytes(src)
     elif isinstance(src, (str, os.PathLike)):
-        if os.path.isdir(src):
-            raise ImageError(f"{os.fspath(src)} is a folder, not an image file.")
-        try:
-            with open(src, "rb") as f:
-                data = f.read(MAX_UPLOAD_BYTES + 1)
-        except OSError as e:
-            raise ImageError(f"Cannot read {os.fspath(src)}: {e.strerror or e}.") from e
+        try:  # only a regular file, opened non-blocking: a FIFO or a device never blocks or streams forever
+            data = read_regular_file(src, MAX_UPLOAD_BYTES, what="image file")
+        except UnreadableFile as e:
+            raise ImageError(str(e)) from e
     else:
         data = src.read(MAX_UPLOAD_BYTES + 1)
     if not data:
