@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from struct import error as struct_error
 from typing import BinaryIO
@@ -67,8 +68,14 @@ def _read_bytes(src: bytes | str | os.PathLike | BinaryIO) -> bytes:
     if isinstance(src, (bytes, bytearray, memoryview)):
         data = bytes(src)
     elif isinstance(src, (str, os.PathLike)):
+        try:  # the size first, for the same message as an upload's (stat never blocks, even on a FIFO)
+            st = os.stat(src)
+        except (OSError, ValueError):
+            st = None  # read_regular_file says why
+        if st is not None and stat.S_ISREG(st.st_mode) and st.st_size > MAX_UPLOAD_BYTES:
+            raise _over_upload_cap()
         try:  # only a regular file, opened non-blocking: a FIFO or a device never blocks or streams forever
-            data = read_regular_file(src, MAX_UPLOAD_BYTES, what="image file")
+            data = read_regular_file(src, MAX_UPLOAD_BYTES + 1, what="image file")
         except UnreadableFile as e:
             raise ImageError(str(e)) from e
     else:
@@ -76,8 +83,12 @@ def _read_bytes(src: bytes | str | os.PathLike | BinaryIO) -> bytes:
     if not data:
         raise ImageError("The file is empty.")
     if len(data) > MAX_UPLOAD_BYTES:
-        raise ImageError(f"The file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB, the upload limit.")
+        raise _over_upload_cap()
     return data
+
+
+def _over_upload_cap() -> ImageError:
+    return ImageError(f"The file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB, the upload limit.")
 
 
 def _sniff(data: bytes) -> str | None:
