@@ -1,9 +1,10 @@
 """`python -m fmnist_lib`: train, evaluate, predict and explain from the command line.
 
-A public contract people script against: JSON on stdout, one object per line;
-messages on stderr; never NaN or Infinity (see json_line); exit status 0 on success, 1 when some images failed
-(`predict`), the image or test index asked for cannot be used (`explain`) or
-the trained model cannot be saved (`train`, `default-model`), 2 when the checkpoint, the data or the arguments are unusable.
+A public contract people script against: JSON on stdout, one object per line, never
+NaN or Infinity (see json_line); messages on stderr; exit status 0 on success, 1 when
+some images failed (`predict`), the image or test index asked for cannot be used
+(`explain`) or the trained model cannot be saved (`train`, `default-model`), 2 when the
+checkpoint, the data or the arguments are unusable.
 """
 
 from __future__ import annotations
