@@ -1,15 +1,18 @@
 """`python -m fmnist_lib`: train, evaluate, predict and explain from the command line.
 
-A public contract people script against: JSON on stdout, one object per line;
-messages on stderr; exit status 0 on success, 1 when some images failed
-(`predict`) or the image or test index asked for cannot be used (`explain`),
-2 when the checkpoint, the data or the arguments are unusable.
+A public contract people script against: JSON on stdout, one object per line, never
+NaN or Infinity (see json_line); messages on stderr; exit status 0 on success, 1 when
+some images failed (`predict`), the image or test index asked for cannot be used
+(`explain`) or the trained model cannot be saved (`train`, `default-model`), 2 when the
+checkpoint, the data or the arguments are unusable.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import sys
 from collections.abc import Sequence
 
@@ -111,8 +114,24 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _finite_or_null(value):
+    """value with every NaN or infinite float (in dicts, lists, tuples) replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite_or_null(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_null(v) for v in value]
+    return value
+
+
+def json_line(obj: dict) -> str:
+    """The one way the CLI writes JSON: NaN and Infinity are not JSON, so they become null."""
+    return json.dumps(_finite_or_null(obj), allow_nan=False)
+
+
 def _emit(obj: dict) -> None:
-    print(json.dumps(obj), flush=True)
+    print(json_line(obj), flush=True)
 
 
 def _fail(message: str) -> int:
@@ -145,15 +164,32 @@ def cmd_train(args) -> int:
         )
     except ValueError as e:
         return _fail(str(e))
+    problem = _unwritable_folder(args.out)
+    if problem is not None:  # said before any training, not after minutes of it
+        return _fail(problem)
     data = _load_data(args)
     run = TrainingRun(config, classes=data.classes)
     run.fit(data, on_epoch=lambda s: _emit(s.to_dict()))
     try:
         save_checkpoint(run, args.out)
-    except OSError as e:
-        return _fail(f"cannot write the checkpoint {args.out}: {e.strerror or e}")
+    except OSError as e:  # a full disk, say: the training is lost, but not with a traceback
+        reason = e.strerror or (str(e).splitlines() or [type(e).__name__])[0]
+        print(f"warning: {run.message} The checkpoint could not be written to {args.out}: {reason}.", file=sys.stderr)
+        return EXIT_SOME_FAILED
     print(f"{run.message} Checkpoint written to {args.out}.", file=sys.stderr)
     return EXIT_OK if run.status != "diverged" else EXIT_SOME_FAILED
+
+
+def _unwritable_folder(out: str) -> str | None:
+    """Why a checkpoint cannot be written to out's folder, or None when it looks writable."""
+    folder = os.path.dirname(os.path.abspath(out))
+    if os.path.isdir(out):
+        return f"--out {out} is a folder; give a file name for the checkpoint, e.g. {os.path.join(out, 'model.pt')}"
+    if not os.path.isdir(folder):
+        return f"the folder {folder} for --out does not exist; create it first (mkdir -p {folder})"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"the folder {folder} for --out cannot be written by this user; choose another --out"
+    return None
 
 
 def _data_info(data) -> dict:
@@ -205,7 +241,18 @@ def cmd_predict(args) -> int:
             _emit({"file": path, "error": str(e)})
             failed = True
             continue
-        top = classifier.predict(pre.pixels, k=args.top, mirror=args.mirror).top(0)
+        prediction = classifier.predict(pre.pixels, k=args.top, mirror=args.mirror)
+        if not bool(prediction.probs.isfinite().all()):  # the model is broken: no ranking means anything
+            _emit(
+                {
+                    "file": path,
+                    "error": "The model's probabilities for this image are not finite numbers (NaN "
+                    "or infinity): the checkpoint's weights or input scaling are broken.",
+                }
+            )
+            failed = True
+            continue
+        top = prediction.top(0)
         _emit({"file": path, "top": top, "mirror": args.mirror})
     return EXIT_SOME_FAILED if failed else EXIT_OK
 

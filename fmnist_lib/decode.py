@@ -13,12 +13,15 @@ from __future__ import annotations
 import io
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from struct import error as struct_error
 from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
+
+from .files import UnreadableFile, read_regular_file
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # the same cap as .streamlit/config.toml's server.maxUploadSize (MB)
 MAX_PIXELS = 50_000_000  # 50 megapixels: a 48/50 MP phone photo still fits; bigger is refused unread
@@ -65,20 +68,27 @@ def _read_bytes(src: bytes | str | os.PathLike | BinaryIO) -> bytes:
     if isinstance(src, (bytes, bytearray, memoryview)):
         data = bytes(src)
     elif isinstance(src, (str, os.PathLike)):
-        if os.path.isdir(src):
-            raise ImageError(f"{os.fspath(src)} is a folder, not an image file.")
-        try:
-            with open(src, "rb") as f:
-                data = f.read(MAX_UPLOAD_BYTES + 1)
-        except OSError as e:
-            raise ImageError(f"Cannot read {os.fspath(src)}: {e.strerror or e}.") from e
+        try:  # the size first, for the same message as an upload's (stat never blocks, even on a FIFO)
+            st = os.stat(src)
+        except (OSError, ValueError):
+            st = None  # read_regular_file says why
+        if st is not None and stat.S_ISREG(st.st_mode) and st.st_size > MAX_UPLOAD_BYTES:
+            raise _over_upload_cap()
+        try:  # only a regular file, opened non-blocking: a FIFO or a device never blocks or streams forever
+            data = read_regular_file(src, MAX_UPLOAD_BYTES + 1, what="image file")
+        except UnreadableFile as e:
+            raise ImageError(str(e)) from e
     else:
         data = src.read(MAX_UPLOAD_BYTES + 1)
     if not data:
         raise ImageError("The file is empty.")
     if len(data) > MAX_UPLOAD_BYTES:
-        raise ImageError(f"The file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB, the upload limit.")
+        raise _over_upload_cap()
     return data
+
+
+def _over_upload_cap() -> ImageError:
+    return ImageError(f"The file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB, the upload limit.")
 
 
 def _sniff(data: bytes) -> str | None:
