@@ -14,7 +14,7 @@ from .labels import MODEL_TITLES, OPTIMIZER_TITLES
 LR_OPTIONS = (1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 3e-3, 5e-3, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 BATCH_OPTIONS = (16, 32, 64, 128, 256, 512, 1024, 2048)
 WEIGHT_DECAY_OPTIONS = (0.0, 1e-5, 1e-4, 1e-3, 1e-2, 0.1)
-SCHEDULE_TITLES = {"constant": "constant", "cosine": "cosine (decays to 0)", "onecycle": "one-cycle (up, then to 0)"}
+SCHEDULE_TITLES = {"constant": "constant", "cosine": "cosine", "onecycle": "one-cycle"}  # the help says what each does
 AUGMENTATION_TITLES = {"off": "off", "mirror": "mirror", "mirror+shift": "mirror, shift, rescale"}
 MAX_EPOCHS = 50
 
