@@ -8,7 +8,7 @@ import torch
 
 from fmnist_lib import TrainingRun, checkpoint_bytes, default_config
 from lab_ui import state
-from tests.support.apptest import assert_ok, open_page, set_widget, texts, train_until_done
+from tests.support.apptest import assert_ok, open_page, set_widget, texts, train_until_done, upload_checkpoint
 from tests.support.data import make_tiny_data
 from tests.support.images import encode, garment
 
@@ -105,10 +105,7 @@ def test_a_cnn_run_loaded_from_a_checkpoint():
     run = TrainingRun(default_config("cnn", epochs=1, batch_size=64))
     run.fit(make_tiny_data(n_train=128, n_test=32))
     at = open_page("pages/train.py")
-    at.file_uploader(key=state.CHECKPOINT_UPLOAD).set_value(
-        ("cnn.pt", checkpoint_bytes(run), "application/octet-stream")
-    )
-    at.run()
+    upload_checkpoint(at, "cnn.pt", checkpoint_bytes(run))
     assert_ok(at)
     upload_photo(at)
     assert any("loaded from cnn" in t for t in texts(at.info))
@@ -138,8 +135,7 @@ def test_the_page_and_the_cli_show_the_same_numbers(tmp_path, capsys):
         return json.loads(capsys.readouterr().out)
 
     at = open_page("pages/train.py")
-    at.file_uploader(key=state.CHECKPOINT_UPLOAD).set_value(("agree.pt", ckpt.read_bytes(), "application/octet-stream"))
-    at.run()
+    upload_checkpoint(at, "agree.pt", ckpt.read_bytes())
     assert_ok(at)
     at.switch_page(PAGE).run()
     set_widget(at, "radio", state.INSIDE_SOURCE, "index")

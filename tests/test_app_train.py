@@ -9,7 +9,7 @@ import pytest
 
 from fmnist_lib import DEFAULT_CONFIGS, TrainingRun, checkpoint_bytes, default_config
 from lab_ui import controls, state, training
-from tests.support.apptest import assert_ok, job, open_page, set_widget, texts, train_until_done
+from tests.support.apptest import assert_ok, job, open_page, set_widget, texts, train_until_done, upload_checkpoint
 
 pytestmark = pytest.mark.integration
 
@@ -142,10 +142,7 @@ def test_checkpoints_download_and_come_back(real_data):
     at = open_page("pages/train.py")
     run = TrainingRun(default_config("softmax", epochs=2))
     run.fit(real_data)
-    at.file_uploader(key=state.CHECKPOINT_UPLOAD).set_value(
-        ("mine.pt", checkpoint_bytes(run), "application/octet-stream")
-    )
-    at.run()
+    upload_checkpoint(at, "mine.pt", checkpoint_bytes(run))
     assert_ok(at)
     (loaded,) = runs(at)
     assert loaded.origin == "checkpoint" and loaded.run.epochs_done == 2
@@ -162,8 +159,7 @@ def test_checkpoints_download_and_come_back(real_data):
 )
 def test_a_bad_checkpoint_is_refused_with_a_message(name, data):
     at = open_page("pages/train.py")
-    at.file_uploader(key=state.CHECKPOINT_UPLOAD).set_value((name, data, "application/octet-stream"))
-    at.run()
+    upload_checkpoint(at, name, data)
     assert_ok(at)
     assert any("refused" in t for t in texts(at.error))
     assert runs(at) == []
@@ -254,8 +250,7 @@ def test_each_optimizer_brings_its_learning_rate_until_the_slider_is_moved():
 
 def test_a_checkpoint_file_name_is_shown_as_text_not_markdown():
     at = open_page("pages/train.py")
-    at.file_uploader(key=state.CHECKPOINT_UPLOAD).set_value(("**x** :red[y].pt", b"junk", "application/octet-stream"))
-    at.run()
+    upload_checkpoint(at, "**x** :red[y].pt", b"junk")
     assert_ok(at)
     assert any(r"\*\*x\*\* \:red\[y\].pt" in t and "was refused" in t for t in texts(at.error))
 
@@ -271,10 +266,7 @@ def test_the_final_message_belongs_to_the_run_shown():
     assert any("Finished 1 epochs" in t for t in texts(at.success))
     tiny = TrainingRun(default_config("softmax", epochs=2, batch_size=8))
     tiny.fit(make_tiny_data())
-    at.file_uploader(key=state.CHECKPOINT_UPLOAD).set_value(
-        ("tiny.pt", checkpoint_bytes(tiny), "application/octet-stream")
-    )
-    at.run()
+    upload_checkpoint(at, "tiny.pt", checkpoint_bytes(tiny))
     assert_ok(at)
     assert any("tiny.pt" in c for c in texts(at.caption)), "Latest run shows the loaded run"
     assert not any("Finished 1 epochs" in t for t in texts(at.success)), "not the previous run's message"
@@ -306,10 +298,7 @@ def test_a_loaded_checkpoints_confirmation_is_shown_in_an_open_expander():
     assert not before.proto.expanded, "collapsed while it holds nothing"
     tiny = TrainingRun(default_config("softmax", epochs=2, batch_size=8))
     tiny.fit(make_tiny_data())
-    at.file_uploader(key=state.CHECKPOINT_UPLOAD).set_value(
-        ("tiny.pt", checkpoint_bytes(tiny), "application/octet-stream")
-    )
-    at.run()
+    upload_checkpoint(at, "tiny.pt", checkpoint_bytes(tiny))
     assert_ok(at)
     (box,) = [x for x in at.expander if x.label == "Load a checkpoint"]
     assert box.proto.expanded, "open, so its message is seen"

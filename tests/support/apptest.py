@@ -18,6 +18,12 @@ APP = str(Path(__file__).resolve().parents[2] / "streamlit_app.py")
 TIMEOUT = 120  # seconds per run: the first one loads the data and trains the default model
 
 
+def upload_checkpoint(at: AppTest, name: str, data: bytes) -> AppTest:
+    """Put a file into the Train page's "Load a checkpoint" uploader and rerun; the caller asserts."""
+    at.file_uploader(key=state.CHECKPOINT_UPLOAD).set_value((name, data, "application/octet-stream"))
+    return at.run()
+
+
 def open_page(page: str | None = None) -> AppTest:
     """The app from its entry point, then (optionally) a page such as "pages/train.py"."""
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
