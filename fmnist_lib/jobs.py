@@ -13,6 +13,8 @@ back through a pipe. Nothing here knows about Streamlit: the app reads a Job's s
 * One server thread (`_drain`) receives the workers' messages and updates the Job objects under
   their lock; readers get copies.
 * `workers=0`: one slot in a thread of this process (same protocol), for tests and tiny machines.
+* A job nobody has looked at (`Job.view`) for `abandon_after` seconds is stopped: its browser tab was
+  closed, and its worker is better spent on the sessions still there.
 
 A job carries a run's state (`TrainingRun.snapshot()`) to the worker and gets one back after every
 epoch, so the caller's run takes the weights, history and status as they come (`TrainingRun.restore`).
@@ -34,6 +36,10 @@ from dataclasses import dataclass
 from .data import FashionMNIST
 
 QUEUED, RUNNING, DONE = "queued", "running", "done"
+
+# A page reads its job every fraction of a second; a background tab's timers may slow to one a minute
+# (Chromium's intensive throttling), so only a job unread for two minutes is taken as abandoned.
+ABANDON_SECONDS = 120.0
 
 # Preloaded by the forkserver, so each forked worker starts with torch and the training code imported.
 _PRELOAD = ["fmnist_lib.jobs"]
@@ -89,9 +95,11 @@ class Job:
         self._error: str | None = None
         self._stop_requested = False
         self._on_stop: Callable[[], None] | None = None  # set by the pool: tells the worker to stop
+        self.read_at = time.monotonic()  # when view() was last called: the pool stops a job nobody reads
 
     def view(self) -> JobView:
         with self._cond:
+            self.read_at = time.monotonic()
             return JobView(self._phase, self._ahead, self._progress, self._snapshot, self._version, self._error)
 
     @property
@@ -205,8 +213,16 @@ class TrainingPool:
     in a worker; pass one that maps the data set's tensor file, so the workers share its pages.
     """
 
-    def __init__(self, workers: int, load_data: Callable[[], FashionMNIST], *, context: str = "forkserver") -> None:
+    def __init__(
+        self,
+        workers: int,
+        load_data: Callable[[], FashionMNIST],
+        *,
+        context: str = "forkserver",
+        abandon_after: float | None = ABANDON_SECONDS,
+    ) -> None:
         self.workers = workers
+        self.abandon_after = abandon_after
         self._load_data = load_data
         self._ctx = multiprocessing.get_context(context) if workers > 0 else None
         if context == "forkserver" and workers > 0:
@@ -238,6 +254,12 @@ class TrainingPool:
     def worker_pids(self) -> list[int]:
         with self._lock:
             return [s.process.pid for s in self._slots if getattr(s.process, "pid", None)]
+
+    def worker_pid(self, job: Job) -> int | None:
+        """The process id of the worker training `job` (None: queued, done, or trained in a thread)."""
+        with self._lock:
+            slot = next((s for s in self._slots if s.job is job), None)
+            return getattr(slot.process, "pid", None) if slot is not None else None
 
     def close(self) -> None:
         with self._lock:
@@ -317,7 +339,9 @@ class TrainingPool:
                     return
                 conns = {s.conn: s for s in self._slots}
                 sentinels = {s.process.sentinel: (s, s.process) for s in self._slots if s.process.sentinel is not None}
-            ready = multiprocessing.connection.wait([self._wake_r, *conns, *sentinels])
+            timeout = None if self.abandon_after is None else max(0.05, self.abandon_after / 4)
+            ready = multiprocessing.connection.wait([self._wake_r, *conns, *sentinels], timeout)
+            self._stop_abandoned()
             for r in ready:
                 if r is self._wake_r:
                     while self._wake_r.poll():
@@ -328,6 +352,16 @@ class TrainingPool:
                         self._replace(slot, slot.process)
                 elif r in sentinels:
                     self._replace(*sentinels[r])
+
+    def _stop_abandoned(self) -> None:
+        if self.abandon_after is None:
+            return
+        limit = time.monotonic() - self.abandon_after
+        with self._lock:
+            jobs = [s.job for s in self._slots if s.job is not None] + list(self._queue)
+        for job in jobs:
+            if job.read_at < limit and not job._stop_requested:
+                job.stop()
 
     def _receive(self, slot: _Slot) -> bool:
         """Handle the messages waiting from a slot's worker; False when its pipe is closed (it died)."""

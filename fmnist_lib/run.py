@@ -145,7 +145,13 @@ class TrainingRun:
         snap = checkpoint_dict(self)
         # Its own copy of the optimizer's buffers, so that training on leaves the snapshot as it was.
         snap["optimizer"] = _clone_state(snap["optimizer"])
-        return {**snap, "status": self.status, "message": self.message, "paused_because": self.paused_because}
+        return {
+            **snap,
+            "status": self.status,
+            "message": self.message,
+            "paused_because": self.paused_because,
+            "diverged": self.diverged,  # the failed epoch's losses, drawn by the Train page
+        }
 
     @classmethod
     def from_snapshot(cls, snap: dict) -> TrainingRun:
@@ -168,6 +174,7 @@ class TrainingRun:
         self.history = [EpochStats(**e) for e in snap["history"]]
         self.status, self.message = snap["status"], snap["message"]
         self.paused_because = snap.get("paused_because")
+        self.diverged = snap.get("diverged")
 
     def train_one_epoch(
         self,

@@ -23,7 +23,7 @@ def _calibrate(run: TrainingRun, data: FashionMNIST) -> Calibration:
 
 @st.cache_resource(show_spinner="Measuring the default model's calibration (once per server)…")
 def _default_calibration(_data: FashionMNIST) -> Calibration:
-    return _calibrate(resources.default_run(), _data)
+    return _calibrate(resources.DEFAULT_RUN.get(), _data)
 
 
 def for_run(run: TrainingRun, run_id: int | None, data: FashionMNIST) -> Calibration:

@@ -7,7 +7,7 @@ import streamlit as st
 from fmnist_lib import DEFAULT_CONFIGS, MODEL_KINDS, OPTIMIZERS, TrainConfig
 from fmnist_lib.config import AUGMENTATIONS, SCHEDULES
 
-from . import state
+from . import state, training
 from .labels import MODEL_TITLES, OPTIMIZER_TITLES
 
 # Learning rates on a log scale (1-2-5 steps per decade); 0.1 is the tutorial's, 1e-3 Adam's default.
@@ -188,3 +188,65 @@ def draw(disabled: bool) -> None:
         "Why: every Fashion-MNIST shoe points left; a model that has also seen mirrored ones is not fooled "
         "by a shoe pointing right on your own photo."
     )
+
+
+def describe_config(c: TrainConfig) -> str:
+    return (
+        f"{MODEL_TITLES[c.model]} · {OPTIMIZER_TITLES[c.optimizer]} · lr {c.lr:g} · {c.epochs} epochs · "
+        f"batch {c.batch_size} · weight decay {c.weight_decay:g} · {c.schedule} schedule · seed {c.seed}"
+        + (f" · augmentation {c.augment}" if c.augment != "off" else "")
+    )
+
+
+def settings(busy: bool) -> None:
+    """The Train page's left column: the controls, the Train / Stop / Reset buttons and the config in words.
+
+    While a run trains the (locked) controls fold away below the buttons, so that on a phone, where the
+    columns stack, the live run comes right below the Stop button the user just saw."""
+    if not busy:
+        draw(disabled=False)
+    try:
+        config = config_from_state()
+    except ValueError as e:
+        config = None
+        st.error(str(e))
+    _buttons(busy, config)
+    if config is not None:
+        st.caption(describe_config(config))
+    if busy:
+        with st.expander("Settings (locked while the run trains)"):
+            draw(disabled=True)
+
+
+def _buttons(busy: bool, config: TrainConfig | None) -> None:
+    b1, b2, b3 = st.columns(3)
+    with b1:
+        st.button(
+            "Train",
+            type="primary",
+            icon=":material/play_arrow:",
+            disabled=busy or config is None,
+            on_click=lambda: training.start(config_from_state()),
+            key=state.TRAIN_BUTTON,
+            width="stretch",
+        )
+    with b2:
+        st.button(
+            "Stop",
+            icon=":material/stop:",
+            disabled=not busy,
+            on_click=training.request_stop,
+            key=state.STOP_BUTTON,
+            width="stretch",
+            help="Ends the run within a moment and keeps everything it learned.",
+        )
+    with b3:
+        st.button(
+            "Reset",
+            icon=":material/restart_alt:",
+            disabled=busy,
+            on_click=reset_to_defaults,
+            key=state.RESET_BUTTON,
+            width="stretch",
+            help="Every setting back to the chosen model's defaults (the tutorial's for softmax).",
+        )

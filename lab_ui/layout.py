@@ -6,7 +6,7 @@ import threading
 
 import streamlit as st
 
-from . import resources, state
+from . import resources, state, training
 from .text import plain
 
 DEFAULT_OPTION = 0  # the picker's value for the default model (run ids start at 1)
@@ -73,12 +73,11 @@ def run_app() -> None:
         "softmax": st.Page("pages/softmax.py", title="Inside softmax", icon=":material/functions:"),
     }
     page = st.navigation(list(pages.values()))
-    if page.url_path != pages["train"].url_path and state.job() is not None:
-        # Imported here, not above: it brings the charts (Altair, pandas), whose imports
-        # Home does not need, so a cold server draws Home sooner.
-        from . import training
-
+    resources.set_up()
+    if page.url_path != pages["train"].url_path:
         training.pause_if_running("you left the Train page")
+    else:
+        training.sync()  # a job that ended since the last script run: the page shows how
     sidebar()
     _frame.running = True
     try:

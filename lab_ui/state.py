@@ -27,6 +27,7 @@ from typing import Any
 import streamlit as st
 
 from fmnist_lib import DEFAULT_CONFIGS, TrainConfig, TrainingRun
+from fmnist_lib.jobs import Job
 
 from .labels import MODEL_TITLES, OPTIMIZER_TITLES
 
@@ -166,22 +167,20 @@ class LabRun:
     name: str
     run: TrainingRun
     origin: str = "trained"  # "trained" here or "checkpoint" (uploaded)
-    # True while a script run is inside train_one_epoch for this run. A click or page switch
-    # starts a new script run at once (Streamlit's fast reruns) while the old one finishes its
-    # epoch in the background; the new run waits for this before reading the final history.
-    busy: bool = False
 
 
 @dataclass
 class TrainJob:
-    """The training in progress (or paused): which run, and whether Stop was pressed."""
+    """The session's training in progress: which run, its job in the server's pool (lab_ui/training.py)."""
 
     run_id: int
     target_epochs: int  # train until the run has this many epochs
-    stop_requested: bool = False
+    job: Job | None = None  # the pool's job; its view() is read on every script run
+    stop_requested: bool = False  # Stop was pressed
+    pause_reason: str | None = None  # why the job was ended without Stop (the user left the page, say)
     started: float = 0.0  # time.perf_counter() of the click on Train / Continue
     start_epochs: int = 0  # the run's epochs at that click (the stretch of this press is told apart)
-    interrupts: list[str] = field(default_factory=list)
+    taken: dict | None = field(default=None, repr=False)  # the job's snapshot the run last took
 
 
 def runs() -> list[LabRun]:

@@ -1,20 +1,20 @@
 """Work done once when the server starts, before the first visitor's page asks for it.
 
 `streamlit run streamlit_app.py` serves the app through the `st.App` defined in
-streamlit_app.py, whose lifespan calls `lifespan` below when the server starts. It
-starts one background thread that imports torch, loads the data set and trains (or loads
-from data/models) the shared default model (resources.warm_up): 2-4 s of work that a cold server would
-otherwise start only when the first browser has loaded the page and run the script.
-The first page run then finds them ready in st.cache_resource, or waits for the thread
-to finish them (st.cache_resource computes a value once; other callers wait for it).
+streamlit_app.py, whose lifespan calls `lifespan` below when the server starts. It starts one
+background thread that imports torch, loads the data set, starts the training workers and
+trains (or loads from data/models) the shared default model (resources.warm_up): seconds of
+work that a cold server would otherwise start only when the first browser has loaded the page.
+The thread only fills resources' plain holders (no Streamlit calls): the first page run finds
+them ready, or waits for the one being made.
 
-A failure here (the data set not found, say) is only logged: the first page run meets
-the same error and shows it to the user with what to do.
+A failure here (the data set not found, say) is only logged: the first page run meets the
+same error and shows it to the user with what to do.
 """
 
 from __future__ import annotations
 
-import logging
+import sys
 import threading
 import time
 from contextlib import asynccontextmanager
@@ -25,17 +25,6 @@ THREAD_NAME = "fmnist-warm-up"
 DONE_MESSAGE = "Warm-up done"  # logged (with the seconds taken) when the data and default model are ready
 
 _LOGGER = get_logger(__name__)
-
-
-class _NoContextWarning(logging.Filter):
-    """Drop Streamlit's "missing ScriptRunContext" warning for the warm-up thread: it runs outside any
-    page run on purpose (the cached functions it calls would show a spinner in a page)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return record.threadName != THREAD_NAME
-
-
-_FILTER = _NoContextWarning()  # one instance: addFilter ignores a filter already added
 
 
 def _warm_up() -> None:
@@ -52,7 +41,6 @@ def _warm_up() -> None:
 
 def start() -> threading.Thread:
     """Start the warm-up in a daemon thread (it never delays the server's start or shutdown)."""
-    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(_FILTER)
     thread = threading.Thread(target=_warm_up, name=THREAD_NAME, daemon=True)
     thread.start()
     return thread
@@ -60,6 +48,9 @@ def start() -> threading.Thread:
 
 @asynccontextmanager
 async def lifespan(app):
-    """st.App lifespan: start the warm-up when the server starts."""
+    """st.App lifespan: start the warm-up when the server starts; stop the training workers at its end."""
     start()
     yield
+    resources = sys.modules.get("lab_ui.resources")  # not imported: no workers to stop
+    if resources is not None:
+        resources.close()

@@ -6,10 +6,20 @@ from __future__ import annotations
 import re
 
 import pytest
+import torch
 
 from fmnist_lib import DEFAULT_CONFIGS, TrainingRun, checkpoint_bytes, default_config
-from lab_ui import controls, state, training
-from tests.support.apptest import assert_ok, job, open_page, set_widget, texts, train_until_done, upload_checkpoint
+from lab_ui import controls, state
+from tests.support.apptest import (
+    assert_ok,
+    job,
+    open_page,
+    set_widget,
+    texts,
+    train_until_done,
+    upload_checkpoint,
+    wait_for_epochs,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -43,64 +53,121 @@ def test_train_fills_the_history_and_activates_the_run():
     assert at.session_state[state.ACTIVE] == lab_run.id
 
 
-def test_stop_keeps_the_partial_run_and_continue_finishes_it(monkeypatch):
-    monkeypatch.setattr(training, "CHUNK_SECONDS", 0.0)  # one epoch per app run
-    at = open_page("pages/train.py")
-    set_widget(at, "slider", state.EPOCHS, 6)
+def start_a_long_run(at):
+    """Softmax for 50 epochs of 3,750 small batches (~15 s in all): long enough to act on while it trains.
+    Returns once its first epoch is back."""
+    set_widget(at, "select_slider", state.BATCH, 16)
+    set_widget(at, "slider", state.EPOCHS, 50)
     click(at, state.TRAIN_BUTTON)
-    assert job(at) is not None, "still training after one chunk"
-    done = runs(at)[0].run.epochs_done
-    assert 1 <= done < 6
-    assert at.button(key=state.TRAIN_BUTTON).disabled and not at.button(key=state.STOP_BUTTON).disabled
+    wait_for_epochs(at, 1)
+    assert job(at) is not None, "still training"
+    return at
 
+
+def test_stop_keeps_the_partial_run_and_continue_finishes_it():
+    at = start_a_long_run(open_page("pages/train.py"))
+    assert at.button(key=state.TRAIN_BUTTON).disabled and not at.button(key=state.STOP_BUTTON).disabled
     click(at, state.STOP_BUTTON)
+    train_until_done(at)  # the worker ends the epoch within a step and sends it back
     run = runs(at)[0].run
-    assert job(at) is None
-    assert run.status == "stopped" and run.epochs_done == done, "Stop keeps every epoch learned"
+    done = run.epochs_done
+    assert run.status == "stopped" and 1 <= done < 50, "Stop keeps every epoch learned"
     info = " ".join(texts(at.info))
     assert "Stopped after" in info and TEST_ACCURACY.search(info)
 
     click(at, state.CONTINUE_BUTTON)
+    assert job(at) is not None
     train_until_done(at)
-    assert run.status == "finished" and run.epochs_done == 6
-    assert [e.epoch for e in run.history] == list(range(1, 7))
+    assert run.status == "finished" and run.epochs_done == 50
+    assert [e.epoch for e in run.history] == list(range(1, 51))
+    assert len(at.get("vega_lite_chart")) >= 2, "the page was drawn again with the finished run"
 
 
-def test_leaving_the_page_pauses_and_the_history_is_intact(monkeypatch):
-    monkeypatch.setattr(training, "CHUNK_SECONDS", 0.0)
-    at = open_page("pages/train.py")
-    set_widget(at, "slider", state.EPOCHS, 8)
-    click(at, state.TRAIN_BUTTON)
-    done = runs(at)[0].run.epochs_done
+def test_leaving_the_page_pauses_and_the_history_is_intact():
+    at = start_a_long_run(open_page("pages/train.py"))
     at.switch_page("pages/browse.py").run()
     assert_ok(at)
-    assert job(at) is None, "leaving the Train page ends the job"
+    train_until_done(at)  # the job ends within a step, whatever page is shown
+    run = runs(at)[0].run
+    done = run.epochs_done
+    assert 1 <= done < 50 and run.status == "stopped" and run.paused_because == "you left the Train page"
     at.switch_page("pages/train.py").run()
     assert_ok(at)
-    run = runs(at)[0].run
-    assert run.epochs_done == done and run.status == "stopped"
+    assert run.epochs_done == done
     assert any("paused" in t for t in texts(at.info))
     assert at.button(key=state.CONTINUE_BUTTON)
 
 
-def test_an_interrupted_epoch_is_recorded_before_the_interruption_goes_on(real_data):
-    """A click on Stop (or a page switch) interrupts the script at a progress-bar update:
-    the guard lets the epoch end and be recorded, then re-raises the interruption."""
+def test_a_killed_worker_fails_only_that_sessions_run_and_both_can_train_on():
+    """Two sessions train at once; one's worker is killed: that session says why and keeps its epochs, the
+    other finishes, and the pool has a new worker for the next run."""
+    import os
+    import signal
 
-    class Interrupted(BaseException):
-        pass
+    from lab_ui import resources
 
-    class Slot:
-        def progress(self, *args, **kwargs):
-            raise Interrupted
+    victim = start_a_long_run(open_page("pages/train.py"))
+    other = open_page("pages/train.py")
+    set_widget(other, "slider", state.EPOCHS, 3)
+    click(other, state.TRAIN_BUTTON)
+    os.kill(resources.pool().worker_pid(job(victim).job), signal.SIGKILL)
+    train_until_done(victim)
+    train_until_done(other)
+    run = runs(victim)[0].run
+    assert run.status == "failed" and run.epochs_done >= 1
+    error = " ".join(texts(victim.error))
+    assert "stopped unexpectedly" in error and "signal 9" in error and "epoch(s) of training" in error
+    assert at_least_one_button_says(victim, "Continue")
+    assert runs(other)[0].run.status == "finished" and not other.error
+    click(victim, state.CONTINUE_BUTTON)
+    train_until_done(victim)
+    assert run.status == "finished" and run.epochs_done == 50
 
-    run = TrainingRun(default_config("softmax"))
-    guard = training._Guard(Slot(), run, target=10)
-    stats = run.train_one_epoch(real_data, on_progress=guard.on_progress, should_stop=guard.should_stop)
-    assert stats is not None and not stats.complete
-    assert 0 < stats.examples < 60_000 and run.history == [stats]
-    with pytest.raises(Interrupted):
-        guard.reraise()
+
+def at_least_one_button_says(at, text: str) -> bool:
+    return any(text in b.label for b in at.button)
+
+
+def test_two_sessions_with_the_same_settings_train_at_once_to_the_same_accuracy():
+    sessions = [open_page("pages/train.py") for _ in range(2)]
+    for at in sessions:
+        set_widget(at, "slider", state.EPOCHS, 3)
+    for at in sessions:
+        click(at, state.TRAIN_BUTTON)
+    for at in sessions:
+        train_until_done(at)
+    first, second = (runs(at)[0].run for at in sessions)
+    assert first.status == second.status == "finished"
+    assert [e.test_acc for e in first.history] == [e.test_acc for e in second.history]
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(first.model.state_dict().values(), second.model.state_dict().values(), strict=True)
+    )
+
+
+def test_a_run_waiting_for_a_worker_says_how_many_are_ahead():
+    """With every worker busy (two long jobs of other sessions), a Train press waits in the queue and says so."""
+    from lab_ui import resources
+
+    pool = resources.pool()
+    long = TrainingRun(default_config("softmax", batch_size=16, epochs=50)).snapshot()
+    blockers = [pool.submit(long, 50) for _ in range(max(1, pool.workers))]
+    queued = pool.submit(long, 50)  # one more, ahead of the session's run
+    try:
+        at = open_page("pages/train.py")
+        set_widget(at, "slider", state.EPOCHS, 2)
+        click(at, state.TRAIN_BUTTON)
+        bars = [b.proto.text for b in at.get("progress")]
+        assert any("Waiting for a free training worker: 1 run ahead of yours" in t for t in bars), bars
+        queued.stop()
+        at.run()
+        bars = [b.proto.text for b in at.get("progress")]
+        assert any("Waiting for a free training worker: yours is next" in t for t in bars), bars
+    finally:
+        for j in (*blockers, queued):
+            j.stop()
+    train_until_done(at)
+    assert runs(at)[0].run.status == "finished"
 
 
 def test_a_diverging_run_stops_and_says_why():
@@ -181,17 +248,15 @@ def test_runs_are_kept_and_compared():
     assert list(table["epochs"]) == [1, 1]
 
 
-def test_an_unrelated_click_during_training_does_not_stop_it(monkeypatch):
-    monkeypatch.setattr(training, "CHUNK_SECONDS", 0.0)
-    at = open_page("pages/train.py")
-    set_widget(at, "slider", state.EPOCHS, 4)
-    click(at, state.TRAIN_BUTTON)
-    assert job(at) is not None
+def test_an_unrelated_click_during_training_does_not_stop_it():
+    at = start_a_long_run(open_page("pages/train.py"))
     at.multiselect[0].set_value([]).run()  # Compare runs, while training
     assert_ok(at)
+    assert job(at) is not None
+    click(at, state.STOP_BUTTON)
     train_until_done(at)
     run = runs(at)[0].run
-    assert run.status == "finished" and run.epochs_done == 4
+    assert run.status == "stopped" and run.epochs_done >= 2, "it trained on after the click"
 
 
 def _accuracy_axis(at) -> tuple[list[float], list[str]]:
@@ -272,21 +337,19 @@ def test_the_final_message_belongs_to_the_run_shown():
     assert not any("Finished 1 epochs" in t for t in texts(at.success)), "not the previous run's message"
 
 
-def test_after_continue_the_message_gives_the_total_training_time(monkeypatch):
-    """Issue 12: "Finished 3 epochs in X s" counts all three epochs, the last stretch separately."""
-    monkeypatch.setattr(training, "CHUNK_SECONDS", 0.0)
-    at = open_page("pages/train.py")
-    set_widget(at, "slider", state.EPOCHS, 3)
-    click(at, state.TRAIN_BUTTON)
+def test_after_continue_the_message_gives_the_total_training_time():
+    """Issue 12: "Finished 50 epochs in X s" counts all the epochs, the last stretch separately."""
+    at = start_a_long_run(open_page("pages/train.py"))
     click(at, state.STOP_BUTTON)
+    train_until_done(at)
     run = runs(at)[0].run
     first = run.epochs_done
-    assert 1 <= first < 3
+    assert 1 <= first < 50
     click(at, state.CONTINUE_BUTTON)
     train_until_done(at)
     total = sum(e.seconds for e in run.history)
     success = " ".join(texts(at.success))
-    assert f"Finished 3 epochs in {total:.1f} s of training (the last {3 - first} in " in success
+    assert f"Finished 50 epochs in {total:.1f} s of training (the last {50 - first} in " in success
 
 
 def test_a_loaded_checkpoints_confirmation_is_shown_in_an_open_expander():

@@ -69,10 +69,18 @@ def _weights_sha256(model: torch.nn.Module) -> str:
     return h.hexdigest()
 
 
+# The weights and last loss of the tiny run below as computed by the loop before augmentation and the
+# one-cycle schedule were added (main at 35fc921, torch 2.14.1), on each kind of CPU this project's
+# machines have had: torch's float kernels differ by CPU (AVX2 or AVX-512), so the bits do too. On a new
+# kind of machine, check out 35fc921, run the same lines there and add its pair.
+OLD_LOOP_RESULTS = {
+    "5784e12b880c4c01ff7911e7ebba87a021b574746c3683a1b541797145799842": 0.1754412345091502,  # AVX2
+    "0e81f2f6eddec1520a4910d32caa480671214464b79052711e58f5c80b98ab6f": 0.17544123927752178,  # AVX-512
+}
+
+
 def test_the_tutorials_softmax_trains_bit_for_bit_as_before_augmentation_existed():
-    # The weights of this tiny run as computed by the loop before augmentation and the one-cycle
-    # schedule were added (main at 35fc921, torch 2.14.1): the softmax default's path is unchanged.
-    # Float sums depend on how torch splits them over threads: the hash was taken with 2.
+    # Float sums depend on how torch splits them over threads: the hashes were taken with 2.
     data = make_tiny_data(n_train=600, n_test=32, seed=5)
     run = TrainingRun(default_config("softmax", epochs=3, batch_size=64))
     before = set_threads(None)
@@ -81,8 +89,9 @@ def test_the_tutorials_softmax_trains_bit_for_bit_as_before_augmentation_existed
         run.fit(data)
     finally:
         set_threads(before)
-    assert _weights_sha256(run.model) == "5784e12b880c4c01ff7911e7ebba87a021b574746c3683a1b541797145799842"
-    assert run.history[-1].train_loss == 0.1754412345091502
+    digest = _weights_sha256(run.model)
+    assert digest in OLD_LOOP_RESULTS, f"{digest} {torch.backends.cpu.get_cpu_capability()}: see OLD_LOOP_RESULTS"
+    assert run.history[-1].train_loss == OLD_LOOP_RESULTS[digest]
 
 
 @pytest.mark.parametrize("model", ["softmax", "cnn"])

@@ -1,12 +1,13 @@
 """Helpers for the AppTest tests of the dashboard (tests/test_app_*.py).
 
 AppTest runs the real app script in-process, with the real data (marked
-integration). Training is made of chunks: `train_until_done` reruns the app
-the way the browser's fragment timer would, until the job is over.
+integration). A run trains in the server's worker processes: `train_until_done` reruns the app
+the way the live panel's timer would, until the job is over.
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -43,13 +44,31 @@ def job(at: AppTest):
     return at.session_state[state.JOB] if state.JOB in at.session_state else None  # noqa: SIM401 (no .get)
 
 
-def train_until_done(at: AppTest, max_runs: int = 60) -> AppTest:
-    for _ in range(max_runs):
-        if job(at) is None:
-            return at
+def train_until_done(at: AppTest, timeout: float = 300) -> AppTest:
+    """Rerun the app, as the live panel's timer would, until the session's job is over."""
+    deadline = time.monotonic() + timeout
+    while job(at) is not None:
+        if time.monotonic() > deadline:
+            pytest.fail(f"Training did not finish within {timeout} s")
+        time.sleep(0.2)
         at.run()
         assert_ok(at)
-    pytest.fail("Training did not finish")
+    return at
+
+
+def wait_for_epochs(at: AppTest, epochs: int, timeout: float = 120) -> AppTest:
+    """Rerun the app until the training run of the session has `epochs` epochs (or its job is over)."""
+    deadline = time.monotonic() + timeout
+    while job(at) is not None:
+        lab_run = next(r for r in at.session_state[state.RUNS] if r.id == job(at).run_id)
+        if lab_run.run.epochs_done >= epochs:
+            break
+        if time.monotonic() > deadline:
+            pytest.fail(f"No {epochs} epoch(s) within {timeout} s")
+        time.sleep(0.1)
+        at.run()
+        assert_ok(at)
+    return at
 
 
 def texts(elements) -> list[str]:

@@ -1,0 +1,139 @@
+"""The Train page's run panel: the run being trained, drawn live from its job, or the latest run.
+
+The panel is a fragment that reruns every training.TICK_SECONDS while a job is on: each rerun
+takes the job's news into the run (training.sync) and draws the progress bar, the curves and,
+for softmax, the class templates. The worker does the training; the panel only reads.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from fmnist_lib import TrainingRun
+from fmnist_lib.analysis import templates
+from fmnist_lib.jobs import QUEUED, JobView
+
+from . import charts, controls, divergence, state, training
+from .text import plain
+
+CHART_CAPTION = (
+    "Left: the training loss (cross-entropy, lower is better) averaged over each epoch. Right: "
+    "accuracy on the training images seen during the epoch and on the 10,000 test images after it. "
+    "Grey lines: chance (10%), human performance (83.5%) and the best linear classifier of the "
+    "Fashion-MNIST benchmark (84.2%). "
+)
+TEMPLATES_CAPTION = (
+    "Each image is one row of the weight matrix W shown as 28×28: the score of a class is the "
+    "sum of the image's pixels weighted by its template. Blue pixels raise the class's score "
+    "where the image is bright, red pixels lower it. Watch garment shapes appear as it trains."
+)
+
+
+def panel() -> None:
+    """The subheader, the accuracy-zoom toggle and the live fragment (in the Train page's right column)."""
+    busy = state.job() is not None
+    st.subheader("Live training" if busy else "Latest run")
+    st.toggle(
+        "Zoom the accuracy axis to the curves",
+        help="Zoomed (the default), the accuracy axis starts just below the lowest accuracy plotted, so the "
+        "gap between training and test accuracy and the last few points gained are easy to see; chance (10%) "
+        "falls outside and is named in a note. Off, the axis runs from 0 to 100%.",
+        **state.bind(state.ACC_ZOOM, True),
+    )
+    st.fragment(run_every=training.TICK_SECONDS if busy else None)(_live)(busy)
+
+
+def _live(busy: bool) -> None:
+    view = training.sync()
+    train_job = state.job()
+    if (train_job is not None) != busy:
+        # A job ended (or Continue, in this fragment, started one): the whole page, whose controls follow it.
+        st.rerun(scope="app")
+    lab_run = state.find_run(train_job.run_id) if train_job else (state.runs()[-1] if state.runs() else None)
+    if lab_run is None:
+        st.caption("No run yet: choose settings and press **Train**. The curves appear here, epoch by epoch.")
+        return
+    run = lab_run.run
+    target = train_job.target_epochs if train_job else max(run.config.epochs, run.epochs_done)
+    st.caption(f"**{plain(lab_run.name)}** — {controls.describe_config(run.config)}")
+    if train_job is not None:
+        _progress(view, train_job, run)
+    else:
+        _ending(lab_run)
+    draw_history(st.empty(), [(lab_run.name, run.history)], target)
+    st.caption(CHART_CAPTION + charts.HUMAN_NOTE)
+    if run.kind == "softmax":
+        with st.expander("The 10 class templates (rows of W)", expanded=True):
+            draw_templates(run)
+            st.caption(TEMPLATES_CAPTION)
+
+
+def _progress(view: JobView, train_job: state.TrainJob, run: TrainingRun) -> None:
+    """The progress bar of the job: waiting in the queue, the epoch in progress, or stopping."""
+    target = train_job.target_epochs
+    done = min(1.0, run.epochs_done / max(target, 1))
+    if train_job.stop_requested or train_job.pause_reason:
+        st.progress(done, text="Stopping: finishing the current step and measuring the test accuracy…")
+    elif view.phase == QUEUED:
+        ahead = "yours is next" if view.ahead == 0 else f"{view.ahead} run{'s' * (view.ahead > 1)} ahead of yours"
+        st.progress(done, text=f"Waiting for a free training worker: {ahead}.")
+    elif view.progress is None:
+        st.progress(done, text=f"Epoch {run.epochs_done + 1} of {target}: starting…")
+    else:
+        p = view.progress
+        st.progress(
+            min(1.0, ((p.epoch - 1) + p.step / p.steps_per_epoch) / max(target, 1)),
+            text=progress_text(run, p.epoch, target, p.examples_per_sec, p.loss),
+        )
+
+
+def _ending(lab_run: state.LabRun) -> None:
+    """How the run's training ended (if it ended in this session), the diverged epoch, and Continue."""
+    run = lab_run.run
+    show_notice(lab_run)
+    divergence.draw(run.diverged)  # a diverged run's last epoch, step by step
+    if run.can_continue:
+        st.button(
+            f"Continue {plain(lab_run.name)} to {run.config.epochs} epochs",
+            icon=":material/fast_forward:",
+            on_click=training.resume,
+            args=(lab_run.id,),
+            key=state.CONTINUE_BUTTON,
+        )
+
+
+def progress_text(run: TrainingRun, epoch: int, target: int, examples_per_sec: float, loss: float | None) -> str:
+    last = run.history[-1] if run.history else None
+    parts = [f"Epoch {epoch} of {target}"]
+    if loss is not None:
+        parts.append(f"loss {loss:.3f}")
+    if last is not None:
+        parts.append(f"{last.seconds:.2f} s per epoch")
+    parts.append(f"{examples_per_sec:,.0f} examples/s")
+    return " · ".join(parts)
+
+
+def draw_history(slot, named_histories, max_epoch: int | None = None) -> None:
+    """The loss and accuracy charts side by side in `slot` (an st.empty).
+    The accuracy axis is zoomed to the curves when the Train page's toggle says so."""
+    loss, acc = charts.history_specs(named_histories, max_epoch, zoom=bool(state.get(state.ACC_ZOOM, True)))
+    with slot.container():
+        c1, c2 = st.columns(2)
+        c1.vega_lite_chart(spec=loss, width="stretch")
+        c2.vega_lite_chart(spec=acc, width="stretch")
+
+
+def draw_templates(run: TrainingRun) -> None:
+    grid = charts.labelled_grid(charts.signed_images(templates(run.classifier()), factor=3), list(run.classes))
+    st.image(grid, width=grid.shape[1])
+
+
+def show_notice(lab_run: state.LabRun) -> None:
+    """The final message (finished, stopped, paused, diverged, failed) of `lab_run`, the run shown, if its
+    training ended in this session. The notice names its run: another run shown (a checkpoint loaded
+    since, say) never gets a previous run's message."""
+    notice = st.session_state.get(state.NOTICE)
+    if notice is None or notice[0] != lab_run.id:
+        return
+    kind, text = lab_run.run.summary(notice[1])
+    {"success": st.success, "info": st.info, "error": st.error, "warning": st.warning}[kind](text)

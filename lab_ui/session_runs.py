@@ -1,0 +1,85 @@
+"""The Train page's lower half: the session's runs in a table, their curves overlaid, a run's downloads."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from fmnist_lib import checkpoint_bytes
+
+from . import charts, live, state
+
+
+def draw(busy: bool) -> None:
+    lab_runs = state.runs()
+    if not lab_runs:
+        st.caption("Runs you train (or load from a checkpoint) are kept here while this browser tab is open.")
+        return
+    training_id = state.job().run_id if busy else None
+    rows = [
+        {
+            "run": r.name,
+            "status": "training" if r.id == training_id else r.run.status,
+            "epochs": r.run.epochs_done,
+            "test accuracy": f"{r.run.test_acc:.1%}" if r.run.test_acc is not None else "—",
+            "seconds": round(sum(e.seconds for e in r.run.history), 1),
+            "origin": r.origin,
+        }
+        for r in lab_runs
+    ]
+    st.dataframe(rows, hide_index=True, width="stretch")
+    _compare(lab_runs, busy)
+    _downloads(lab_runs, busy)
+
+
+def _compare(lab_runs: list[state.LabRun], busy: bool) -> None:
+    ids = [r.id for r in lab_runs]
+    names = {r.id: r.name for r in lab_runs}
+    picked = st.multiselect(
+        "Compare runs",
+        ids,
+        format_func=names.get,
+        help="Overlay the curves of several runs: colour = run, dashes = training/test accuracy.",
+        **state.bind_compare(ids),
+    )
+    chosen = [r for r in lab_runs if r.id in picked and r.run.history]
+    if len(chosen) >= 2 and not busy:
+        live.draw_history(st.empty(), [(r.name, r.run.history) for r in chosen])
+    else:
+        st.caption("Pick two or more runs (with at least one epoch) to overlay their curves.")
+
+
+def _downloads(lab_runs: list[state.LabRun], busy: bool) -> None:
+    st.markdown("**Download a run**")
+    with_history = [r for r in lab_runs if r.run.history]
+    if not with_history:
+        return
+    names = {r.id: r.name for r in lab_runs}
+    pick = st.selectbox("Run", [r.id for r in with_history], format_func=names.get, index=len(with_history) - 1)
+    lab_run = state.find_run(pick)
+    d1, d2, d3 = st.columns(3)
+    with d1:
+        st.download_button(
+            "History (CSV)",
+            charts.history_csv(lab_run.run.history, {"run": lab_run.name, **lab_run.run.config.to_dict()}),
+            file_name=f"run{lab_run.id}_history.csv",
+            mime="text/csv",
+            on_click="ignore",
+            icon=":material/table:",
+        )
+    with d2:
+        st.download_button(
+            "Model checkpoint (.pt)",
+            lambda: checkpoint_bytes(lab_run.run),
+            file_name=f"run{lab_run.id}_{lab_run.run.kind}.pt",
+            mime="application/octet-stream",
+            on_click="ignore",
+            icon=":material/download:",
+            disabled=busy,
+        )
+    with d3:
+        st.button(
+            "Make it the active model",
+            on_click=state.set_active,
+            args=(lab_run.id,),
+            disabled=busy or state.active_id() == lab_run.id,
+        )
