@@ -32,6 +32,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from .data import FashionMNIST
 
@@ -45,15 +46,39 @@ ABANDON_SECONDS = 120.0
 _PRELOAD = ["fmnist_lib.jobs"]
 
 
-def default_workers() -> int:
-    """FMNIST_WORKERS, else one worker per core this process may use."""
+# Memory a machine needs for the server and for each training worker at their peaks (the small CNN's
+# training step in the worker; bench/results/classroom.md): where the memory limit cannot hold them
+# all, fewer workers start, or none (training in a thread of the server).
+SERVER_PEAK_BYTES = 900 * 2**20
+WORKER_PEAK_BYTES = 350 * 2**20
+
+
+def memory_limit() -> int | None:
+    """This process's memory limit from its cgroup (a container's, Community Cloud's), or None."""
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = Path(path).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit() and int(text) < 2**60:  # cgroup v1 says "no limit" with a huge number
+            return int(text)
+        return None  # "max": no limit
+    return None
+
+
+def default_workers(limit: int | None = None) -> int:
+    """FMNIST_WORKERS, else one worker per core this process may use, as many as its memory limit holds."""
     env = os.environ.get("FMNIST_WORKERS", "").strip()
     if env:
         return max(0, int(env))
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cores = max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
+        cores = max(1, os.cpu_count() or 1)
+    limit = memory_limit() if limit is None else limit
+    if limit is None:
+        return cores
+    return max(0, min(cores, (limit - SERVER_PEAK_BYTES) // WORKER_PEAK_BYTES))
 
 
 @dataclass(frozen=True)
@@ -414,4 +439,14 @@ class TrainingPool:
             )
 
 
-__all__ = ["DONE", "QUEUED", "RUNNING", "Job", "JobView", "LiveProgress", "TrainingPool", "default_workers"]
+__all__ = [
+    "DONE",
+    "QUEUED",
+    "RUNNING",
+    "Job",
+    "JobView",
+    "LiveProgress",
+    "TrainingPool",
+    "default_workers",
+    "memory_limit",
+]

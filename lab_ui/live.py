@@ -56,10 +56,14 @@ def _live(busy: bool) -> None:
     run = lab_run.run
     target = train_job.target_epochs if train_job else max(run.config.epochs, run.epochs_done)
     st.caption(f"**{plain(lab_run.name)}** — {controls.describe_config(run.config)}")
+    # One slot for the progress bar while training, else how the training ended (and Continue): always
+    # written, so that neither lingers faded on the page while the other is shown.
+    slot = st.empty()
     if train_job is not None:
-        _progress(view, train_job, run)
+        _progress(slot, view, train_job, run)
     else:
-        _ending(lab_run)
+        with slot.container():
+            _ending(lab_run)
     draw_history(st.empty(), [(lab_run.name, run.history)], target)
     st.caption(CHART_CAPTION + charts.HUMAN_NOTE)
     if run.kind == "softmax":
@@ -68,20 +72,20 @@ def _live(busy: bool) -> None:
             st.caption(TEMPLATES_CAPTION)
 
 
-def _progress(view: JobView, train_job: state.TrainJob, run: TrainingRun) -> None:
+def _progress(slot, view: JobView, train_job: state.TrainJob, run: TrainingRun) -> None:
     """The progress bar of the job: waiting in the queue, the epoch in progress, or stopping."""
     target = train_job.target_epochs
     done = min(1.0, run.epochs_done / max(target, 1))
     if train_job.stop_requested or train_job.pause_reason:
-        st.progress(done, text="Stopping: finishing the current step and measuring the test accuracy…")
+        slot.progress(done, text="Stopping: finishing the current step and measuring the test accuracy…")
     elif view.phase == QUEUED:
         ahead = "yours is next" if view.ahead == 0 else f"{view.ahead} run{'s' * (view.ahead > 1)} ahead of yours"
-        st.progress(done, text=f"Waiting for a free training worker: {ahead}.")
+        slot.progress(done, text=f"Waiting for a free training worker: {ahead}.")
     elif view.progress is None:
-        st.progress(done, text=f"Epoch {run.epochs_done + 1} of {target}: starting…")
+        slot.progress(done, text=f"Epoch {run.epochs_done + 1} of {target}: starting…")
     else:
         p = view.progress
-        st.progress(
+        slot.progress(
             min(1.0, ((p.epoch - 1) + p.step / p.steps_per_epoch) / max(target, 1)),
             text=progress_text(run, p.epoch, target, p.examples_per_sec, p.loss),
         )

@@ -13,7 +13,7 @@ import time
 import pytest
 import torch
 
-from fmnist_lib import TrainingRun, default_config
+from fmnist_lib import TrainingRun, default_config, jobs
 from fmnist_lib.jobs import DONE, QUEUED, RUNNING, TrainingPool, default_workers
 from tests.support.data import make_tiny_data
 
@@ -66,9 +66,21 @@ def pool():
 
 def test_default_workers_follow_the_cores_or_the_environment(monkeypatch):
     monkeypatch.delenv("FMNIST_WORKERS", raising=False)
+    monkeypatch.setattr(jobs, "memory_limit", lambda: None)
     assert default_workers() == len(os.sched_getaffinity(0))
     monkeypatch.setenv("FMNIST_WORKERS", "3")
     assert default_workers() == 3
+
+
+def test_a_small_memory_limit_means_fewer_workers_or_none(monkeypatch):
+    """Community Cloud's smallest apps (690 MB) train in a thread; 2.7 GB holds a worker per core."""
+    monkeypatch.delenv("FMNIST_WORKERS", raising=False)
+    cores = len(os.sched_getaffinity(0))
+    assert default_workers(limit=690 * 2**20) == 0
+    assert default_workers(limit=1300 * 2**20) == min(cores, 1)
+    assert default_workers(limit=2700 * 2**20) == min(cores, 5)
+    monkeypatch.setenv("FMNIST_WORKERS", "2")
+    assert default_workers(limit=690 * 2**20) == 2, "the administrator's word wins"
 
 
 @pytest.mark.parametrize("model", ["softmax", "cnn"])
@@ -207,3 +219,33 @@ def test_a_worker_without_data_fails_each_job_with_the_reason():
 
 def _no_data():
     raise FileNotFoundError("no Fashion-MNIST here")
+
+
+def test_a_job_nobody_reads_is_stopped_and_keeps_what_it_learned():
+    """A closed browser tab reads its job no more: the pool stops it rather than train for nobody."""
+    pool = TrainingPool(1, tiny_data, abandon_after=1.0)
+    try:
+        job = pool.submit(TrainingRun(slow_config(epochs=50)).snapshot(), 50)
+        view = job.wait(-1, timeout=30)
+        while view.progress is None:
+            view = job.wait(view.version, timeout=30)
+        with job._cond:  # wait without reading: view() would renew the lease
+            job._cond.wait_for(lambda: job._phase == DONE, timeout=30)
+        view = job.view()
+        assert view.phase == DONE and view.error is None
+        assert view.snapshot["status"] == "stopped" and len(view.snapshot["history"]) < 50
+    finally:
+        pool.close()
+
+
+def test_the_pool_names_the_worker_of_a_running_job(pool):
+    job = pool.submit(TrainingRun(slow_config(epochs=50)).snapshot(), 50)
+    try:
+        view = job.wait(-1, timeout=30)
+        while view.phase != RUNNING:
+            view = job.wait(view.version, timeout=30)
+        assert pool.worker_pid(job) in pool.worker_pids()
+    finally:
+        job.stop()
+    job.wait_done(timeout=30)
+    assert pool.worker_pid(job) is None

@@ -1,0 +1,92 @@
+"""lab_ui/training.py: a session's run follows its job in the pool, and takes how the job ended.
+
+A dict as session state and a pool that trains in a thread on tiny data: no script run, no Streamlit."""
+
+from __future__ import annotations
+
+import pytest
+
+from fmnist_lib import TrainingRun, default_config
+from fmnist_lib.jobs import TrainingPool
+from lab_ui import resources, state, training
+from tests.support.data import make_tiny_data
+
+
+def tiny_data():
+    return make_tiny_data(n_train=512, n_test=64)
+
+
+@pytest.fixture
+def pool(monkeypatch):
+    p = TrainingPool(0, tiny_data)
+    monkeypatch.setattr(resources, "pool", lambda: p)
+    yield p
+    p.close()
+
+
+def wait_for_end(train_job) -> None:
+    train_job.job.wait_done(timeout=60)
+    training.sync()
+
+
+def test_train_adds_a_run_and_its_job_and_sync_brings_the_finished_run_home(session_state, pool):
+    training.start(default_config("softmax", epochs=2, batch_size=64))
+    train_job = state.job()
+    (lab_run,) = state.runs()
+    assert train_job.run_id == lab_run.id and state.active_id() == lab_run.id
+    training.start(default_config("softmax"))
+    assert len(state.runs()) == 1, "one job per session"
+    wait_for_end(train_job)
+    assert state.job() is None
+    assert lab_run.run.status == "finished" and lab_run.run.epochs_done == 2
+    assert session_state[state.NOTICE][0] == lab_run.id and session_state[state.NOTICE][1][0] == 2
+
+
+def test_stop_ends_the_job_and_the_run_is_stopped_with_what_it_learned(session_state, pool):
+    training.start(default_config("softmax", epochs=50, batch_size=1, lr=0.01))
+    train_job = state.job()
+    view = train_job.job.wait(-1, timeout=30)
+    while view.progress is None:
+        view = train_job.job.wait(view.version, timeout=30)
+    training.request_stop()
+    wait_for_end(train_job)
+    run = state.runs()[0].run
+    assert run.status == "stopped" and run.epochs_done == 1 and not run.history[-1].complete
+    assert run.summary()[1].startswith("Stopped after 1 epoch(s) (the last one stopped part-way)")
+
+
+def test_leaving_the_page_pauses_the_run_and_says_why(session_state, pool):
+    training.start(default_config("softmax", epochs=50, batch_size=1, lr=0.01))
+    train_job = state.job()
+    training.pause_if_running("you left the Train page")
+    wait_for_end(train_job)
+    run = state.runs()[0].run
+    assert run.status == "stopped" and run.paused_because == "you left the Train page"
+    assert run.can_continue
+
+
+def test_a_failed_job_fails_the_run_with_its_reason(session_state, pool):
+    lab_run = state.add_run(TrainingRun(default_config("softmax", epochs=1)))
+
+    class DeadJob:
+        def view(self):
+            from fmnist_lib.jobs import DONE, JobView
+
+            return JobView(DONE, 0, None, None, 3, "The training worker stopped unexpectedly (killed by signal 9).")
+
+        def stop(self):
+            pass
+
+    session_state[state.JOB] = state.TrainJob(lab_run.id, 1, DeadJob())
+    training.sync()
+    assert state.job() is None
+    assert lab_run.run.status == "failed" and lab_run.run.summary()[0] == "error"
+    assert "signal 9" in lab_run.run.summary()[1]
+
+
+def test_a_run_dropped_from_the_session_stops_its_job(session_state, pool):
+    training.start(default_config("softmax", epochs=50, batch_size=1, lr=0.01))
+    train_job = state.job()
+    session_state[state.RUNS] = []
+    assert training.sync() is None and state.job() is None
+    assert train_job.job.wait_done(timeout=30).phase == "done"
