@@ -117,7 +117,7 @@ def memory(pids: list[int]) -> tuple[int, int]:
     return rss, pss
 
 
-def measure(browser, label: str, url: str, pids: list[int], n: int, photo: bytes) -> dict:
+def measure(browser, label: str, url: str, pids: list[int], n: int, photo: bytes, cnn: bool = True) -> dict:
     r = {"label": label, "n": n, "mem_before": memory(pids) if pids else None}
     samplers = [Sampler(pid) for pid in pids]
     for s in samplers:
@@ -135,6 +135,8 @@ def measure(browser, label: str, url: str, pids: list[int], n: int, photo: bytes
         r["exceptions"] = sum(len(e.exceptions_on_page(p)) for p in pages)
         r["mem_after"] = memory(pids) if pids else None
         # 2. the CNN: the class trains one epoch each while another session browses and uploads
+        if not cnn:
+            return r
         r["idle_visit"] = visit_browse_and_upload(browser, url, photo)
         for p in pages:
             choose_cnn_for_one_epoch(p)
@@ -148,7 +150,7 @@ def measure(browser, label: str, url: str, pids: list[int], n: int, photo: bytes
     finally:
         for s in samplers:
             s.__exit__(None, None, None)
-    r["mem_peak"] = (sum(s.peak_rss for s in samplers), sum(s.peak_pss for s in samplers)) if pids else None
+        r["mem_peak"] = (sum(s.peak_rss for s in samplers), sum(s.peak_pss for s in samplers)) if pids else None
     return r
 
 
@@ -201,7 +203,7 @@ def report(results: list[dict], n: int, load: str, command: str) -> list[str]:
         "first image is drawn) and uploads a photo on Upload (until its Top-3): idle server → during the CNNs.\n",
         f"| deployment | {n} CNN epochs: each one's time (accuracy) | Browse drawn | upload to Top-3 |",
         "|---|---|---|---|",
-        *(cnn_row(r) for r in results),
+        *(cnn_row(r) for r in results if "cnn" in r),
         "",
         "Memory of the server process trees (server, forkserver and training workers), RSS summed (PSS summed in "
         "brackets: shared pages counted once):\n",
@@ -217,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sessions", type=int, default=6)
     ap.add_argument("--replicas", type=int, default=2)
     ap.add_argument("--skip-replicas", action="store_true", help="measure the one server only")
+    ap.add_argument("--skip-cnn", action="store_true", help="the softmax class only")
     ap.add_argument("--url", default=None, help="measure this running deployment only")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "classroom.md")
     args = ap.parse_args(argv)
@@ -229,18 +232,20 @@ def main(argv: list[str] | None = None) -> int:
         browser = e.launch_chromium(pw)
         try:
             if args.url:
-                results.append(measure(browser, args.url, args.url, [], args.sessions, photo))
+                results.append(measure(browser, args.url, args.url, [], args.sessions, photo, not args.skip_cnn))
             else:
                 with e.StreamlitServer(log_path=e.ARTIFACTS / "bench-classroom-single.log") as srv:
                     srv.wait_healthy(timeout=120)
                     time.sleep(8)  # the warm-up: the data, the workers, the default model
-                    results.append(measure(browser, "one server", srv.url, [srv.pid], args.sessions, photo))
+                    results.append(
+                        measure(browser, "one server", srv.url, [srv.pid], args.sessions, photo, not args.skip_cnn)
+                    )
                 if not args.skip_replicas:
                     with Deployment(replicas=args.replicas) as dep:
                         time.sleep(8)
                         pids = [c.proc.pid for c in dep.replicas]
                         label = f"{args.replicas} replicas behind nginx"
-                        results.append(measure(browser, label, dep.url, pids, args.sessions, photo))
+                        results.append(measure(browser, label, dep.url, pids, args.sessions, photo, not args.skip_cnn))
         finally:
             browser.close()
     command = "python -m bench.bench_classroom " + " ".join(argv if argv is not None else sys.argv[1:])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import io
 import json
 import math
 from collections.abc import Sequence
@@ -198,7 +199,9 @@ def _history_specs(several: bool, max_epoch: int, y_lo: float = 0.0) -> tuple[st
     acc = (_references(y_lo) + lines + points).properties(title=title)
     specs = []
     for chart in (loss, acc):
-        spec = chart.properties(height=PLOT_HEIGHT, padding={"top": 12, "left": 5, "right": 5, "bottom": 5}).to_dict()
+        spec = chart.properties(height=PLOT_HEIGHT, padding={"top": 12, "left": 5, "right": 5, "bottom": 5}).to_dict(
+            validate=False  # the charts are fixed by this code (tested); validating them costs most of the time
+        )
         # fit-x: the width follows the column, the height is the plot's own; legends are added below
         # it (Streamlit's default, fit, would squeeze the plot to make room for a long legend).
         spec["autosize"] = {"type": "fit-x", "contains": "padding"}
@@ -348,6 +351,15 @@ def labelled_grid(
         tw = draw.textlength(label, font=font)
         draw.text((x + (w - tw) / 2, y + h + 2), label, fill=(60, 60, 60), font=font)
     return np.asarray(canvas)
+
+
+def png_bytes(rgb: np.ndarray) -> bytes:
+    """An RGB uint8 image as PNG, compressed fast (the Train page makes one per epoch while a run trains)."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "PNG", compress_level=1)
+    return buf.getvalue()
 
 
 @functools.lru_cache(maxsize=4)

@@ -46,12 +46,21 @@ def panel() -> None:
 def _live(busy: bool) -> None:
     view = training.sync()
     train_job = state.job()
-    if (train_job is not None) != busy:
-        # A job ended (or Continue, in this fragment, started one): the whole page, whose controls follow it.
+    if train_job is not None and not busy:
+        st.rerun(scope="app")  # Continue (in this fragment) started a job: the whole page, its controls locked
+    if busy and train_job is None:
+        # The job ended: its message at once, in this fragment, then the whole page (controls unlocked).
+        notice = st.session_state.get(state.NOTICE)
+        ended = state.find_run(notice[0]) if notice else None
+        if ended is not None:
+            show_notice(ended)
         st.rerun(scope="app")
     lab_run = state.find_run(train_job.run_id) if train_job else (state.runs()[-1] if state.runs() else None)
     if lab_run is None:
         st.caption("No run yet: choose settings and press **Train**. The curves appear here, epoch by epoch.")
+        # The empty axes with their reference lines: where the curves will go, and what to compare them with.
+        draw_history(st.empty(), [], int(state.get(state.EPOCHS, 10)))
+        st.caption(CHART_CAPTION + charts.HUMAN_NOTE)
         return
     run = lab_run.run
     target = train_job.target_epochs if train_job else max(run.config.epochs, run.epochs_done)
@@ -117,10 +126,12 @@ def progress_text(run: TrainingRun, epoch: int, target: int, examples_per_sec: f
     return " · ".join(parts)
 
 
-def draw_history(slot, named_histories, max_epoch: int | None = None) -> None:
+def draw_history(slot, named_histories, max_epoch: int | None = None, memo: str = "live") -> None:
     """The loss and accuracy charts side by side in `slot` (an st.empty).
     The accuracy axis is zoomed to the curves when the Train page's toggle says so."""
-    loss, acc = charts.history_specs(named_histories, max_epoch, zoom=bool(state.get(state.ACC_ZOOM, True)))
+    zoom = bool(state.get(state.ACC_ZOOM, True))
+    key = (memo, tuple((name, len(h), h[-1].examples if h else 0) for name, h in named_histories), max_epoch, zoom)
+    loss, acc = _memo(key, lambda: charts.history_specs(named_histories, max_epoch, zoom=zoom))
     with slot.container():
         c1, c2 = st.columns(2)
         c1.vega_lite_chart(spec=loss, width="stretch")
@@ -128,8 +139,22 @@ def draw_history(slot, named_histories, max_epoch: int | None = None) -> None:
 
 
 def draw_templates(run: TrainingRun) -> None:
-    grid = charts.labelled_grid(charts.signed_images(templates(run.classifier()), factor=3), list(run.classes))
-    st.image(grid, width=grid.shape[1])
+    def make() -> tuple[bytes, int]:
+        grid = charts.labelled_grid(charts.signed_images(templates(run.classifier()), factor=3), list(run.classes))
+        return charts.png_bytes(grid), grid.shape[1]
+
+    png, width = _memo(("templates", id(run), run.steps, run.epochs_done), make)
+    st.image(png, width=width)
+
+
+def _memo(key: tuple, make):
+    """The value for `key`, made once while the key stays the same: the live panel redraws twice a second,
+    its charts and templates change only with a new epoch (one memo per kind, in the session)."""
+    memo = st.session_state.setdefault(state.LIVE_MEMO, {})
+    kind = key[0]
+    if kind not in memo or memo[kind][0] != key:
+        memo[kind] = (key, make())
+    return memo[kind][1]
 
 
 def show_notice(lab_run: state.LabRun) -> None:

@@ -39,6 +39,7 @@ CHECKPOINT_SEEN = "lab.checkpoint_seen"  # file_id of the last checkpoint upload
 PRED_MEMO = "lab.pred_memo"  # predictions of the active model on the test set
 BROWSE_SEED = "lab.browse_seed"  # seed of the current random batch on Browse
 UPLOAD_MEMO = "lab.upload_memo"  # the last upload, preprocessed (small thumbnails only)
+LIVE_MEMO = "lab.live_memo"  # the Train page's latest charts and templates, by what they show
 NOTICE = "lab.notice"  # (run id, stretch or None): whose training ended last; its summary is shown
 LR_MOVED = "lab.lr_moved"  # True once the user moved the learning-rate slider (until Reset or a model change)
 

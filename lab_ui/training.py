@@ -23,7 +23,7 @@ from fmnist_lib.jobs import DONE, JobView
 
 from . import resources, state
 
-TICK_SECONDS = 0.5  # how often the live panel reads its job while one is on
+TICK_SECONDS = 1.0  # how often the live panel reads its job: a redraw a second keeps a class's browsers light
 
 
 def start(config: TrainConfig) -> None:
