@@ -236,7 +236,8 @@ def confusion_chart(matrix: np.ndarray, classes: Sequence[str] = CLASSES, select
 
     It fills its container's width, so on a 390 px phone it is ~360 px wide: the colour legend sits
     below the matrix (beside it, it took a third of that width), the counts are 10 px and zeros are
-    left blank, so every count fits inside its ~26 px cell. A tap shows a cell's tooltip.
+    left blank, so every count fits inside its ~26 px cell. A tap selects a cell; a mouse over a
+    cell or its count shows the cell's tooltip.
     """
     n = len(classes)
     rows = []
