@@ -230,8 +230,18 @@ def history_specs(
     return specs[0], specs[1]
 
 
+CONFUSION_ROW = 30  # px: the height of a row of cells, whatever the chart's width
+CONFUSION_FONT = 10  # px: a count of 3 digits is ~17 px wide, within the ~26 px cells of a 390 px phone
+
+
 def confusion_chart(matrix: np.ndarray, classes: Sequence[str] = CLASSES, selection_name: str = "cell") -> alt.Chart:
-    """Heatmap of counts [true, predicted]; clicking a cell selects (true, predicted)."""
+    """Heatmap of counts [true, predicted]; clicking (or tapping) a cell selects (true, predicted).
+
+    It fills its container's width, so on a 390 px phone it is ~360 px wide: the colour legend sits
+    below the matrix (beside it, it took a third of that width), the counts are 10 px and zeros are
+    left blank, so every count fits inside its ~26 px cell. A tap selects a cell; a mouse over a
+    cell or its count shows the cell's tooltip.
+    """
     n = len(classes)
     rows = []
     totals = matrix.sum(axis=1)
@@ -243,6 +253,7 @@ def confusion_chart(matrix: np.ndarray, classes: Sequence[str] = CLASSES, select
                     "true": classes[t],
                     "predicted": classes[p],
                     "count": count,
+                    "label": f"{count}" if count else "",
                     "share": count / totals[t] if totals[t] else 0.0,
                     "diagonal": t == p,
                 }
@@ -250,20 +261,26 @@ def confusion_chart(matrix: np.ndarray, classes: Sequence[str] = CLASSES, select
     df = pd.DataFrame(rows)
     order = list(classes)
     pick = alt.selection_point(name=selection_name, fields=["true", "predicted"], on="click", clear="dblclick")
+    labels = {"labelOverlap": False, "labelFontSize": CONFUSION_FONT + 1, "labelLimit": 90}
     base = alt.Chart(df).encode(
-        x=alt.X("predicted:N", sort=order, title="predicted class", axis=alt.Axis(labelAngle=-45, labelOverlap=False)),
-        y=alt.Y("true:N", sort=order, title="true class", axis=alt.Axis(labelOverlap=False)),
+        x=alt.X("predicted:N", sort=order, title="predicted class", axis=alt.Axis(labelAngle=-60, **labels)),
+        y=alt.Y("true:N", sort=order, title="true class", axis=alt.Axis(**labels)),
+        tooltip=["true:N", "predicted:N", "count:Q", alt.Tooltip("share:Q", format=".1%")],  # on the count too
     )
     cells = base.mark_rect(stroke="white").encode(
-        color=alt.Color("share:Q", title="share of the true class", scale=alt.Scale(scheme="blues", domain=[0, 1])),
+        color=alt.Color(
+            "share:Q",
+            title="share of the true class",
+            scale=alt.Scale(scheme="blues", domain=[0, 1]),
+            legend=alt.Legend(orient="bottom", direction="horizontal", format="%", gradientLength=160),
+        ),
         opacity=alt.condition(pick, alt.value(1.0), alt.value(0.45)),
-        tooltip=["true:N", "predicted:N", "count:Q", alt.Tooltip("share:Q", format=".1%")],
     )
-    text = base.mark_text(fontSize=11).encode(
-        text="count:Q",
+    text = base.mark_text(fontSize=CONFUSION_FONT).encode(
+        text="label:N",
         color=alt.condition(alt.datum.share > 0.5, alt.value("white"), alt.value("black")),
     )
-    return (cells + text).add_params(pick).properties(height=420)
+    return (cells + text).add_params(pick).properties(height=alt.Step(CONFUSION_ROW))
 
 
 def bar_chart(labels: Sequence[str], values: Sequence[float], title: str, highlight: int | None = 0) -> alt.Chart:

@@ -5,7 +5,7 @@ import secrets
 import numpy as np
 import streamlit as st
 
-from lab_ui import calibration, charts, layout, resources, state
+from lab_ui import calibration, cards, charts, layout, resources, state
 from lab_ui.text import plain
 
 layout.ensure_entry_point()
@@ -19,11 +19,6 @@ classes = run.classes
 images = data.test_images.numpy()  # a view of the shared uint8 tensor, no copy
 
 n_test = len(preds.labels)
-n_wrong = int((~preds.correct).sum())
-m1, m2, m3 = st.columns(3)
-m1.metric("Test accuracy", f"{preds.accuracy:.1%}")
-m2.metric("Mistakes", f"{n_wrong:,} of {n_test:,}")
-m3.metric("Mean confidence when wrong", f"{preds.confidence[~preds.correct].mean():.0%}" if n_wrong else "—")
 
 # --- a random batch -----------------------------------------------------------------
 st.subheader("Test images and what the model says")
@@ -35,22 +30,26 @@ VIEWS = {
     "mistakes": "Mistakes only",
     "confident": "Most confident mistakes",
 }
-c1, c2, c3 = st.columns([2, 2, 1], vertical_alignment="bottom")
-with c1:
+# Wrapping rows, not st.columns (which stack on a phone, one control per row): on a phone the
+# slider and the button share a row, so the first cards show on the first screen.
+with st.container(horizontal=True, vertical_alignment="bottom"):
     view = st.radio(
-        "Show", list(VIEWS), format_func=VIEWS.get, horizontal=True, **state.bind(state.VIEW, "all", options=VIEWS)
+        "Show",
+        list(VIEWS),
+        format_func=VIEWS.get,
+        horizontal=True,
+        width="content",
+        **state.bind(state.VIEW, "all", options=VIEWS),
     )
-with c2:
-    batch = st.slider("How many", 1, 32, **state.bind(state.BATCH_SIZE, 8))
-with c3:
-    st.button(
-        "New batch",
-        icon=":material/casino:",
-        key=state.NEW_BATCH_BUTTON,
-        on_click=lambda: st.session_state.__setitem__(state.BROWSE_SEED, secrets.randbits(32)),
-        disabled=view == "confident",
-        width="stretch",
-    )
+    with st.container(horizontal=True, vertical_alignment="bottom", width=420):
+        batch = st.slider("How many", 1, 32, **state.bind(state.BATCH_SIZE, 8))
+        st.button(
+            "New batch",
+            icon=":material/casino:",
+            key=state.NEW_BATCH_BUTTON,
+            on_click=lambda: st.session_state.__setitem__(state.BROWSE_SEED, secrets.randbits(32)),
+            disabled=view == "confident",
+        )
 
 rng = np.random.default_rng(st.session_state[state.BROWSE_SEED])
 if view == "all":
@@ -68,28 +67,19 @@ else:
     )
 
 
-def image_grid(indices, per_row: int = 8) -> None:
-    """Cards of test images: the image, ✅/❌, predicted and true class, confidence."""
-    if len(indices) == 0:
-        st.info("No images to show here.")
-        return
-    for start in range(0, len(indices), per_row):
-        cols = st.columns(per_row)
-        for col, i in zip(cols, indices[start : start + per_row], strict=False):
-            i = int(i)
-            p, t, conf = int(preds.pred[i]), int(preds.labels[i]), float(preds.confidence[i])
-            right = p == t
-            with col.container(border=True, height="stretch"):  # the cards of a row as tall as the tallest
-                st.image(charts.upscale(images[i], 4), width="stretch")
-                mark = ":green[:material/check_circle: right]" if right else ":red[:material/cancel: **wrong**]"
-                st.markdown(f"{mark}  \n**{plain(classes[p])}**  \n{conf:.0%}")
-                st.caption(f"true: {plain(classes[t])}")
-
-
-image_grid(idx)
+cards.grid(images, preds, classes, idx)
 
 # --- confusion matrix -------------------------------------------------------------------
 st.subheader("Where the model goes wrong")
+n_wrong = int((~preds.correct).sum())
+with st.container(horizontal=True, gap="medium"):  # wraps on a phone, two metrics a row
+    st.metric("Test accuracy", f"{preds.accuracy:.1%}", width="content")
+    st.metric(f"Mistakes (of {n_test:,})", f"{n_wrong:,}", width="content")
+    st.metric(
+        "Mean confidence when wrong",
+        f"{preds.confidence[~preds.correct].mean():.0%}" if n_wrong else "—",
+        width="content",
+    )
 matrix = preds.confusion(len(classes))
 off = matrix.copy()
 np.fill_diagonal(off, -1)
@@ -124,7 +114,7 @@ with right:
         "How often each class is recognised. Shirts are the hardest: they look like T-shirts, pullovers and coats."
     )
 
-c1, c2 = st.columns(2)
+c1, c2 = st.columns(2, wrap=False)  # side by side on a phone too
 with c1:
     t = st.selectbox(
         "True class",
@@ -145,7 +135,7 @@ st.markdown(
     f"**{len(cell):,}** test images of **{plain(classes[t])}** {verb}"
     + (" — the 16 most confident:" if len(cell) > 16 else ":")
 )
-image_grid(cell[:16])
+cards.grid(images, preds, classes, cell[:16])
 
 # --- calibration --------------------------------------------------------------------------
 calibration.draw(run, run_id, data)

@@ -1,7 +1,8 @@
-"""lab_ui/charts.py: the history charts' specs and the zoomed accuracy axis, without a script run."""
+"""lab_ui/charts.py without a script run: the history charts, the zoomed accuracy axis, the confusion matrix."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from fmnist_lib import EpochStats
@@ -104,3 +105,28 @@ def test_history_csv_has_a_row_per_epoch_with_the_stats_fields():
     lines = charts.history_csv(_history((0.7, 0.68), (0.8, None))).decode().splitlines()
     assert lines[0].split(",")[:5] == ["epoch", "train_loss", "train_acc", "test_acc", "seconds"]
     assert len(lines) == 3
+
+
+def _confusion_spec() -> dict:
+    matrix = np.array([[5, 0, 1], [2, 7, 0], [0, 0, 9]])
+    return charts.confusion_chart(matrix, ["a", "b", "c"]).to_dict()
+
+
+def test_the_confusion_matrix_keeps_its_rows_tall_and_its_legend_below_on_a_narrow_screen():
+    spec = _confusion_spec()
+    assert spec["height"] == {"step": charts.CONFUSION_ROW}  # rows as tall on a phone as on a desktop
+    cells, counts = spec["layer"]
+    # Beside the matrix the legend took a third of a phone's width; below it takes none.
+    assert cells["encoding"]["color"]["legend"]["orient"] == "bottom"
+    assert counts["mark"]["fontSize"] == charts.CONFUSION_FONT
+    assert "tooltip" in cells["encoding"] and "tooltip" in counts["encoding"], "a tap on a count shows the cell"
+
+
+def test_the_confusion_matrix_leaves_zeros_blank_and_selects_a_cell_by_its_classes():
+    spec = _confusion_spec()
+    (rows,) = spec["datasets"].values()
+    labels = {(r["true"], r["predicted"]): r["label"] for r in rows}
+    assert labels[("a", "a")] == "5" and labels[("a", "c")] == "1"
+    assert labels[("a", "b")] == "" and labels[("c", "a")] == ""
+    (param,) = spec["params"]
+    assert param["select"] == {"type": "point", "fields": ["true", "predicted"], "on": "click", "clear": "dblclick"}

@@ -317,11 +317,11 @@ def goto_page(page, title: str, timeout: float = 60.0) -> None:
     link.wait_for(state="visible", timeout=timeout * 1000)
     if link.get_attribute("aria-current") == "page":
         page.wait_for_selector(IDLE, state="attached", timeout=timeout * 1000)
-        return
-    heading = page.locator(_TITLE).first
-    old = heading.inner_text(timeout=timeout * 1000) if heading.count() else ""
-    link.click(timeout=timeout * 1000)
-    page.wait_for_function(_PAGE_SHOWN, arg=[title, old], timeout=timeout * 1000)
+    else:
+        heading = page.locator(_TITLE).first
+        old = heading.inner_text(timeout=timeout * 1000) if heading.count() else ""
+        link.click(timeout=timeout * 1000)
+        page.wait_for_function(_PAGE_SHOWN, arg=[title, old], timeout=timeout * 1000)
     if collapsed:  # on a phone the open sidebar covers the page: close it again
         close = page.locator('[data-testid="stSidebarCollapseButton"] button')
         if close.count() and close.first.is_visible():
