@@ -39,7 +39,8 @@ MAIN = '[data-testid="stMain"]'
 
 # What sticks out of the viewport's width: elements of the app (the sidebar aside: closed, it waits
 # off-screen) whose box goes past the right or left edge, unless they sit inside a box of the page that
-# scrolls sideways on purpose (overflow-x auto/scroll: a formula, a table) or is visually hidden (a 1 px
+# scrolls sideways on purpose (overflow-x auto/scroll: a formula, a table) or clips what sticks out (a
+# progress bar's sliding fill), or is visually hidden (a 1 px
 # box of text for screen readers). Also whether the document itself, or the page's scrolling
 # containers, are wider than the screen.
 _OVERFLOW = """() => {
@@ -49,7 +50,7 @@ _OVERFLOW = """() => {
         for (let a = el.parentElement; a && a !== block && block.contains(a); a = a.parentElement) {
             const o = getComputedStyle(a).overflowX;
             const r = a.getBoundingClientRect();
-            if ((o === 'auto' || o === 'scroll') && r.left >= -0.5 && r.right <= vw + 0.5) return true;
+            if (o !== 'visible' && r.left >= -0.5 && r.right <= vw + 0.5) return true;  // scrolls or clips
             if (o !== 'visible' && (r.width <= 1 || r.height <= 1)) return true;
         }
         return false;
@@ -188,15 +189,34 @@ def test_train_fits_the_width(phone):
     assert_fits_the_width(phone)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Train's settings come first on a phone and push the Train button below the first screen: "
-    "the Train page's layout is being rewritten (issue 12, 'the live run visible after pressing Train')",
-)
-def test_train_button_is_on_the_first_screen(phone):
-    button = phone.get_by_role("button", name=re.compile(r"Train$"))
-    open_on_phone(phone, "Train", button)
-    assert_in_view(phone, button.first, "the Train button")
+def test_after_pressing_train_the_live_run_is_in_view(browser, server):
+    """On a phone the columns stack, settings first: pressing Train (at their foot) must bring the live run
+    into view, not leave it below the controls. While a run trains the locked settings fold away.
+    A session of its own: its run must not become the other tests' active model."""
+    width, height = PHONE
+    context = browser.new_context(viewport={"width": width, "height": height}, device_scale_factor=1, has_touch=True)
+    context.set_default_timeout(60_000)
+    phone = context.new_page()
+    open_app(phone, server.url)
+    train = phone.get_by_role("button", name=re.compile(r"Train$"))
+    open_on_phone(phone, "Train", train)
+    slider = phone.locator('[data-testid="stSlider"]').filter(has_text="Epochs").locator('input[type="range"]')
+    slider.focus()
+    phone.keyboard.press("End")  # 50 epochs: long enough to look at it while it trains
+    phone.wait_for_function("(el) => el.getAttribute('aria-valuetext') === '50'", arg=slider.element_handle())
+    train.first.scroll_into_view_if_needed()
+    train.first.click()
+    progress = phone.locator(MAIN).locator('[data-testid="stProgress"]').filter(has_text=re.compile(r"Epoch \d+ of 50"))
+    progress.first.wait_for(state="visible")
+    phone.wait_for_timeout(300)
+    phone.screenshot(path=str(SCREENSHOTS / "phone-train-training.png"))
+    assert_in_view(phone, progress.first, "the live run's progress bar")
+    assert_fits_the_width(phone)
+    stop = phone.get_by_role("button", name=re.compile(r"Stop$"))
+    stop.first.scroll_into_view_if_needed()  # just above the live run
+    stop.first.click()
+    phone.locator(MAIN).get_by_text("Stopped after").first.wait_for(state="visible")
+    context.close()
 
 
 def test_browse_fits_with_two_or_more_cards_a_row_and_the_first_images_in_view(phone):
