@@ -63,12 +63,8 @@ def open_session(browser, url: str, page_title: str = "Train"):
 
 
 def choose_cnn_for_one_epoch(page) -> None:
-    page.locator('[data-testid="stRadio"]').filter(has_text="Model").get_by_text("Small CNN", exact=True).click()
-    e.wait_idle(page)
-    slider = page.locator('[data-testid="stSlider"]').filter(has_text="Epochs").locator('input[type="range"]')
-    slider.focus()
-    page.keyboard.press("Home")  # the minimum: 1 epoch
-    e.wait_idle(page)
+    e.choose_model(page, "Small CNN")
+    e.set_epochs(page, "Home")  # the minimum: 1 epoch
 
 
 def press_train(pages: list) -> list[float]:

@@ -169,13 +169,8 @@ def train_softmax(page, timeout: float = 300.0) -> tuple[float, str]:
 
 def train_cnn_one_epoch(page, timeout: float = 600.0) -> tuple[float, str]:
     e.goto_page(page, "Train")
-    page.locator('[data-testid="stRadio"]').filter(has_text="Model").get_by_text("Small CNN", exact=True).click()
-    e.wait_idle(page)
-    slider = page.locator('[data-testid="stSlider"]').filter(has_text="Epochs").locator('input[type="range"]')
-    slider.focus()
-    page.keyboard.press("Home")  # the minimum: 1 epoch
-    e.wait_idle(page)
-    value = slider.get_attribute("aria-valuetext") or slider.input_value()
+    e.choose_model(page, "Small CNN")
+    value = e.set_epochs(page, "Home")  # the minimum: 1 epoch
     if value.strip() != "1":
         raise RuntimeError(f"could not set Epochs to 1 (it shows {value!r})")
     # The earlier softmax run's success message would match too: wait for this run's message.

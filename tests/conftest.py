@@ -35,3 +35,32 @@ def session_state(monkeypatch) -> dict:
     ss: dict = {}
     monkeypatch.setattr(st, "session_state", ss)
     return ss
+
+
+@pytest.fixture(scope="module")
+def server(request):
+    """The app in a real server for a browser test module (its log: artifacts/<module>-streamlit.log)."""
+    from tests.support.server import ARTIFACTS, StreamlitServer
+
+    name = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
+    srv = StreamlitServer(log_path=ARTIFACTS / f"{name}-streamlit.log").start()
+    try:
+        srv.wait_healthy(timeout=90)
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium driven by Playwright (a dev requirement: missing it is an error, not a skip)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.support.server import launch_chromium
+
+    with sync_playwright() as pw:
+        b = launch_chromium(pw)
+        try:
+            yield b
+        finally:
+            b.close()

@@ -32,53 +32,24 @@ from tests.support.server import (
     SCREENSHOTS,
     SUCCESS,
     StreamlitServer,
+    browser_marks,
     clear_upload,
     click_button,
     exceptions_on_page,
-    find_chromium,
     goto_page,
-    launch_chromium,
     new_context,
     open_app,
     screenshot,
+    set_epochs,
     upload,
     wait_idle,
 )
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        find_chromium() is None,
-        reason="Chromium not found (/usr/bin/chromium or `chromium` on PATH): run `make chromium`",
-    ),
-    pytest.mark.timeout(300),
-]
+pytestmark = browser_marks()
 
 PAGES = ("Home", "Train", "Browse", "Upload", "Inside softmax")
 ACCURACY = re.compile(r"Test accuracy\s*:?\s*(\d{1,3}\.\d)\s*%")
 TRAIN_TIMEOUT = 120.0  # seconds; the softmax defaults take a few seconds even on a loaded machine
-
-
-@pytest.fixture(scope="module")
-def server():
-    srv = StreamlitServer(log_path=ARTIFACTS / "e2e-streamlit.log").start()
-    try:
-        srv.wait_healthy(timeout=90)
-        yield srv
-    finally:
-        srv.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright  # a dev requirement: missing it is an error, not a skip
-
-    with sync_playwright() as pw:
-        b = launch_chromium(pw)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 class Session:
@@ -275,20 +246,11 @@ def test_upload_other_formats(session, fmt):
 INFO = '[data-testid="stAlertContentInfo"]'
 
 
-def _set_epochs(page, key: str) -> str:
-    """Move the Epochs slider with the keyboard ("Home": 1, "End": the maximum); return its value."""
-    slider = page.locator('[data-testid="stSlider"]').filter(has_text="Epochs").locator('input[type="range"]')
-    slider.focus()
-    page.keyboard.press(key)
-    wait_idle(page)
-    return slider.get_attribute("aria-valuetext") or ""
-
-
 def test_stop_continue_and_leaving_the_page(session):
     """A long softmax run: Stop keeps what was learned and offers Continue; leaving Train pauses it."""
     page = session.page
     goto_page(page, "Train")
-    assert _set_epochs(page, "End") == "50"
+    assert set_epochs(page, "End") == "50"
     progress = page.locator('[data-testid="stProgress"]')
     click_button(page, "Train")
     progress.filter(has_text=re.compile(r"Epoch ([3-9]|\d\d) of 50")).first.wait_for(state="visible")

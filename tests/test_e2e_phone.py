@@ -14,25 +14,19 @@ import re
 import pytest
 
 from tests.support.server import (
-    ARTIFACTS,
     CHART,
     SCREENSHOTS,
-    StreamlitServer,
     arm_run_watch,
+    browser_marks,
     exceptions_on_page,
-    find_chromium,
     goto_page,
-    launch_chromium,
     new_context,
     open_app,
+    set_epochs,
     wait_run_done,
 )
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(find_chromium() is None, reason="Chromium not found: run `make chromium`"),
-    pytest.mark.timeout(300),
-]
+pytestmark = browser_marks()
 
 PHONE = (390, 844)
 MAIN = '[data-testid="stMain"]'
@@ -88,28 +82,6 @@ _MATRIX = """(chart) => {
         counts: [...chart.querySelectorAll('g.mark-text.role-mark text')].map(cell).filter(c => c.text.trim()),
     };
 }"""
-
-
-@pytest.fixture(scope="module")
-def server():
-    srv = StreamlitServer(log_path=ARTIFACTS / "e2e-phone-streamlit.log").start()
-    try:
-        srv.wait_healthy(timeout=90)
-        yield srv
-    finally:
-        srv.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = launch_chromium(pw)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 @pytest.fixture(scope="module")
@@ -200,10 +172,7 @@ def test_after_pressing_train_the_live_run_is_in_view(browser, server):
     open_app(phone, server.url)
     train = phone.get_by_role("button", name=re.compile(r"Train$"))
     open_on_phone(phone, "Train", train)
-    slider = phone.locator('[data-testid="stSlider"]').filter(has_text="Epochs").locator('input[type="range"]')
-    slider.focus()
-    phone.keyboard.press("End")  # 50 epochs: long enough to look at it while it trains
-    phone.wait_for_function("(el) => el.getAttribute('aria-valuetext') === '50'", arg=slider.element_handle())
+    assert set_epochs(phone, "End") == "50"  # long enough to look at it while it trains
     train.first.scroll_into_view_if_needed()
     train.first.click()
     progress = phone.locator(MAIN).locator('[data-testid="stProgress"]').filter(has_text=re.compile(r"Epoch \d+ of 50"))

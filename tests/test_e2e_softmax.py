@@ -13,15 +13,12 @@ import pytest
 
 from tests.support.images import garment_photo
 from tests.support.server import (
-    ARTIFACTS,
     ERROR,
     SCREENSHOTS,
     SUCCESS,
-    StreamlitServer,
+    browser_marks,
     exceptions_on_page,
-    find_chromium,
     goto_page,
-    launch_chromium,
     new_context,
     open_app,
     screenshot,
@@ -29,29 +26,19 @@ from tests.support.server import (
     wait_idle,
 )
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(find_chromium() is None, reason="Chromium not found: run `make chromium`"),
-    pytest.mark.timeout(300),
-]
+pytestmark = browser_marks()
 
 LOSS_LABELS = ("F.cross_entropy(z, y)", "F.nll_loss(F.log_softmax(z), y)", "-log(softmax(z)[y])")
 
 
 @pytest.fixture(scope="module")
-def page():
-    from playwright.sync_api import sync_playwright
-
-    with StreamlitServer(log_path=ARTIFACTS / "e2e-softmax-streamlit.log") as srv, sync_playwright() as pw:
-        srv.wait_healthy(timeout=90)
-        browser = launch_chromium(pw)
-        context = new_context(browser)
-        context.set_default_timeout(60_000)
-        p = context.new_page()
-        open_app(p, srv.url)
-        yield p
-        context.close()
-        browser.close()
+def page(server, browser):
+    context = new_context(browser)
+    context.set_default_timeout(60_000)
+    p = context.new_page()
+    open_app(p, server.url)
+    yield p
+    context.close()
 
 
 def _main(page):

@@ -55,6 +55,17 @@ CHART = '[data-testid="stVegaLiteChart"]'
 # --------------------------------------------------------------------------- the server
 
 
+def browser_marks(timeout: int = 300) -> list:
+    """pytest marks of a browser test module: `browser`, skipped without Chromium, a timeout per test."""
+    import pytest
+
+    return [
+        pytest.mark.browser,
+        pytest.mark.skipif(find_chromium() is None, reason="Chromium not found: run `make chromium`"),
+        pytest.mark.timeout(timeout),
+    ]
+
+
 def find_chromium() -> str | None:
     """Debian's Chromium: /usr/bin/chromium, or `chromium` on PATH; None if missing."""
     if os.access("/usr/bin/chromium", os.X_OK):
@@ -327,6 +338,21 @@ def goto_page(page, title: str, timeout: float = 60.0) -> None:
         if close.count() and close.first.is_visible():
             close.first.click(timeout=timeout * 1000)
         expand.first.wait_for(state="visible", timeout=timeout * 1000)
+
+
+def set_epochs(page, key: str) -> str:
+    """Move the Train page's Epochs slider with the keyboard ("Home": 1, "End": the maximum); its value."""
+    slider = page.locator('[data-testid="stSlider"]').filter(has_text="Epochs").locator('input[type="range"]')
+    slider.focus()
+    page.keyboard.press(key)
+    wait_idle(page)
+    return slider.get_attribute("aria-valuetext") or slider.input_value()
+
+
+def choose_model(page, title: str) -> None:
+    """Pick a model on the Train page's Model radio ("Softmax regression", "Small CNN")."""
+    page.locator('[data-testid="stRadio"]').filter(has_text="Model").get_by_text(title, exact=True).click()
+    wait_idle(page)
 
 
 def click_button(page, label: str, timeout: float = 60.0, exact: bool = True) -> None:
