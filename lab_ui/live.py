@@ -58,9 +58,6 @@ def _live(busy: bool) -> None:
     lab_run = state.find_run(train_job.run_id) if train_job else (state.runs()[-1] if state.runs() else None)
     if lab_run is None:
         st.caption("No run yet: choose settings and press **Train**. The curves appear here, epoch by epoch.")
-        # The empty axes with their reference lines: where the curves will go, and what to compare them with.
-        draw_history(st.empty(), [], int(state.get(state.EPOCHS, 10)))
-        st.caption(CHART_CAPTION + charts.HUMAN_NOTE)
         return
     run = lab_run.run
     target = train_job.target_epochs if train_job else max(run.config.epochs, run.epochs_done)
