@@ -381,12 +381,12 @@ def _work_image(img: Image.Image, steps: list[str]) -> Image.Image:
     return _to_8bit(img, steps)
 
 
-def open_image(src: bytes | str | os.PathLike | BinaryIO) -> Decoded:
-    """Read and decode an image safely. Raises ImageError, with a message for the user, for unusable input."""
-    data = _read_bytes(src)
+def _load(data: bytes, size: int, steps: list[str]) -> tuple[Image.Image, str, tuple[int, int], int]:
+    """Open (checked), take the first frame, read the EXIF orientation and decode; a JPEG at the most
+    reduced scale that keeps its longest side >= size. Returns (image, title, stored size, orientation)."""
     img, title = _open_checked(data)
     stored = img.size
-    steps = [f"{title}, {stored[0]}×{stored[1]} px, {img.mode}."]
+    steps.append(f"{title}, {stored[0]}×{stored[1]} px, {img.mode}.")
     try:
         if getattr(img, "is_animated", False):
             img.seek(0)
@@ -396,10 +396,9 @@ def open_image(src: bytes | str | os.PathLike | BinaryIO) -> Decoded:
         except Exception:  # an unreadable EXIF block does not stop the image; say so
             orientation = 1
             steps.append("The EXIF block is unreadable; orientation left as stored.")
-        if img.format in ("JPEG", "MPO") and max(img.size) > 2 * WORK_SIZE:
-            # decode at 1/2, 1/4 or 1/8 scale, the most that keeps the longest side >= WORK_SIZE: fast,
-            # and a long thin JPEG is reduced as much as a square one
-            img.draft(img.mode, fit_size(img.size, WORK_SIZE))
+        if img.format in ("JPEG", "MPO") and max(img.size) > 2 * size:
+            # decode at 1/2, 1/4 or 1/8 scale: fast, and a long thin JPEG is reduced as much as a square one
+            img.draft(img.mode, fit_size(img.size, size))
             if img.size != stored:
                 steps.append(f"Large JPEG decoded reduced to {img.size[0]}×{img.size[1]}.")
         img.load()
@@ -407,13 +406,34 @@ def open_image(src: bytes | str | os.PathLike | BinaryIO) -> Decoded:
         raise _too_big(*stored, title) from e
     except (OSError, SyntaxError, ValueError, EOFError, struct_error, IndexError, TypeError) as e:
         raise _damaged(title, e) from e
-    raw = reduce_image(img.convert("L") if img.mode not in ("L",) else img)
-    image = _work_image(img, steps)
+    return img, title, stored, orientation
+
+
+def _upright(img: Image.Image, orientation: int, steps: list[str]) -> Image.Image:
     method = _UPRIGHT.get(orientation)
-    if method is not None:
-        image = image.transpose(method)
-        steps.append(f"Turned upright using its EXIF orientation ({orientation}).")
+    if method is None:
+        return img
+    steps.append(f"Turned upright using its EXIF orientation ({orientation}).")
+    return img.transpose(method)
+
+
+def open_image(src: bytes | str | os.PathLike | BinaryIO) -> Decoded:
+    """Read and decode an image safely. Raises ImageError, with a message for the user, for unusable input."""
+    steps: list[str] = []
+    img, title, stored, orientation = _load(_read_bytes(src), WORK_SIZE, steps)
+    raw = reduce_image(img.convert("L") if img.mode not in ("L",) else img)
+    image = _upright(_work_image(img, steps), orientation, steps)
     return Decoded(image=image, raw=raw, format=title, size=stored, steps=steps)
+
+
+def preview_image(src: bytes | str | os.PathLike | BinaryIO, size: int = WORK_SIZE) -> Image.Image:
+    """The image as a viewer shows it, to display: upright, first frame, at most `size` px, in colour with its
+    transparency kept ("L", "LA", "RGB" or "RGBA"); read with open_image's checks and bounds (ImageError)."""
+    steps: list[str] = []
+    img, _, _, orientation = _load(_read_bytes(src), size, steps)
+    if img.mode.startswith("I") or img.mode == "F":  # 16-bit or float grey: scaled to 8 bits, not clipped
+        img = _to_8bit(img, steps)
+    return _upright(reduce_image(_resamplable(img), size), orientation, steps)
 
 
 def decode_image(src: bytes | str | os.PathLike | BinaryIO) -> Image.Image:
