@@ -12,7 +12,8 @@ Pictures (all deterministic; they share ``composite``, a colour laid over a back
 Hostile files: ``png_bomb(width, height, colour=None)`` (a tiny PNG of width x height pixels of one colour),
 ``png_with_header(...)`` (a small PNG whose IHDR says anything, even what PNG forbids), ``png_with_chunk(kind,
 payload, count)``, ``jpeg_claiming(size)`` (a small JPEG whose header claims a larger size),
-``broken_image_bytes()``; ``hostile_files()`` -> {name: (bytes, what it is)}, the set bench/bench_hostile.py uploads.
+``broken_image_bytes()``; ``hostile_uploads()`` -> list[ImageCase]: the costliest refused cases and the largest
+images each pixel limit lets through (bench/bench_hostile.py uploads them to a running server).
 
 Upload cases, generated from Pillow and numpy alone (about a second; cached per process):
 
@@ -334,19 +335,23 @@ def _animated_gif() -> bytes:
     return encode(first, "GIF", save_all=True, append_images=[second], duration=200, loop=0)
 
 
-def _sixteen_bit_png() -> bytes:
-    grey8 = np.asarray(garment((160, 160)).convert("L"), dtype=np.uint16)
+def _sixteen_bit_png(size: tuple[int, int] = (160, 160)) -> bytes:
+    grey8 = np.asarray(garment(size).convert("L"), dtype=np.uint16)
     return encode(Image.fromarray(grey8 * 257), "PNG")  # a true 16-bit greyscale PNG (mode I;16)
 
 
-def _rgba_png() -> bytes:
-    g = garment((200, 200))
-    alpha = Image.new("L", g.size, 0)
+def _cutout(size: tuple[int, int] = (200, 200)) -> Image.Image:
+    """A garment on a fully transparent background (RGBA)."""
+    g = garment(size)
     mask = np.asarray(g.convert("L")) < 128
     alpha = Image.fromarray((mask * 255).astype(np.uint8), "L")
     rgba = Image.new("RGBA", g.size, (0, 0, 0, 0))  # black under full transparency, as many editors store it
     rgba.paste(g, mask=alpha)
-    return encode(rgba, "PNG")
+    return rgba
+
+
+def _rgba_png() -> bytes:
+    return encode(_cutout(), "PNG")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -441,7 +446,7 @@ def error_cases() -> list[ImageCase]:
             png_bomb(10_000, 6_000),
             "error",
             "10000×6000 pixels (60 megapixels)",
-            "a 60 MP PNG (above the app's 50 MP limit, below Pillow's own)",
+            "a 60 MP PNG (above the app's limits, below Pillow's own)",
         ),
         ImageCase(
             "pdf_as_png",
@@ -531,7 +536,7 @@ def error_cases() -> list[ImageCase]:
             png_bomb(1, 50_000_000),
             "error",
             "the limit is 100:1",
-            "a 97 KB PNG of 1×50,000,000 pixels (took 12 s and 1.4 GB before it was refused)",
+            "a 97 KB PNG of 1×50,000,000 pixels (12 s and 1.4 GB in the CLI before it was refused)",
         ),
         ImageCase(
             "png_7000_one_colour",
@@ -540,7 +545,7 @@ def error_cases() -> list[ImageCase]:
             png_bomb(7000, 7000, colour=(200, 50, 50)),
             "error",
             "7000×7000 pixels (49 megapixels); a PNG is decoded whole, so its limit is 16 megapixels",
-            "a 160 KB single-colour RGB PNG of 7000×7000 (49 MP, under the JPEG limit; ~900 MB before)",
+            "a 160 KB single-colour RGB PNG of 7000×7000 (49 MP, under the JPEG limit; ~900 MB in the CLI before)",
         ),
         ImageCase(
             "webp_10mp",
@@ -659,6 +664,79 @@ def valid_cases() -> list[ImageCase]:
             "a JPEG whose name says .png (read by content, not by name)",
         ),
     ]
+
+
+@cache
+def hostile_uploads() -> list[ImageCase]:
+    """What bench/bench_hostile.py uploads: the refused cases that cost the most to look at (the two that
+    took 1.4 GB and ~900 MB before they were refused, bombs, lying headers, 70 MB of text metadata), then the
+    largest image each pixel limit still lets through (16 MP PNG, GIF and progressive JPEG, 8 MP WebP, 50 MP
+    JPEG, a 93:1 JPEG), all of them garments, and a 12 MP phone photo for reference. A few seconds to make."""
+    refused = [
+        case(name)
+        for name in (
+            "png_1_by_50m",
+            "png_7000_one_colour",
+            "bomb_png_400mp",
+            "bomb_png_60mp",
+            "jpeg_header_claims_7000",
+            "truncated_jpeg",
+            "png_too_much_text",
+            "webp_10mp",
+            "progressive_jpeg_20mp",
+        )
+    ]
+    big = (4000, 4000)
+    allowed = [
+        (
+            "png_rgba_16mp",
+            "cutout.png",
+            "image/png",
+            encode(_cutout(big), "PNG"),
+            "a 4000×4000 RGBA PNG, a garment on transparency (16 MP, the PNG limit)",
+        ),
+        ("png_16bit_16mp", "deep.png", "image/png", _sixteen_bit_png(big), "a 4000×4000 16-bit greyscale PNG"),
+        (
+            "gif_16mp",
+            "shirt.gif",
+            "image/gif",
+            encode(garment(big).convert("P", palette=Image.Palette.ADAPTIVE, colors=16), "GIF"),
+            "a 4000×4000 GIF of 16 colours",
+        ),
+        (
+            "webp_rgba_8mp",
+            "cutout.webp",
+            "image/webp",
+            encode(_cutout((2800, 2800)), "WEBP", lossless=True),
+            "a 2800×2800 lossless RGBA WebP (7.8 MP; the WebP limit is 8)",
+        ),
+        (
+            "progressive_cmyk_jpeg_16mp",
+            "print.jpg",
+            "image/jpeg",
+            encode(garment(big).convert("CMYK"), "JPEG", quality=90, progressive=True),
+            "a 4000×4000 progressive CMYK JPEG (libjpeg keeps all its coefficients)",
+        ),
+        (
+            "jpeg_50mp",
+            "big.jpg",
+            "image/jpeg",
+            encode(garment((8600, 5800)), "JPEG", quality=85),
+            "an 8600×5800 JPEG (50 MP, the JPEG limit; decoded at 1/8 scale)",
+        ),
+        (
+            "jpeg_65000x700",
+            "long.jpg",
+            "image/jpeg",
+            encode(garment((65000, 700), box=(0.45, 0.1, 0.55, 0.9)), "JPEG", quality=85),
+            "a 65000×700 JPEG (93:1; decoded at 1/8 scale)",
+        ),
+    ]
+    return (
+        refused
+        + [ImageCase(n, f, m, d, "prediction", None, w) for n, f, m, d, w in allowed]
+        + [case("phone_jpeg_12mp")]
+    )
 
 
 def all_cases() -> list[ImageCase]:
