@@ -140,8 +140,12 @@ def _fail(message: str) -> int:
 
 
 def _load_data(args) -> FashionMNIST:
-    """The data set the command names; a DataError reaches main's one handler."""
-    return load_fashion_mnist(args.data, download=not getattr(args, "no_download", False))
+    """The data set the command names; a DataError reaches main's one handler. What the user should
+    know about it (a folder they named that was not used) is a warning line on stderr."""
+    data = load_fashion_mnist(args.data, download=not getattr(args, "no_download", False))
+    for note in data.notes:
+        print(f"warning: {' '.join(note.split())}", file=sys.stderr)
+    return data
 
 
 def _load_run(args) -> TrainingRun:

@@ -8,14 +8,13 @@ the session holds no big images.
 from __future__ import annotations
 
 import hashlib
-import io
 from dataclasses import dataclass, field
 
 import numpy as np
 import streamlit as st
-from PIL import Image, ImageOps
+from PIL import Image
 
-from fmnist_lib.decode import ImageError
+from fmnist_lib.decode import ImageError, preview_image
 from fmnist_lib.inference import MirroredPrediction
 from fmnist_lib.preprocess import preprocess_image
 
@@ -61,19 +60,15 @@ def on_checkerboard(img: Image.Image, square: int = 8) -> Image.Image:
 
 
 def _original_thumbnail(data: bytes) -> Image.Image | None:
-    """The upload as the user sees it, small (JPEG draft mode decodes a reduced image directly);
-    transparent parts on a checkerboard."""
+    """The upload as the user sees it, small, decoded within the same bounds as the pipelines (a JPEG
+    reduced while it is decoded, anything else reduced before any copy); transparent parts on a checkerboard."""
     try:
-        img = Image.open(io.BytesIO(data))
-        img.draft("RGB", (THUMB * 2, THUMB * 2))
-        img = ImageOps.exif_transpose(img)
-        if img.mode not in ("RGB", "L"):
-            transparent = "A" in img.mode or "transparency" in img.info
-            img = thumbnail(img.convert("RGBA") if transparent else img.convert("RGB"))
-            return on_checkerboard(img) if transparent else img
-        return thumbnail(img)
-    except Exception:  # only a preview: the pipeline reports real problems
+        img = preview_image(data, THUMB)
+    except ImageError:  # only a preview: the pipelines report the problem
         return None
+    if img.mode in ("RGBA", "LA"):
+        return on_checkerboard(img)
+    return img if img.mode in ("RGB", "L") else img.convert("RGB")
 
 
 def process(data: bytes) -> UploadResult:

@@ -122,3 +122,23 @@ def test_predict_answers_a_fifo_and_a_folder_at_once_and_the_other_images(tmp_pa
     rows = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [r["file"] for r in rows] == [str(fifo), str(good), str(folder)]
     assert "FIFO" in rows[0]["error"] and "top" in rows[1] and "folder" in rows[2]["error"]
+
+
+NOTE = "The folder you named ($FMNIST_DATA), /nowhere, was not used: it does not exist."
+
+
+@pytest.mark.parametrize("command", ["data", "evaluate", "explain"])
+def test_a_named_data_folder_that_was_not_used_is_a_warning_on_stderr(tmp_path, monkeypatch, capsys, command):
+    from dataclasses import replace
+
+    data = replace(make_tiny_data(), notes=(NOTE,))
+    monkeypatch.setattr(cli, "load_fashion_mnist", lambda *a, **k: data)
+    argv = {
+        "data": ["data"],
+        "evaluate": ["evaluate", "--checkpoint", str(_checkpoint(tmp_path))],
+        "explain": ["explain", "--checkpoint", str(_checkpoint(tmp_path)), "--test-index", "0"],
+    }[command]
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    assert err.splitlines() == [f"warning: {NOTE}"]
+    _strict_json(out)  # stdout stays one JSON object

@@ -61,3 +61,24 @@ def test_a_white_step_image_gets_a_grey_frame_and_keeps_its_inside():
     rgb = uploads.framed(Image.new("RGBA", (10, 10), (255, 0, 0, 255)))
     assert rgb.shape == (10, 10, 3) and tuple(rgb[0, 0]) == (170,) * 3 and tuple(rgb[5, 5]) == (255, 0, 0)
     assert (np.asarray(white) == 255).all(), "the thumbnail itself is not changed"
+
+
+def test_the_original_of_a_long_thin_jpeg_is_decoded_reduced_like_the_pipelines_image(monkeypatch):
+    """Issue 11: the preview decoded a 65000×700 JPEG whole (+300 MB of server memory) while the pipelines
+    decoded it at 1/8 scale."""
+    from PIL import JpegImagePlugin
+
+    from tests.support.images import encode, garment
+
+    loaded = []
+    real_load = JpegImagePlugin.JpegImageFile.load
+
+    def spy(self):
+        loaded.append(self.size)
+        return real_load(self)
+
+    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "load", spy)
+    data = encode(garment((20000, 400), box=(0.45, 0.1, 0.55, 0.9)), "JPEG", quality=80)
+    thumb = uploads._original_thumbnail(data)
+    assert thumb is not None and thumb.size == (uploads.THUMB, 6)
+    assert loaded and max(max(size) for size in loaded) <= 20000 // 8

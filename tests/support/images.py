@@ -9,7 +9,11 @@ Pictures (all deterministic; they share ``composite``, a colour laid over a back
                  dyed photo on an off-white gradient (browser tests, bench/bench_ui.py)
 ``render_photo(pixels, rng, ...)`` -> (RGB [H, W, 3], alpha [H, W]): a 28x28 image as a product photo with
                  random scale, margins, background, shadow, tint and noise (bench/photo_variants.py)
-``png_bomb(width, height)``, ``broken_image_bytes()``: hostile files.
+Hostile files: ``png_bomb(width, height, colour=None)`` (a tiny PNG of width x height pixels of one colour),
+``png_with_header(...)`` (a small PNG whose IHDR says anything, even what PNG forbids), ``png_with_chunk(kind,
+payload, count)``, ``jpeg_claiming(size)`` (a small JPEG whose header claims a larger size),
+``broken_image_bytes()``; ``hostile_uploads()`` -> list[ImageCase]: the costliest refused cases and the largest
+images each pixel limit lets through (bench/bench_hostile.py uploads them to a running server).
 
 Upload cases, generated from Pillow and numpy alone (about a second; cached per process):
 
@@ -267,13 +271,14 @@ def _png_chunk(kind: bytes, payload: bytes) -> bytes:
     return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
 
 
-def png_bomb(width: int, height: int) -> bytes:
-    """A valid 8-bit greyscale PNG of width x height black pixels: ~390 KB for 400 MP, made in ~0.1 s.
+def png_bomb(width: int, height: int, colour: tuple[int, int, int] | None = None) -> bytes:
+    """A valid 8-bit PNG of width x height pixels, black greyscale or one RGB colour: ~390 KB for 400 MP
+    of grey, ~160 KB for 7000x7000 of colour, made in ~0.1 s.
 
     Blocks of identical rows are deflated once after a full flush (so the compressed block
     repeats byte for byte), and the zlib header and Adler-32 checksum are written by hand.
     """
-    row = b"\x00" * (width + 1)  # filter byte + pixels
+    row = b"\x00" + (b"\x00" if colour is None else bytes(colour)) * width  # filter byte + pixels
     rows_per_block = max(1, (1 << 20) // len(row))
     while height % rows_per_block:
         rows_per_block -= 1
@@ -288,8 +293,34 @@ def png_bomb(width: int, height: int) -> bytes:
     for _ in range(blocks):
         adler = zlib.adler32(block, adler)
     idat = b"\x78\xda" + body + struct.pack(">I", adler)
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0 if colour is None else 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b"")
+
+
+def png_with_header(
+    width: int = 10, height: int = 10, bit_depth: int = 8, colour_type: int = 0, bad_crc: bool = False
+) -> bytes:
+    """A small PNG whose IHDR says whatever it is given (even what PNG forbids), optionally with a wrong
+    checksum, followed by 10 rows of mid-grey image data."""
+    ihdr = _png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0))
+    if bad_crc:
+        ihdr = ihdr[:-4] + bytes(b ^ 0xFF for b in ihdr[-4:])
+    idat = zlib.compress((b"\x00" + b"\x80" * 10) * 10)
+    return b"\x89PNG\r\n\x1a\n" + ihdr + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b"")
+
+
+def png_with_chunk(kind: bytes, payload: bytes, count: int = 1) -> bytes:
+    """A 10x10 grey PNG with `count` copies of a chunk (a text chunk, say) before its image data."""
+    png = png_with_header()
+    return png[:33] + _png_chunk(kind, payload) * count + png[33:]
+
+
+def jpeg_claiming(size: tuple[int, int] = (7000, 7000)) -> bytes:
+    """A 240x200 garment JPEG whose frame header (SOF0) is rewritten to claim `size`: the scan data is
+    a fraction of what the header promises, and libjpeg would fill the rest with grey without an error."""
+    data = encode(garment(), "JPEG", quality=90)
+    sof = data.index(b"\xff\xc0")
+    return data[: sof + 5] + struct.pack(">HH", size[1], size[0]) + data[sof + 9 :]
 
 
 def _phone_jpeg(size=(4000, 3000), orientation: int = 6) -> bytes:
@@ -304,19 +335,23 @@ def _animated_gif() -> bytes:
     return encode(first, "GIF", save_all=True, append_images=[second], duration=200, loop=0)
 
 
-def _sixteen_bit_png() -> bytes:
-    grey8 = np.asarray(garment((160, 160)).convert("L"), dtype=np.uint16)
+def _sixteen_bit_png(size: tuple[int, int] = (160, 160)) -> bytes:
+    grey8 = np.asarray(garment(size).convert("L"), dtype=np.uint16)
     return encode(Image.fromarray(grey8 * 257), "PNG")  # a true 16-bit greyscale PNG (mode I;16)
 
 
-def _rgba_png() -> bytes:
-    g = garment((200, 200))
-    alpha = Image.new("L", g.size, 0)
+def _cutout(size: tuple[int, int] = (200, 200)) -> Image.Image:
+    """A garment on a fully transparent background (RGBA)."""
+    g = garment(size)
     mask = np.asarray(g.convert("L")) < 128
     alpha = Image.fromarray((mask * 255).astype(np.uint8), "L")
     rgba = Image.new("RGBA", g.size, (0, 0, 0, 0))  # black under full transparency, as many editors store it
     rgba.paste(g, mask=alpha)
-    return encode(rgba, "PNG")
+    return rgba
+
+
+def _rgba_png() -> bytes:
+    return encode(_cutout(), "PNG")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -411,7 +446,7 @@ def error_cases() -> list[ImageCase]:
             png_bomb(10_000, 6_000),
             "error",
             "10000×6000 pixels (60 megapixels)",
-            "a 60 MP PNG (above the app's 50 MP limit, below Pillow's own)",
+            "a 60 MP PNG (above the app's limits, below Pillow's own)",
         ),
         ImageCase(
             "pdf_as_png",
@@ -439,6 +474,96 @@ def error_cases() -> list[ImageCase]:
             "error",
             "not an image this app can read",
             "4 KB of random bytes named .jpg",
+        ),
+        ImageCase(
+            "png_bad_ihdr_checksum",
+            "shirt.png",
+            "image/png",
+            png_with_header(bad_crc=True),
+            "error",
+            "its header chunk (IHDR) fails its checksum",
+            "a PNG whose header chunk's checksum is wrong",
+        ),
+        ImageCase(
+            "png_width_0",
+            "shirt.png",
+            "image/png",
+            png_with_header(width=0),
+            "error",
+            "This PNG has no pixels: its header says 0×10.",
+            "a PNG whose header says it is 0 pixels wide",
+        ),
+        ImageCase(
+            "png_bit_depth_3",
+            "shirt.png",
+            "image/png",
+            png_with_header(bit_depth=3),
+            "error",
+            "3 bits per sample for a greyscale image",
+            "a PNG whose header gives a bit depth PNG does not have",
+        ),
+        ImageCase(
+            "png_huge_text_chunk",
+            "shirt.png",
+            "image/png",
+            png_with_chunk(b"zTXt", b"Comment\x00\x00" + zlib.compress(b" " * (2 << 20), 9)),
+            "error",
+            "a metadata chunk (text or a colour profile) that unpacks to more than 1 MB",
+            "a PNG with a 2 KB text chunk that unpacks to 2 MB (above Pillow's MAX_TEXT_CHUNK)",
+        ),
+        ImageCase(
+            "png_too_much_text",
+            "shirt.png",
+            "image/png",
+            png_with_chunk(b"zTXt", b"Comment\x00\x00" + zlib.compress(b" " * 1_000_000, 9), count=70),
+            "error",
+            "more than 64 MB of text metadata",
+            "a PNG with 70 text chunks of 1 MB each, unpacked (above Pillow's MAX_TEXT_MEMORY)",
+        ),
+        ImageCase(
+            "jpeg_header_claims_7000",
+            "photo.jpg",
+            "image/jpeg",
+            jpeg_claiming((7000, 7000)),
+            "error",
+            "This JPEG is damaged: its header says 7000×7000 pixels",
+            "a 240×200 JPEG whose header claims 7000×7000 (libjpeg would fill the rest with grey)",
+        ),
+        ImageCase(
+            "png_1_by_50m",
+            "strip.png",
+            "image/png",
+            png_bomb(1, 50_000_000),
+            "error",
+            "the limit is 100:1",
+            "a 97 KB PNG of 1×50,000,000 pixels (12 s and 1.4 GB in the CLI before it was refused)",
+        ),
+        ImageCase(
+            "png_7000_one_colour",
+            "red.png",
+            "image/png",
+            png_bomb(7000, 7000, colour=(200, 50, 50)),
+            "error",
+            "7000×7000 pixels (49 megapixels); a PNG is decoded whole, so its limit is 16 megapixels",
+            "a 160 KB single-colour RGB PNG of 7000×7000 (49 MP, under the JPEG limit; ~900 MB in the CLI before)",
+        ),
+        ImageCase(
+            "webp_10mp",
+            "red.webp",
+            "image/webp",
+            encode(Image.new("RGB", (4000, 2500), (200, 50, 50)), "WEBP", lossless=True),
+            "error",
+            "4000×2500 pixels (10 megapixels); a WebP is decoded whole, so its limit is 8 megapixels",
+            "a 452-byte lossless WebP of 10 MP (libwebp's buffer and Pillow's: twice its pixels in memory)",
+        ),
+        ImageCase(
+            "progressive_jpeg_20mp",
+            "grey.jpg",
+            "image/jpeg",
+            encode(Image.new("L", (5000, 4000), 200), "JPEG", quality=75, progressive=True),
+            "error",
+            "a progressive JPEG is decoded whole, so its limit is 16 megapixels",
+            "a 78 KB progressive JPEG of 20 MP (libjpeg keeps every coefficient of a progressive JPEG)",
         ),
         ImageCase(
             "over_upload_cap",
@@ -539,6 +664,79 @@ def valid_cases() -> list[ImageCase]:
             "a JPEG whose name says .png (read by content, not by name)",
         ),
     ]
+
+
+@cache
+def hostile_uploads() -> list[ImageCase]:
+    """What bench/bench_hostile.py uploads: the refused cases that cost the most to look at (the two that
+    took 1.4 GB and ~900 MB before they were refused, bombs, lying headers, 70 MB of text metadata), then the
+    largest image each pixel limit still lets through (16 MP PNG, GIF and progressive JPEG, 8 MP WebP, 50 MP
+    JPEG, a 93:1 JPEG), all of them garments, and a 12 MP phone photo for reference. A few seconds to make."""
+    refused = [
+        case(name)
+        for name in (
+            "png_1_by_50m",
+            "png_7000_one_colour",
+            "bomb_png_400mp",
+            "bomb_png_60mp",
+            "jpeg_header_claims_7000",
+            "truncated_jpeg",
+            "png_too_much_text",
+            "webp_10mp",
+            "progressive_jpeg_20mp",
+        )
+    ]
+    big = (4000, 4000)
+    allowed = [
+        (
+            "png_rgba_16mp",
+            "cutout.png",
+            "image/png",
+            encode(_cutout(big), "PNG"),
+            "a 4000×4000 RGBA PNG, a garment on transparency (16 MP, the PNG limit)",
+        ),
+        ("png_16bit_16mp", "deep.png", "image/png", _sixteen_bit_png(big), "a 4000×4000 16-bit greyscale PNG"),
+        (
+            "gif_16mp",
+            "shirt.gif",
+            "image/gif",
+            encode(garment(big).convert("P", palette=Image.Palette.ADAPTIVE, colors=16), "GIF"),
+            "a 4000×4000 GIF of 16 colours",
+        ),
+        (
+            "webp_rgba_8mp",
+            "cutout.webp",
+            "image/webp",
+            encode(_cutout((2800, 2800)), "WEBP", lossless=True),
+            "a 2800×2800 lossless RGBA WebP (7.8 MP; the WebP limit is 8)",
+        ),
+        (
+            "progressive_cmyk_jpeg_16mp",
+            "print.jpg",
+            "image/jpeg",
+            encode(garment(big).convert("CMYK"), "JPEG", quality=90, progressive=True),
+            "a 4000×4000 progressive CMYK JPEG (libjpeg keeps all its coefficients)",
+        ),
+        (
+            "jpeg_50mp",
+            "big.jpg",
+            "image/jpeg",
+            encode(garment((8600, 5800)), "JPEG", quality=85),
+            "an 8600×5800 JPEG (50 MP, the JPEG limit; decoded at 1/8 scale)",
+        ),
+        (
+            "jpeg_65000x700",
+            "long.jpg",
+            "image/jpeg",
+            encode(garment((65000, 700), box=(0.45, 0.1, 0.55, 0.9)), "JPEG", quality=85),
+            "a 65000×700 JPEG (93:1; decoded at 1/8 scale)",
+        ),
+    ]
+    return (
+        refused
+        + [ImageCase(n, f, m, d, "prediction", None, w) for n, f, m, d, w in allowed]
+        + [case("phone_jpeg_12mp")]
+    )
 
 
 def all_cases() -> list[ImageCase]:
