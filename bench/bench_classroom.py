@@ -37,19 +37,22 @@ MB = 1024 * 1024
 ACCURACY = re.compile(r"Test accuracy\s*:?\s*(\d{1,3}\.\d)\s*%")
 TARGET = 4.0  # the slowest of the class within this many times the session alone
 
-# In the page: the wall-clock time (ms) at which a new "Test accuracy" message appears.
-_WATCH = """() => {
+# In the page: the wall-clock time (ms) at which a new success message matching the pattern appears.
+_WATCH = """(pattern) => {
     window.__done = null;
+    const re = new RegExp(pattern);
     const seen = new Set([...document.querySelectorAll('[data-testid="stAlertContentSuccess"]')].map(n => n.innerText));
     const check = () => {
         for (const n of document.querySelectorAll('[data-testid="stAlertContentSuccess"]')) {
-            if (/Test accuracy/.test(n.innerText) && !seen.has(n.innerText) && window.__done === null) {
+            if (re.test(n.innerText) && !seen.has(n.innerText) && window.__done === null) {
                 window.__done = {t: Date.now(), text: n.innerText};
             }
         }
     };
     new MutationObserver(check).observe(document.body, {subtree: true, childList: true, characterData: true});
 }"""
+SOFTMAX_DONE = r"Finished 10 epochs.*Test accuracy"
+CNN_DONE = r"Finished 1 epochs.*Test accuracy"
 
 
 def open_session(browser, url: str, page_title: str = "Train"):
@@ -67,10 +70,10 @@ def choose_cnn_for_one_epoch(page) -> None:
     e.set_epochs(page, "Home")  # the minimum: 1 epoch
 
 
-def press_train(pages: list) -> list[float]:
-    """Click Train on every page in turn (each page watches for its new "Test accuracy"); the click times."""
+def press_train(pages: list, done: str = SOFTMAX_DONE) -> list[float]:
+    """Click Train on every page in turn (each page watches for its new message matching `done`); the click times."""
     for page in pages:
-        page.evaluate(_WATCH)
+        page.evaluate(_WATCH, done)
     clicked = []
     for page in pages:
         clicked.append(time.time())
@@ -105,12 +108,15 @@ def visit_browse_and_upload(browser, url: str, photo: bytes) -> tuple[float, flo
         ctx.close()
 
 
-def memory(pids: list[int]) -> tuple[int, int]:
-    rss = pss = 0
+def memory(pids: list[int]) -> tuple[int, int, int]:
+    """(RSS summed, PSS summed) of the servers' process trees, and the servers' own RSS (without their workers)."""
+    import psutil
+
+    rss = pss = own = 0
     for pid in pids:
         r, p, _ = tree_memory(pid)
-        rss, pss = rss + r, pss + p
-    return rss, pss
+        rss, pss, own = rss + r, pss + p, own + psutil.Process(pid).memory_info().rss
+    return rss, pss, own
 
 
 def measure(browser, label: str, url: str, pids: list[int], n: int, photo: bytes, cnn: bool = True) -> dict:
@@ -136,7 +142,7 @@ def measure(browser, label: str, url: str, pids: list[int], n: int, photo: bytes
         r["idle_visit"] = visit_browse_and_upload(browser, url, photo)
         for p in pages:
             choose_cnn_for_one_epoch(p)
-        clicked = press_train(pages)
+        clicked = press_train(pages, CNN_DONE)
         r["busy_visit"] = visit_browse_and_upload(browser, url, photo)
         cnn = wait_accuracies(pages, clicked)
         r["cnn"] = cnn
@@ -174,11 +180,11 @@ def cnn_row(r: dict) -> str:
 
 def memory_row(r: dict) -> str:
     if r["mem_before"] is None:
-        return f"| {r['label']} | — | — | — |"
-    (b, bp), (a, ap), (p, pp) = r["mem_before"], r["mem_after"], r["mem_peak"]
+        return f"| {r['label']} | — | — | — | — |"
+    (b, bp, bo), (a, ap, ao), (p, pp) = r["mem_before"], r["mem_after"], r["mem_peak"]
     return (
         f"| {r['label']} | {b / MB:.0f} MB ({bp / MB:.0f}) | {a / MB:.0f} MB ({ap / MB:.0f}) "
-        f"| {p / MB:.0f} MB ({pp / MB:.0f}) |"
+        f"| {p / MB:.0f} MB ({pp / MB:.0f}) | {bo / MB:.0f} → {ao / MB:.0f} MB |"
     )
 
 
@@ -203,8 +209,8 @@ def report(results: list[dict], n: int, load: str, command: str) -> list[str]:
         "",
         "Memory of the server process trees (server, forkserver and training workers), RSS summed (PSS summed in "
         "brackets: shared pages counted once):\n",
-        "| deployment | before | after the softmax class | peak |",
-        "|---|---|---|---|",
+        "| deployment | before | after the softmax class | peak | the server process alone, before → after |",
+        "|---|---|---|---|---|",
         *(memory_row(r) for r in results),
         "",
     ]

@@ -14,7 +14,7 @@ import json
 import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from . import __name__ as _pkg
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
@@ -36,18 +36,20 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_UNUSABLE, f"{self.prog}: error: {message}\n")
 
 
-def _positive_int(s: str) -> int:
-    v = int(s)
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {s}")
-    return v
+def _int_at_least(low: int) -> Callable[[str], int]:
+    """An argparse type: a whole number, at least `low`."""
+
+    def parse(s: str) -> int:
+        v = int(s)
+        if v < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {s}")
+        return v
+
+    parse.__name__ = "int"  # argparse names the type in "invalid int value: 'x'"
+    return parse
 
 
-def _non_negative_int(s: str) -> int:
-    v = int(s)
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {s}")
-    return v
+_positive_int, _non_negative_int = _int_at_least(1), _int_at_least(0)
 
 
 def build_parser() -> argparse.ArgumentParser:

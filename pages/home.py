@@ -4,6 +4,7 @@ import streamlit as st
 
 from fmnist_lib import CLASSES
 from lab_ui import layout, resources
+from lab_ui.text import plain
 
 layout.ensure_entry_point()
 st.title(":material/checkroom: Fashion-MNIST softmax lab — Home")
@@ -56,6 +57,8 @@ st.markdown(
     f"({', '.join(CLASSES)}). **{len(data.train_labels):,} training** and "
     f"**{len(data.test_labels):,} test** images, read from `{data.source}`."
 )
+for note in data.notes:  # a data folder named in FMNIST_DATA that was not used, say
+    st.warning(plain(note), icon=":material/folder_off:")
 
 st.subheader("The active model")
 layout.active_model_line()
