@@ -49,7 +49,9 @@ _WATCH = """(pattern) => {
             }
         }
     };
-    new MutationObserver(check).observe(document.body, {subtree: true, childList: true, characterData: true});
+    if (window.__watch) window.__watch.disconnect();  // an earlier phase's watch
+    window.__watch = new MutationObserver(check);
+    window.__watch.observe(document.body, {subtree: true, childList: true, characterData: true});
 }"""
 SOFTMAX_DONE = r"Finished 10 epochs.*Test accuracy"
 CNN_DONE = r"Finished 1 epochs.*Test accuracy"

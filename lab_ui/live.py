@@ -17,7 +17,7 @@ from . import charts, controls, divergence, state, training
 from .text import plain
 
 CHART_CAPTION = (
-    "Left: the training loss (cross-entropy, lower is better) averaged over each epoch. Right: "
+    "The charts below. Left: the training loss (cross-entropy, lower is better) averaged over each epoch. Right: "
     "accuracy on the training images seen during the epoch and on the 10,000 test images after it. "
     "Grey lines: chance (10%), human performance (83.5%) and the best linear classifier of the "
     "Fashion-MNIST benchmark (84.2%). "
@@ -40,6 +40,8 @@ def panel() -> None:
         "falls outside and is named in a note. Off, the axis runs from 0 to 100%.",
         **state.bind(state.ACC_ZOOM, True),
     )
+    if busy or state.runs():
+        st.caption(CHART_CAPTION + charts.HUMAN_NOTE)  # outside the fragment: static text, not redrawn every tick
     st.fragment(run_every=training.TICK_SECONDS if busy else None)(_live)(busy)
 
 
@@ -70,8 +72,10 @@ def _live(busy: bool) -> None:
     else:
         with slot.container():
             _ending(lab_run)
-    draw_history(st.empty(), [(lab_run.name, run.history)], target)
-    st.caption(CHART_CAPTION + charts.HUMAN_NOTE)
+    if run.history:
+        draw_history(st.empty(), [(lab_run.name, run.history)], target)
+    else:
+        st.caption("The loss and accuracy curves appear here after the first epoch.")
     if run.kind == "softmax":
         with st.expander("The 10 class templates (rows of W)", expanded=True):
             draw_templates(run)
