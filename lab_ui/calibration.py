@@ -29,13 +29,12 @@ def _default_calibration(_data: FashionMNIST) -> Calibration:
 def for_run(run: TrainingRun, run_id: int | None, data: FashionMNIST) -> Calibration:
     if run_id is None:
         return _default_calibration(data)
-    key = (run_id, run.steps, run.epochs_done)
-    memo = st.session_state.get(state.CALIBRATION_MEMO)
-    if memo is None or memo[0] != key:
+
+    def make() -> Calibration:
         with st.spinner("Measuring calibration on the test images…"):
-            memo = (key, _calibrate(run, data))
-        st.session_state[state.CALIBRATION_MEMO] = memo
-    return memo[1]
+            return _calibrate(run, data)
+
+    return state.memo(state.CALIBRATION_MEMO, (run_id, run.steps, run.epochs_done), make)
 
 
 def reliability_chart(rel: Reliability, title: str) -> alt.LayerChart:

@@ -131,8 +131,11 @@ def draw_history(slot, named_histories, max_epoch: int | None = None, memo: str 
     """The loss and accuracy charts side by side in `slot` (an st.empty).
     The accuracy axis is zoomed to the curves when the Train page's toggle says so."""
     zoom = bool(state.get(state.ACC_ZOOM, True))
-    key = (memo, tuple((name, len(h), h[-1].examples if h else 0) for name, h in named_histories), max_epoch, zoom)
-    loss, acc = _memo(key, lambda: charts.history_specs(named_histories, max_epoch, zoom=zoom))
+    # The charts change only with a new epoch: made once per state of the histories (the panel redraws every tick).
+    key = (tuple((name, len(h), h[-1].examples if h else 0) for name, h in named_histories), max_epoch, zoom)
+    loss, acc = state.memo(
+        f"{state.LIVE_MEMO}.{memo}", key, lambda: charts.history_specs(named_histories, max_epoch, zoom=zoom)
+    )
     with slot.container():
         c1, c2 = st.columns(2)
         c1.vega_lite_chart(spec=loss, width="stretch")
@@ -144,18 +147,8 @@ def draw_templates(run: TrainingRun) -> None:
         grid = charts.labelled_grid(charts.signed_images(templates(run.classifier()), factor=3), list(run.classes))
         return charts.png_bytes(grid), grid.shape[1]
 
-    png, width = _memo(("templates", id(run), run.steps, run.epochs_done), make)
+    png, width = state.memo(state.LIVE_MEMO + ".templates", (id(run), run.steps, run.epochs_done), make)
     st.image(png, width=width)
-
-
-def _memo(key: tuple, make):
-    """The value for `key`, made once while the key stays the same: the live panel redraws twice a second,
-    its charts and templates change only with a new epoch (one memo per kind, in the session)."""
-    memo = st.session_state.setdefault(state.LIVE_MEMO, {})
-    kind = key[0]
-    if kind not in memo or memo[kind][0] != key:
-        memo[kind] = (key, make())
-    return memo[kind][1]
 
 
 def show_notice(lab_run: state.LabRun) -> None:

@@ -171,9 +171,8 @@ def predictions(run: TrainingRun, run_id: int | None) -> TestPredictions:
         default_run()
         return _get(DEFAULT_PREDICTIONS, "Predicting the test set (once per server)…")
     data = dataset()
-    memo_key = (run_id, run.steps, run.epochs_done)
-    memo = st.session_state.get(state.PRED_MEMO)
-    if memo is None or memo[0] != memo_key:
-        memo = (memo_key, predict_test_set(run.classifier(), data.test_images, data.test_labels))
-        st.session_state[state.PRED_MEMO] = memo
-    return memo[1]
+    return state.memo(
+        state.PRED_MEMO,
+        (run_id, run.steps, run.epochs_done),
+        lambda: predict_test_set(run.classifier(), data.test_images, data.test_labels),
+    )

@@ -21,6 +21,7 @@ Two kinds of state live in ``st.session_state`` (per browser session):
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -256,3 +257,13 @@ def set_active(run_id: int | None) -> None:
 
 def job() -> TrainJob | None:
     return st.session_state.get(JOB)
+
+
+def memo(name: str, key: Any, make: Callable[[], Any]) -> Any:
+    """The value `make()` gave for `key`, kept in session state under `name` until the key changes (one
+    value per name: the last model state's predictions, say)."""
+    kept = st.session_state.get(name)
+    if kept is None or kept[0] != key:
+        kept = (key, make())
+        st.session_state[name] = kept
+    return kept[1]
