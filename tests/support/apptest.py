@@ -44,31 +44,30 @@ def job(at: AppTest):
     return at.session_state[state.JOB] if state.JOB in at.session_state else None  # noqa: SIM401 (no .get)
 
 
-def train_until_done(at: AppTest, timeout: float = 300) -> AppTest:
-    """Rerun the app, as the live panel's timer would, until the session's job is over."""
+def rerun_until(at: AppTest, done, timeout: float, failure: str) -> AppTest:
+    """Rerun the app, as the live panel's timer would, until `done(at)` or the session's job is over."""
     deadline = time.monotonic() + timeout
-    while job(at) is not None:
+    while job(at) is not None and not done(at):
         if time.monotonic() > deadline:
-            pytest.fail(f"Training did not finish within {timeout} s")
-        time.sleep(0.2)
-        at.run()
-        assert_ok(at)
-    return at
-
-
-def wait_for_epochs(at: AppTest, epochs: int, timeout: float = 120) -> AppTest:
-    """Rerun the app until the training run of the session has `epochs` epochs (or its job is over)."""
-    deadline = time.monotonic() + timeout
-    while job(at) is not None:
-        lab_run = next(r for r in at.session_state[state.RUNS] if r.id == job(at).run_id)
-        if lab_run.run.epochs_done >= epochs:
-            break
-        if time.monotonic() > deadline:
-            pytest.fail(f"No {epochs} epoch(s) within {timeout} s")
+            pytest.fail(f"{failure} within {timeout} s")
         time.sleep(0.1)
         at.run()
         assert_ok(at)
     return at
+
+
+def train_until_done(at: AppTest, timeout: float = 300) -> AppTest:
+    return rerun_until(at, lambda _: False, timeout, "Training did not finish")
+
+
+def wait_for_epochs(at: AppTest, epochs: int, timeout: float = 120) -> AppTest:
+    """Until the session's training run has `epochs` epochs (or its job is over)."""
+
+    def enough(at: AppTest) -> bool:
+        lab_run = next(r for r in at.session_state[state.RUNS] if r.id == job(at).run_id)
+        return lab_run.run.epochs_done >= epochs
+
+    return rerun_until(at, enough, timeout, f"No {epochs} epoch(s)")
 
 
 def texts(elements) -> list[str]:
