@@ -24,32 +24,41 @@ Everything here trains live on this computer's CPU, in seconds.
 )
 
 st.subheader("What each page does")
-c1, c2, c3, c4 = st.columns(4)
-with c1:
-    st.page_link("pages/train.py", label="**Train** a model", icon=":material/model_training:")
-    st.caption(
+PAGES = [  # (page, link label, icon, what it does)
+    (
+        "pages/train.py",
+        "**Train** a model",
+        ":material/model_training:",
         "Pick the model (softmax regression or a small CNN), learning rate, epochs, batch size and "
         "optimizer; watch the loss and accuracy curves and the class templates as it learns; "
-        "compare runs, download or load checkpoints."
-    )
-with c2:
-    st.page_link("pages/browse.py", label="**Browse** predictions", icon=":material/grid_view:")
-    st.caption(
+        "compare runs, download or load checkpoints.",
+    ),
+    (
+        "pages/browse.py",
+        "**Browse** predictions",
+        ":material/grid_view:",
         "Random test images with the model's guess and confidence; its mistakes; the confusion "
-        "matrix and per-class accuracy — click a cell to see those images."
-    )
-with c3:
-    st.page_link("pages/upload.py", label="**Upload** a photo", icon=":material/photo_camera:")
-    st.caption(
+        "matrix and per-class accuracy — click a cell to see those images.",
+    ),
+    (
+        "pages/upload.py",
+        "**Upload** a photo",
+        ":material/photo_camera:",
         "Your own photo (or the camera), turned step by step into a 28×28 Fashion-MNIST-style "
-        "image, with the Top-3 classes and, for softmax, which pixels pushed the model to each."
-    )
-with c4:
-    st.page_link("pages/softmax.py", label="**Inside softmax**", icon=":material/functions:")
-    st.caption(
+        "image, with the Top-3 classes and, for softmax, which pixels pushed the model to each.",
+    ),
+    (
+        "pages/softmax.py",
+        "**Inside softmax**",
+        ":material/functions:",
         "One image followed through the model with the real numbers: logits, softmax, the loss computed "
-        "three ways, why it is stable (log-sum-exp), the gradient p − onehot(y) and one SGD step."
-    )
+        "three ways, why it is stable (log-sum-exp), the gradient p − onehot(y) and one SGD step.",
+    ),
+]
+for column, (path, label, icon, what) in zip(st.columns(len(PAGES)), PAGES, strict=True):
+    with column:
+        st.page_link(path, label=label, icon=icon)
+        st.caption(what)
 
 st.subheader("The data")
 st.markdown(

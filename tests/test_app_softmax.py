@@ -11,6 +11,7 @@ from lab_ui import state
 from tests.support.apptest import assert_ok, open_page, set_widget, texts, train_until_done, upload_checkpoint
 from tests.support.data import make_tiny_data
 from tests.support.images import encode, garment
+from tests.support.inside import KEY_FORMULAS
 
 pytestmark = pytest.mark.integration
 
@@ -32,13 +33,7 @@ def check_page(at, softmax: bool) -> None:
     assert_ok(at)
     assert not at.exception
     formulas = " ".join(texts(at.latex))
-    for tex in (
-        r"z = W x + b",
-        r"\frac{e^{z_c}}",
-        r"L = -\log p_y",
-        r"m + \log \sum_j e^{z_j - m}",
-        r"p_c - \mathbb{1}",
-    ):
+    for tex in KEY_FORMULAS:
         assert tex in formulas
     assert len(set(losses(at))) == 1, losses(at)
     table = probs_table(at)

@@ -12,6 +12,7 @@ import re
 import pytest
 
 from tests.support.images import garment_photo
+from tests.support.inside import KEY_FORMULAS
 from tests.support.server import (
     ERROR,
     SCREENSHOTS,
@@ -60,13 +61,7 @@ def test_formulas_losses_and_the_naive_stable_contrast(page):
     main.locator(".katex").first.wait_for(state="visible")
     assert main.locator(".katex-display").count() >= 8, "each step has its formula"
     formulas = " ".join(main.locator(".katex-display .katex-mathml annotation").all_text_contents())
-    for tex in (
-        r"z = W x + b",
-        r"\frac{e^{z_c}}",
-        r"L = -\log p_y",
-        r"m + \log \sum_j e^{z_j - m}",
-        r"p_c - \mathbb{1}",
-    ):
+    for tex in KEY_FORMULAS:
         assert tex in formulas, f"missing formula {tex!r}"
     losses = _losses(page)
     assert len(set(losses)) == 1 and re.fullmatch(r"\d+\.\d{6}", losses[0]), losses
