@@ -7,6 +7,7 @@ import streamlit as st
 from fmnist_lib import checkpoint_bytes
 
 from . import charts, live, state
+from .text import plain
 
 
 def draw(busy: bool) -> None:
@@ -17,7 +18,7 @@ def draw(busy: bool) -> None:
     training_id = state.job().run_id if busy else None
     rows = [
         {
-            "run": r.name,
+            "run": plain(r.name),  # st.table renders Markdown: a checkpoint's file name is shown as text
             "status": "training" if r.id == training_id else r.run.status,
             "epochs": r.run.epochs_done,
             "test accuracy": f"{r.run.test_acc:.1%}" if r.run.test_acc is not None else "—",
@@ -26,7 +27,7 @@ def draw(busy: bool) -> None:
         }
         for r in lab_runs
     ]
-    st.dataframe(rows, hide_index=True, width="stretch")
+    st.table(rows, border="horizontal")  # static HTML: lighter to draw than a data grid, for a handful of runs
     _compare(lab_runs, busy)
     _downloads(lab_runs, busy)
 

@@ -244,7 +244,7 @@ def test_runs_are_kept_and_compared():
     assert len(ids) == 2
     assert at.multiselect[0].label == "Compare runs" and at.multiselect[0].value == ids
     assert len(at.get("vega_lite_chart")) >= 4  # the latest run's two charts and the overlay's two
-    table = at.dataframe[0].value
+    table = at.table[0].value
     assert list(table["epochs"]) == [1, 1]
 
 
@@ -318,6 +318,17 @@ def test_a_checkpoint_file_name_is_shown_as_text_not_markdown():
     upload_checkpoint(at, "**x** :red[y].pt", b"junk")
     assert_ok(at)
     assert any(r"\*\*x\*\* \:red\[y\].pt" in t and "was refused" in t for t in texts(at.error))
+
+
+def test_a_loaded_checkpoints_name_is_text_in_the_run_table(real_data):
+    """The run table (st.table renders Markdown) shows a run named after its file as text."""
+    at = open_page("pages/train.py")
+    run = TrainingRun(default_config("softmax", epochs=1))
+    run.fit(real_data)
+    upload_checkpoint(at, "[x](http://example.invalid) **b**.pt", checkpoint_bytes(run))
+    assert_ok(at)
+    (name,) = list(at.table[0].value["run"])
+    assert r"\[x\](http\://example.invalid) \*\*b\*\*.pt" in name
 
 
 def test_the_final_message_belongs_to_the_run_shown():
