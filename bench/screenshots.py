@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 from pathlib import Path
 
 from tests.support import server as e
@@ -39,35 +38,6 @@ def set_seed(page, seed: int) -> None:
     box.fill(str(seed))
     box.press("Enter")
     e.wait_idle(page)
-
-
-def set_optimizer(page, title: str, attempts: int = 3) -> None:
-    """Pick `title` in the Optimizer box, and check the box shows it.
-
-    The list is a popover that closes when the page scrolls, so a click that first scrolls the box into
-    view could open it and have it closed at once (the Adam pick used to time out there): scroll first,
-    let it settle, click the text field, and open the list with the keyboard if it is still closed.
-    """
-    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
-
-    field = page.locator('[data-testid="stSelectbox"]').filter(has_text="Optimizer").locator('input[role="combobox"]')
-    option = page.get_by_role("option").filter(has_text=re.compile(rf"^{re.escape(title)}$"))
-    for _ in range(attempts):
-        e.wait_idle(page)
-        field.scroll_into_view_if_needed()
-        page.wait_for_timeout(300)
-        field.click()
-        if field.get_attribute("aria-expanded") != "true":
-            page.keyboard.press("ArrowDown")
-        try:
-            option.first.click(timeout=10_000)
-        except PlaywrightTimeoutError:
-            page.keyboard.press("Escape")
-            continue
-        e.wait_idle(page)
-        if field.input_value() == title:
-            return
-    raise RuntimeError(f"could not pick {title!r} in the Optimizer box (it shows {field.input_value()!r})")
 
 
 def train(page, n_done: int, timeout: float = 300.0) -> None:
@@ -99,7 +69,7 @@ def shoot(browser, srv, screen: str, out: Path) -> list[Path]:
         train(page, 1)
         set_seed(page, 1)
         train(page, 2)
-        set_optimizer(page, "Adam")
+        e.choose_option(page, "Optimizer", "Adam")
         train(page, 3)
         saved.append(e.screenshot(page, out / f"train{suffix}.png"))
         e.goto_page(page, "Browse")

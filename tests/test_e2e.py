@@ -33,6 +33,7 @@ from tests.support.server import (
     SUCCESS,
     StreamlitServer,
     browser_marks,
+    choose_option,
     clear_upload,
     click_button,
     exceptions_on_page,
@@ -244,6 +245,26 @@ def test_upload_other_formats(session, fmt):
 
 
 INFO = '[data-testid="stAlertContentInfo"]'
+
+
+def test_train_controls_are_neither_cut_nor_wrapped(session):
+    """Issue 12's cosmetics, on a 1400 px desktop: the Optimizer box shows "SGD with momentum" whole and the
+    schedule's options sit on one line."""
+    page = session.page
+    goto_page(page, "Train")
+    choose_option(page, "Optimizer", "SGD with momentum")
+    field = page.locator('[data-testid="stSelectbox"]').filter(has_text="Optimizer").locator('input[role="combobox"]')
+    assert field.evaluate("el => el.scrollWidth <= el.clientWidth"), "the optimizer's name is cut"
+    options = (
+        page.locator('[data-testid="stRadio"]')
+        .filter(has_text="Learning-rate schedule")
+        .locator('[role="radiogroup"] label')
+    )
+    tops = {round(options.nth(i).bounding_box()["y"]) for i in range(options.count())}
+    assert options.count() == 3 and len(tops) == 1, f"the schedule's options wrap: tops {sorted(tops)}"
+    click_button(page, "Reset")  # the next tests start from the defaults
+    wait_idle(page)
+    session.assert_healthy()
 
 
 def test_stop_continue_and_leaving_the_page(session):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -353,6 +354,35 @@ def choose_model(page, title: str) -> None:
     """Pick a model on the Train page's Model radio ("Softmax regression", "Small CNN")."""
     page.locator('[data-testid="stRadio"]').filter(has_text="Model").get_by_text(title, exact=True).click()
     wait_idle(page)
+
+
+def choose_option(page, box: str, title: str, attempts: int = 3) -> None:
+    """Pick `title` in the selectbox labelled `box`, and check the box shows it.
+
+    The list is a popover that closes when the page scrolls, so a click that first scrolls the box into
+    view could open it and have it closed at once (the Adam pick used to time out there): scroll first,
+    let it settle, click the text field, and open the list with the keyboard if it is still closed.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    field = page.locator('[data-testid="stSelectbox"]').filter(has_text=box).locator('input[role="combobox"]')
+    option = page.get_by_role("option").filter(has_text=re.compile(rf"^{re.escape(title)}$"))
+    for _ in range(attempts):
+        wait_idle(page)
+        field.scroll_into_view_if_needed()
+        page.wait_for_timeout(300)
+        field.click()
+        if field.get_attribute("aria-expanded") != "true":
+            page.keyboard.press("ArrowDown")
+        try:
+            option.first.click(timeout=10_000)
+        except PlaywrightTimeoutError:
+            page.keyboard.press("Escape")
+            continue
+        wait_idle(page)
+        if field.input_value() == title:
+            return
+    raise RuntimeError(f"could not pick {title!r} in the {box} box (it shows {field.input_value()!r})")
 
 
 def click_button(page, label: str, timeout: float = 60.0, exact: bool = True) -> None:
