@@ -68,10 +68,10 @@ class TrainConfig:
 
 DEFAULT_CONFIGS = {
     "softmax": TrainConfig(),  # the tutorial's settings
-    # Adam with BatchNorm, 6 one-cycle epochs, trained on mirror images too: the best trade of test
-    # accuracy and time in bench/bench_cnn_sweep.py (shifts and rescaling cost ~1 point of test accuracy).
+    # Adam with BatchNorm, 5 one-cycle epochs peaking at 4e-3, trained on mirror images too: the cheapest
+    # row of bench/bench_cnn_sweep.py at >= 92% (shifts and rescaling cost ~1 point of test accuracy).
     "cnn": TrainConfig(
-        model="cnn", lr=2e-3, epochs=6, batch_size=128, optimizer="adam", schedule="onecycle", augment="mirror"
+        model="cnn", lr=4e-3, epochs=5, batch_size=128, optimizer="adam", schedule="onecycle", augment="mirror"
     ),
 }
 
