@@ -320,12 +320,10 @@ def test_a_checkpoint_file_name_is_shown_as_text_not_markdown():
     assert any(r"\*\*x\*\* \:red\[y\].pt" in t and "was refused" in t for t in texts(at.error))
 
 
-def test_a_loaded_checkpoints_name_is_text_in_the_run_table(real_data):
+def test_a_loaded_checkpoints_name_is_text_in_the_run_table(trained_softmax):
     """The run table (st.table renders Markdown) shows a run named after its file as text."""
     at = open_page("pages/train.py")
-    run = TrainingRun(default_config("softmax", epochs=1))
-    run.fit(real_data)
-    upload_checkpoint(at, "[x](http://example.invalid) **b**.pt", checkpoint_bytes(run))
+    upload_checkpoint(at, "[x](http://example.invalid) **b**.pt", checkpoint_bytes(trained_softmax))
     assert_ok(at)
     (name,) = list(at.table[0].value["run"])
     assert r"\[x\](http\://example.invalid) \*\*b\*\*.pt" in name
