@@ -18,6 +18,8 @@ import math
 import os
 import re
 import stat
+import threading
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from struct import error as struct_error
 from typing import BinaryIO
@@ -43,6 +45,11 @@ PIXEL_LIMITS = {
 }
 MAX_ASPECT = 100  # the long side over the short one: a 100:1 strip still works, no garment photo comes near
 WORK_SIZE = 512  # the longest side the pipeline works at (and the Stage images' size)
+# A full-size decode of more pixels than this (a 16 MP PNG holds ~150 MB until it is shrunk to WORK_SIZE)
+# waits for the one before it to finish, so a class uploading at once cannot add those buffers up in one
+# server process (bench/results/hostile_uploads.md). A JPEG is decoded reduced (draft) and never waits.
+LARGE_DECODE_PIXELS = 4_000_000
+_LARGE_DECODES = threading.BoundedSemaphore(1)
 ACCEPTED = "PNG, JPEG, WebP, GIF or BMP"
 # Pillow format names we decode; Pillow opens MPO (what some phones write) as part of JPEG.
 ALLOWED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP")  # JPEG includes MPO (phones)
@@ -417,12 +424,23 @@ def _upright(img: Image.Image, orientation: int, steps: list[str]) -> Image.Imag
     return img.transpose(method)
 
 
+def _one_large_decode_at_a_time(data: bytes) -> AbstractContextManager:
+    """The slot a large full-size decode takes (see LARGE_DECODE_PIXELS); nothing for the others."""
+    fmt = _sniff(data)
+    size = _probe_size(data, fmt) if fmt not in (None, "JPEG") else None
+    if size is None or size[0] * size[1] <= LARGE_DECODE_PIXELS:
+        return nullcontext()
+    return _LARGE_DECODES
+
+
 def open_image(src: bytes | str | os.PathLike | BinaryIO) -> Decoded:
     """Read and decode an image safely. Raises ImageError, with a message for the user, for unusable input."""
     steps: list[str] = []
-    img, title, stored, orientation = _load(_read_bytes(src), WORK_SIZE, steps)
-    raw = reduce_image(img.convert("L") if img.mode not in ("L",) else img)
-    image = _upright(_work_image(img, steps), orientation, steps)
+    data = _read_bytes(src)
+    with _one_large_decode_at_a_time(data):  # until the full-size image is shrunk
+        img, title, stored, orientation = _load(data, WORK_SIZE, steps)
+        raw = reduce_image(img.convert("L") if img.mode not in ("L",) else img)
+        image = _upright(_work_image(img, steps), orientation, steps)
     return Decoded(image=image, raw=raw, format=title, size=stored, steps=steps)
 
 
@@ -430,10 +448,12 @@ def preview_image(src: bytes | str | os.PathLike | BinaryIO, size: int = WORK_SI
     """The image as a viewer shows it, to display: upright, first frame, at most `size` px, in colour with its
     transparency kept ("L", "LA", "RGB" or "RGBA"); read with open_image's checks and bounds (ImageError)."""
     steps: list[str] = []
-    img, _, _, orientation = _load(_read_bytes(src), size, steps)
-    if img.mode.startswith("I") or img.mode == "F":  # 16-bit or float grey: scaled to 8 bits, not clipped
-        img = _to_8bit(img, steps)
-    return _upright(reduce_image(_resamplable(img), size), orientation, steps)
+    data = _read_bytes(src)
+    with _one_large_decode_at_a_time(data):
+        img, _, _, orientation = _load(data, size, steps)
+        if img.mode.startswith("I") or img.mode == "F":  # 16-bit or float grey: scaled to 8 bits, not clipped
+            img = _to_8bit(img, steps)
+        return _upright(reduce_image(_resamplable(img), size), orientation, steps)
 
 
 def decode_image(src: bytes | str | os.PathLike | BinaryIO) -> Image.Image:

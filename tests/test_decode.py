@@ -107,3 +107,42 @@ def test_a_large_16_bit_png_is_scaled_not_clipped():
     assert "16-bit grey scaled to 8 bits (65535 -> 255)." in dec.steps
     a = np.asarray(dec.image.convert("L"))
     assert a.max() >= 240 and a.min() <= 60  # a light background and a dark garment: clipping makes both 255
+
+
+def _png(width: int, height: int) -> bytes:
+    return encode(Image.new("L", (width, height), 200), "PNG")
+
+
+def test_large_full_size_decodes_take_turns_small_ones_and_jpegs_do_not_wait(monkeypatch):
+    """Two sessions' 16 MP PNGs must not hold their full-size buffers at once: one waits for the other."""
+    import threading
+
+    inside, most, lock = [0], [0], threading.Lock()
+    real_reduce = decode.reduce_image
+
+    def counting_reduce(img, size=WORK_SIZE):
+        with lock:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        threading.Event().wait(0.2)  # hold the full-size image a moment, as a slow decode would
+        with lock:
+            inside[0] -= 1
+        return real_reduce(img, size)
+
+    monkeypatch.setattr(decode, "reduce_image", counting_reduce)
+    large = _png(2500, 2000)  # 5 MP, over LARGE_DECODE_PIXELS
+    threads = [threading.Thread(target=open_image, args=(large,)) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert most[0] == 1, "large decodes overlapped"
+
+    most[0] = 0
+    small = [_png(600, 400), encode(Image.new("RGB", (3000, 2000), "white"), "JPEG")]
+    threads = [threading.Thread(target=open_image, args=(data,)) for data in small * 2]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert most[0] >= 2, "small images and JPEGs (decoded reduced) need not wait"
