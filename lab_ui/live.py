@@ -60,6 +60,7 @@ def _live(busy: bool) -> None:
     lab_run = state.find_run(train_job.run_id) if train_job else (state.runs()[-1] if state.runs() else None)
     if lab_run is None:
         st.caption("No run yet: choose settings and press **Train**. The curves appear here, epoch by epoch.")
+        draw_history(st.empty(), [], int(state.get(state.EPOCHS, 10)))  # the axes and the reference lines
         return
     run = lab_run.run
     target = train_job.target_epochs if train_job else max(run.config.epochs, run.epochs_done)
@@ -72,10 +73,9 @@ def _live(busy: bool) -> None:
     else:
         with slot.container():
             _ending(lab_run)
-    if run.history:
-        draw_history(st.empty(), [(lab_run.name, run.history)], target)
-    else:
-        st.caption("The loss and accuracy curves appear here after the first epoch.")
+    # Drawn even before the first epoch (empty axes and the reference lines): the charts stay mounted in the
+    # browser from the page's first view on, instead of being built while a class's runs train.
+    draw_history(st.empty(), [(lab_run.name, run.history)], target)
     if run.kind == "softmax":
         with st.expander("The 10 class templates (rows of W)", expanded=True):
             draw_templates(run)
