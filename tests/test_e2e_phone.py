@@ -201,10 +201,22 @@ def test_browse_fits_with_two_or_more_cards_a_row_and_the_first_images_in_view(p
 
 
 def _matrix(page) -> tuple[object, dict]:
+    """The matrix's cells where they are on the screen, once the page has stopped moving: the cards' images
+    above it load late and push it down (a tap aimed before that lands elsewhere)."""
     chart = page.locator(MAIN).locator(CHART).first
-    chart.scroll_into_view_if_needed()
     page.locator(f"{CHART} g.mark-text.role-mark text").first.wait_for(state="attached")
-    return chart, chart.evaluate(_MATRIX)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=\"stMain\"] img')].every(i => i.complete)"
+    )
+    previous = None
+    for _ in range(20):
+        chart.scroll_into_view_if_needed()
+        m = chart.evaluate(_MATRIX)
+        if m == previous:
+            break
+        previous = m
+        page.wait_for_timeout(250)
+    return chart, m
 
 
 def test_every_count_of_the_confusion_matrix_fits_in_its_cell(phone):
