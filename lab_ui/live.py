@@ -60,7 +60,7 @@ def _live(busy: bool) -> None:
     lab_run = state.find_run(train_job.run_id) if train_job else (state.runs()[-1] if state.runs() else None)
     if lab_run is None:
         st.caption("No run yet: choose settings and press **Train**. The curves appear here, epoch by epoch.")
-        draw_history(st.empty(), [], int(state.get(state.EPOCHS, 10)))  # the axes and the reference lines
+        draw_history([], int(state.get(state.EPOCHS, 10)))  # the axes and the reference lines
         return
     run = lab_run.run
     target = train_job.target_epochs if train_job else max(run.config.epochs, run.epochs_done)
@@ -75,10 +75,10 @@ def _live(busy: bool) -> None:
             _ending(lab_run)
     # Drawn even before the first epoch (empty axes and the reference lines): the charts stay mounted in the
     # browser from the page's first view on, instead of being built while a class's runs train.
-    draw_history(st.empty(), [(lab_run.name, run.history)], target)
+    draw_history([(lab_run.name, run.history)], target)
     if run.kind == "softmax":
         with st.expander("The 10 class templates (rows of W)", expanded=True):
-            draw_templates(run)
+            draw_templates(lab_run)
             st.caption(TEMPLATES_CAPTION)
 
 
@@ -127,8 +127,8 @@ def progress_text(run: TrainingRun, epoch: int, target: int, examples_per_sec: f
     return " · ".join(parts)
 
 
-def draw_history(slot, named_histories, max_epoch: int | None = None, memo: str = "live") -> None:
-    """The loss and accuracy charts side by side in `slot` (an st.empty).
+def draw_history(named_histories, max_epoch: int | None = None, memo: str = "live") -> None:
+    """The loss and accuracy charts side by side.
     The accuracy axis is zoomed to the curves when the Train page's toggle says so."""
     zoom = bool(state.get(state.ACC_ZOOM, True))
     # The charts change only with a new epoch: made once per state of the histories (the panel redraws every tick).
@@ -136,18 +136,19 @@ def draw_history(slot, named_histories, max_epoch: int | None = None, memo: str 
     loss, acc = state.memo(
         f"{state.LIVE_MEMO}.{memo}", key, lambda: charts.history_specs(named_histories, max_epoch, zoom=zoom)
     )
-    with slot.container():
-        c1, c2 = st.columns(2)
-        c1.vega_lite_chart(spec=loss, width="stretch")
-        c2.vega_lite_chart(spec=acc, width="stretch")
+    c1, c2 = st.columns(2)
+    c1.vega_lite_chart(spec=loss, width="stretch")
+    c2.vega_lite_chart(spec=acc, width="stretch")
 
 
-def draw_templates(run: TrainingRun) -> None:
+def draw_templates(lab_run: state.LabRun) -> None:
+    run = lab_run.run
+
     def make() -> tuple[bytes, int]:
         grid = charts.labelled_grid(charts.signed_images(templates(run.classifier()), factor=3), list(run.classes))
         return charts.png_bytes(grid), grid.shape[1]
 
-    png, width = state.memo(state.LIVE_MEMO + ".templates", (id(run), run.steps, run.epochs_done), make)
+    png, width = state.memo(state.LIVE_MEMO + ".templates", (lab_run.id, run.steps, run.epochs_done), make)
     st.image(png, width=width)
 
 

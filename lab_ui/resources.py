@@ -71,6 +71,8 @@ def set_up() -> None:
     Upload) share the cores with them and the browsers; a second spinning torch thread costs more than it
     gives (see fmnist_lib.loop.set_threads)."""
     global _threads_set
+    if _threads_set:  # every script run calls this: no lock once it is done
+        return
     with _set_up:
         if not _threads_set:
             set_threads(int(os.environ.get("FMNIST_THREADS", "1")))

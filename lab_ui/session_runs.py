@@ -44,7 +44,7 @@ def _compare(lab_runs: list[state.LabRun], busy: bool) -> None:
     )
     chosen = [r for r in lab_runs if r.id in picked and r.run.history]
     if len(chosen) >= 2 and not busy:
-        live.draw_history(st.empty(), [(r.name, r.run.history) for r in chosen], memo="compare")
+        live.draw_history([(r.name, r.run.history) for r in chosen], memo="compare")
     else:
         st.caption("Pick two or more runs (with at least one epoch) to overlay their curves.")
 
