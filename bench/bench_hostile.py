@@ -7,7 +7,8 @@ Starts `streamlit run streamlit_app.py` (tests/support/server.py) with its defau
 in a temporary folder (so the server loads it, as after `make data`), opens the Upload page in one browser
 session and uploads, one after another, the files of tests/support/images.hostile_uploads(): the refused
 hostile files that cost the most to look at, then the largest image each pixel limit still lets through.
-A sampler thread reads the RSS of the server process and all its children (psutil) every 20 ms. Each row
+A sampler thread reads the RSS of the server process (psutil) every 20 ms: uploads are decoded there; its
+children, the training workers, never see one (their memory is in bench/bench_classroom.py). Each row
 gives what the page showed, the seconds from handing the file over to that, and the server's RSS before
 the upload and at its peak during it; the verdict compares the peak over all uploads with the README's
 1 GB target for the server. The load average is recorded: the machine is shared with other work.
@@ -16,16 +17,15 @@ the upload and at its peak during it; the verdict compares the peak over all upl
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
+from bench.bench_replica_memory import PeakSampler
 from bench.bench_ui import loadavg, machine
 from tests.support import server as e
 from tests.support.images import ImageCase, encode, garment, hostile_uploads
@@ -33,37 +33,14 @@ from tests.support.images import ImageCase, encode, garment, hostile_uploads
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "hostile_uploads.md"
 MB = 1024 * 1024
-TARGET = 1024 * MB  # the README's memory target for the server (process and children)
+TARGET = 1024 * MB  # the README's memory target for the server process
 
 
-class PeakSampler:
-    """Samples the server's RSS (process + children) every `interval` s in a thread; `peak` since reset()."""
+def server_rss(srv: e.StreamlitServer) -> int:
+    """The server process's own RSS: the one an upload can grow."""
+    import psutil
 
-    def __init__(self, srv: e.StreamlitServer, interval: float = 0.02):
-        self.srv, self.interval = srv, interval
-        self.peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            with contextlib.suppress(Exception):  # a child may vanish between listing and reading it
-                self.peak = max(self.peak, self.srv.rss_bytes())
-            self._stop.wait(self.interval)
-
-    def reset(self) -> int:
-        """Start a new peak from the RSS now; returns that RSS."""
-        now = self.srv.rss_bytes()
-        self.peak = now
-        return now
-
-    def __enter__(self) -> PeakSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
+    return psutil.Process(srv.pid).memory_info().rss
 
 
 def shown(page) -> str:
@@ -119,7 +96,7 @@ def measure(app_dir: Path, cases: list[ImageCase], log: Path) -> dict:
         srv = e.StreamlitServer(log_path=log, cwd=app_dir, env=env).start()
         try:
             srv.wait_healthy(timeout=120)
-            with sync_playwright() as pw, PeakSampler(srv) as sampler:
+            with sync_playwright() as pw, PeakSampler(lambda: server_rss(srv), every=0.02) as sampler:
                 browser = e.launch_chromium(pw)
                 page = e.new_context(browser).new_page()
                 e.open_app(page, srv.url, timeout=120)
@@ -130,7 +107,7 @@ def measure(app_dir: Path, cases: list[ImageCase], log: Path) -> dict:
                 idle = sampler.reset()
                 rows = [upload_one(page, sampler, c) for c in cases]
                 time.sleep(2.0)
-                end = srv.rss_bytes()
+                end = server_rss(srv)
                 browser.close()
         finally:
             srv.stop()
@@ -159,7 +136,7 @@ def write_report(r: dict, path: Path) -> None:
         f"**Load:** load average (1, 5, 15 min) {r['load_start']} at the start and {r['load_end']} at the end, "
         f"on {m['nproc']} CPUs, shared with other work: the seconds are a loaded machine's.",
         "",
-        f"Server RSS (process and children, psutil, sampled every 20 ms): {_mb(r['idle'])} MB with the data "
+        f"Server process RSS (without its training workers, psutil, sampled every 20 ms): {_mb(r['idle'])} MB with the data "
         f"set, the default model and one small upload done; {_mb(r['end'])} MB after the last upload.",
         "",
         f"**Peak over all uploads: {_mb(peak)} MB** ({worst['case'].name}) against the 1 GB target "

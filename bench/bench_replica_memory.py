@@ -18,6 +18,7 @@ import re
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.support import server as e
@@ -41,29 +42,55 @@ def tree_memory(pid: int) -> tuple[int, int, int]:
     return rss, pss, n
 
 
-class Sampler:
-    """Peak RSS/PSS of a process tree, sampled in a thread between start() and stop()."""
+class PeakSampler:
+    """The peak of `measure()` (a number, or a tuple of numbers each peaking on its own), sampled every
+    `every` s in a thread while the `with` block runs; reset() starts a new peak from the value now."""
 
-    def __init__(self, pid: int, every: float = 0.2):
-        self.pid, self.every = pid, every
-        self.peak_rss = self.peak_pss = 0
+    def __init__(self, measure: Callable[[], int | tuple[int, ...]], every: float = 0.2):
+        self.measure, self.every = measure, every
+        self.peak: int | tuple[int, ...] | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            with contextlib.suppress(Exception):
-                rss, pss, _ = tree_memory(self.pid)
-                self.peak_rss, self.peak_pss = max(self.peak_rss, rss), max(self.peak_pss, pss)
+            with contextlib.suppress(Exception):  # a child may vanish between listing and reading it
+                now = self.measure()
+                if self.peak is None:
+                    self.peak = now
+                elif isinstance(now, tuple):
+                    self.peak = tuple(max(p, n) for p, n in zip(self.peak, now, strict=True))
+                else:
+                    self.peak = max(self.peak, now)
             self._stop.wait(self.every)
 
-    def __enter__(self) -> Sampler:
+    def reset(self) -> int | tuple[int, ...]:
+        now = self.measure()
+        self.peak = now
+        return now
+
+    def __enter__(self) -> PeakSampler:
         self._thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
+
+
+class Sampler(PeakSampler):
+    """Peak RSS and PSS of a process tree (summed over the process and its descendants)."""
+
+    def __init__(self, pid: int, every: float = 0.2):
+        super().__init__(lambda: tree_memory(pid)[:2], every)
+
+    @property
+    def peak_rss(self) -> int:
+        return self.peak[0] if self.peak else 0
+
+    @property
+    def peak_pss(self) -> int:
+        return self.peak[1] if self.peak else 0
 
 
 def train(page, model_title: str | None, epochs_key: str | None, timeout: float) -> float:
