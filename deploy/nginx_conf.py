@@ -151,10 +151,12 @@ server {{
 """
 
 
-def render_standalone(site: str, run_dir: Path, as_root: bool = False) -> str:
+def render_standalone(site: str, run_dir: Path, as_root: bool = False, temp_dir: Path | None = None) -> str:
     """A complete nginx.conf around `site` for `nginx -p run_dir -c run_dir/nginx.conf` in the
-    foreground: pid, logs and every temp path in run_dir, nothing from /etc/nginx."""
+    foreground: pid and logs in run_dir, every temp path in temp_dir (default run_dir/tmp), nothing
+    from /etc/nginx. The workers write the temp files: as root they run as nobody, who must reach it."""
     d = Path(run_dir)
+    t = Path(temp_dir) if temp_dir is not None else d / "tmp"
     # As root, nginx's workers drop to an unprivileged user; Debian has nobody:nogroup.
     user = "user nobody nogroup;\n" if as_root else ""
     body = "\n".join("    " + line if line else "" for line in site.splitlines())
@@ -170,11 +172,11 @@ events {{
 }}
 
 http {{
-    client_body_temp_path {d}/tmp/client_body;
-    proxy_temp_path {d}/tmp/proxy;
-    fastcgi_temp_path {d}/tmp/fastcgi;
-    uwsgi_temp_path {d}/tmp/uwsgi;
-    scgi_temp_path {d}/tmp/scgi;
+    client_body_temp_path {t}/client_body;
+    proxy_temp_path {t}/proxy;
+    fastcgi_temp_path {t}/fastcgi;
+    uwsgi_temp_path {t}/uwsgi;
+    scgi_temp_path {t}/scgi;
 
 {body}
 

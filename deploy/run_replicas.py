@@ -148,6 +148,7 @@ class Deployment:
         self.cwd = Path(cwd)
         self.keep_run_dir = run_dir is not None
         self.run_dir = Path(run_dir) if run_dir else Path(tempfile.mkdtemp(prefix="fmnist-replicas-"))
+        self.temp_dir: Path | None = None  # nginx's temp files (start)
         # One secret for every replica (server.cookieSecret signs Streamlit's cookies: a cookie set
         # by one replica must verify on another); new for each run, never written to a file.
         self._secret = secrets.token_hex(32)
@@ -175,10 +176,14 @@ class Deployment:
         if busy:
             raise RuntimeError(f"port(s) already in use: {busy}")
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        (self.run_dir / "tmp").mkdir(exist_ok=True)
         as_root = os.geteuid() == 0
+        # nginx's workers write its temp files (an upload's body, say). As root they run as nobody, who may not
+        # pass through run_dir's parents (a folder made by mktemp -d is 0700): their own folder in the
+        # system's temp folder, removed on stop.
+        self.temp_dir = Path(tempfile.mkdtemp(prefix="fmnist-nginx-")) if as_root else self.run_dir / "tmp"
+        self.temp_dir.mkdir(exist_ok=True)
         if as_root:
-            os.chmod(self.run_dir, 0o711)  # nginx's workers (nobody) reach their temp folders in it
+            os.chmod(self.temp_dir, 0o711)
         # Each replica's own share of the cores for its training workers, unless set outside.
         workers = str(max(1, (os.cpu_count() or 1) // len(self.replica_ports)))
         for i, p in enumerate(self.replica_ports):
@@ -214,7 +219,11 @@ class Deployment:
             self.replicas.append(child)
         listen = f"{self.address}:{self.port}" if self.address else str(self.port)
         conf = self.run_dir / "nginx.conf"
-        conf.write_text(render_standalone(render_site(self.replica_ports, listen), self.run_dir, as_root=as_root))
+        conf.write_text(
+            render_standalone(
+                render_site(self.replica_ports, listen), self.run_dir, as_root=as_root, temp_dir=self.temp_dir
+            )
+        )
         self.lb = Child(
             name="nginx",
             cmd=[self.nginx, "-p", str(self.run_dir), "-c", str(conf), "-e", str(self.run_dir / "nginx-error.log")],
@@ -258,6 +267,8 @@ class Deployment:
                 c.proc.wait(timeout=5)
             c.signal_group(signal.SIGKILL)  # anything the leader left behind in its group
         self.replicas, self.lb = [], None
+        if self.temp_dir is not None and self.temp_dir != self.run_dir / "tmp":
+            shutil.rmtree(self.temp_dir, ignore_errors=True)
         if not self.keep_run_dir:
             shutil.rmtree(self.run_dir, ignore_errors=True)
 
