@@ -98,8 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--mirror",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="average the probabilities of each image and its mirror image, so a shoe pointing right "
-        "is recognised like one pointing left, as every Fashion-MNIST shoe does (default: on)",
+        help="read each image the way Fashion-MNIST's shoes face (left, the heavier heel on the right): "
+        "its mirror image when its weight lies left of its middle, both averaged when it is balanced; "
+        "the JSON's \"view\" says which (default: on)",
     )
     pr.add_argument("--pipeline", choices=("ours", "tutorial"), default="ours", help=argparse.SUPPRESS)
     pr.add_argument("images", nargs="+", metavar="IMAGE")
@@ -247,7 +248,8 @@ def cmd_predict(args) -> int:
             _emit({"file": path, "error": str(e)})
             failed = True
             continue
-        prediction = classifier.predict(pre.pixels, k=args.top, mirror=args.mirror)
+        step = classifier.predict_both_ways(pre.pixels, k=args.top)
+        prediction = step.combined if args.mirror else step.own
         if not bool(prediction.probs.isfinite().all()):  # the model is broken: no ranking means anything
             _emit(
                 {
@@ -259,7 +261,8 @@ def cmd_predict(args) -> int:
             failed = True
             continue
         top = prediction.top(0)
-        _emit({"file": path, "top": top, "mirror": args.mirror})
+        view = {1.0: "image", 0.0: "mirror image", 0.5: "both averaged"}[float(step.own_weight[0])]
+        _emit({"file": path, "top": top, "mirror": args.mirror, **({"view": view} if args.mirror else {})})
     return EXIT_SOME_FAILED if failed else EXIT_OK
 
 

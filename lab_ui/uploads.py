@@ -119,16 +119,31 @@ def draw_steps(steps: list[tuple[str, Image.Image | None, str]]) -> None:
                     st.caption(caption)
 
 
+def mirror_view(step: MirroredPrediction) -> str:
+    """Which view the mirror step used for the first image, and why (its heavier side)."""
+    weight, offset = float(step.own_weight[0]), float(step.offset[0])
+    side = f"its centre of mass is {abs(offset):.1f} px {'right' if offset > 0 else 'left'} of its middle"
+    if weight == 0.0:
+        return (
+            f"It faces right ({side}), unlike every Fashion-MNIST shoe, whose heavier heel is on the right: "
+            "the model reads its mirror image."
+        )
+    if weight == 1.0:
+        return f"It already faces Fashion-MNIST's way ({side}, like a shoe pointing left): the model reads it as it is."
+    return f"It is balanced left to right ({side}), like a top or a bag: the model averages both views."
+
+
 def mirror_effect(step: MirroredPrediction, mirror_on: bool) -> str:
-    """One line under the Top-3: what the image alone, its mirror image and their average say."""
+    """One line under the Top-3: which view the mirror step used, what each view says, and what changed."""
     own, mirrored, combined = (p.top(0)[0] for p in (step.own, step.mirrored, step.combined))
 
     def say(t: dict) -> str:
         return f"{plain(t['label'])} ({t['prob']:.0%})"
 
-    views = f"Your image alone: {say(own)}; its mirror image: {say(mirrored)}; averaged: {say(combined)}."
+    views = f"Your image alone: {say(own)}; its mirror image: {say(mirrored)}; mirror-aware: {say(combined)}."
+    line = f"{mirror_view(step)} {views}"
     if own["index"] == combined["index"]:
-        return views + " The mirror step does not change the answer here."
+        return line + " The mirror step does not change the answer here."
     if mirror_on:
-        return views + f" The mirror step changed the answer: alone, the model would have said {plain(own['label'])}."
-    return views + f" Mirror-aware, the answer would be {plain(combined['label'])}."
+        return line + f" The mirror step changed the answer: alone, the model would have said {plain(own['label'])}."
+    return line + f" Mirror-aware, the answer would be {plain(combined['label'])}."

@@ -48,10 +48,11 @@ uploads.draw_steps([*original, *ours.stages])
 # --- prediction --------------------------------------------------------------------------
 st.subheader("2. What the model says")
 mirror = st.toggle(
-    "Mirror-aware: average with the mirror image",
-    help="Every Fashion-MNIST shoe points left, so a model trained on them can miss a shoe pointing "
-    "right. A garment is the same garment in the mirror, so the model looks at both and averages "
-    "its probabilities. Switch it off to see what the model says about your image alone.",
+    "Mirror-aware: turn it to face Fashion-MNIST's way",
+    help="Every Fashion-MNIST shoe points left, its heavier heel on the right, so a model trained on them "
+    "can miss a shoe pointing right. A garment is the same garment in the mirror: when your garment's "
+    "weight lies left of its middle, the model reads its mirror image; when it is balanced (a top, a bag), "
+    "it averages both views. Switch it off to see what the model says about your image alone.",
     **state.bind(state.MIRROR, True),
 )
 step = clf.predict_both_ways(ours.pixels, k=3)
@@ -62,7 +63,7 @@ with left:
     if mirror:
         st.image(charts.upscale(step.mirrored_images[0].numpy(), 6), caption="Its mirror image", width="stretch")
 with mid:
-    title = "Top-3 classes (image and mirror averaged)" if mirror else "Top-3 classes"
+    title = "Top-3 classes (mirror-aware)" if mirror else "Top-3 classes"
     st.altair_chart(charts.bar_chart([t["label"] for t in top], [t["prob"] for t in top], title), width="stretch")
     st.success(f"Predicted: **{plain(top[0]['label'])}** ({top[0]['prob']:.1%})")
     st.caption(uploads.mirror_effect(step, mirror))

@@ -7,7 +7,13 @@ import pytest
 import torch
 
 from fmnist_lib import CLASSES, TrainingRun, default_config
-from fmnist_lib.inference import Classifier, confusion_matrix, softmax_with_temperature
+from fmnist_lib.inference import (
+    Classifier,
+    confusion_matrix,
+    heavier_side,
+    own_view_weight,
+    softmax_with_temperature,
+)
 from fmnist_lib.models import SoftmaxRegression
 from fmnist_lib.scaling import UNIT, InputScaling
 
@@ -76,26 +82,54 @@ def test_eval_mode_restored_after_prediction(tiny_data):
     assert run.model.training
 
 
-def test_mirror_aware_prediction_averages_the_image_and_its_mirror():
+def _boot(right_heavy: bool = True) -> torch.Tensor:
+    """A tiny boot facing left like Fashion-MNIST's: a sole across, the shaft on the right. uint8 [28, 28]."""
+    img = torch.zeros(28, 28, dtype=torch.uint8)
+    img[18:24, 0:28] = 200  # the sole, the full width
+    img[4:18, 16:28] = 255  # the shaft, heavier on the right
+    return img if right_heavy else img.flip(-1)
+
+
+def test_heavier_side_measures_the_centre_of_mass_against_the_box():
+    boot = _boot()
+    symmetric = torch.zeros(28, 28, dtype=torch.uint8)
+    symmetric[2:26, 8:20] = 180  # trousers-like: mass centred in its box
+    offsets = heavier_side(torch.stack([boot, boot.flip(-1), symmetric, torch.zeros(28, 28, dtype=torch.uint8)]))
+    assert offsets[0] > 2  # the shaft pulls the mass right of the box's centre (13.5)
+    assert torch.isclose(offsets[1], -offsets[0])  # the mirror image: as far to the left
+    assert offsets[2] == 0 and offsets[3] == 0  # a symmetric garment; an empty image
+    weights = own_view_weight(torch.stack([boot, boot.flip(-1), symmetric]))
+    assert weights.tolist() == [1.0, 0.0, 0.5]
+
+
+def test_mirror_aware_prediction_turns_the_garment_to_face_left():
     clf = _classifier()
-    imgs = torch.randint(0, 256, (4, 28, 28), dtype=torch.uint8)
+    symmetric = torch.zeros(28, 28, dtype=torch.uint8)
+    symmetric[2:26, 8:20] = 180
+    imgs = torch.stack([_boot(), _boot(right_heavy=False), symmetric])
     own, mirrored = clf.predict(imgs).probs, clf.predict(imgs.flip(-1)).probs
     both = clf.predict(imgs, k=3, mirror=True)
-    assert torch.allclose(both.probs, (own + mirrored) / 2)
-    assert torch.allclose(both.probs.sum(1), torch.ones(4))
+    assert torch.allclose(both.probs[0], own[0])  # already faces Fashion-MNIST's way: read as it is
+    assert torch.allclose(both.probs[1], mirrored[1])  # faces right: read in the mirror
+    assert torch.allclose(both.probs[2], (own[2] + mirrored[2]) / 2)  # symmetric: both averaged
+    assert not torch.allclose(own[1], mirrored[1])  # so each case above could have failed
+    assert torch.allclose(both.probs.sum(1), torch.ones(3))
     assert torch.allclose(torch.softmax(both.logits, dim=1), both.probs)  # logits stay consistent
-    # An image and its mirror image get the same mirror-aware answer.
-    assert torch.allclose(clf.predict(imgs.flip(-1), mirror=True).probs, both.probs)
+    # An image and its mirror image get the same mirror-aware answer, random ones included.
+    rand = torch.randint(0, 256, (4, 28, 28), dtype=torch.uint8)
+    for x in (imgs, rand):
+        assert torch.allclose(clf.predict(x.flip(-1), mirror=True).probs, clf.predict(x, mirror=True).probs)
 
 
 def test_predict_both_ways_shows_what_the_mirror_step_changed():
     clf = _classifier()
-    img = torch.zeros(28, 28, dtype=torch.uint8)
-    img[10:20, 2:9] = 255  # a patch on the left: its mirror image has it on the right
+    img = _boot(right_heavy=False)  # a boot facing right: the model goes by its mirror image
     step = clf.predict_both_ways(img, k=3)
     assert torch.equal(step.mirrored_images[0], img.flip(-1))
     assert torch.allclose(step.own.probs, clf.predict(img).probs)
     assert torch.allclose(step.mirrored.probs, clf.predict(img.flip(-1)).probs)
     assert torch.allclose(step.combined.probs, clf.predict(img, mirror=True).probs)
     assert not torch.allclose(step.own.probs, step.mirrored.probs)
+    assert step.own_weight.tolist() == [0.0] and step.offset[0] < -2
+    assert torch.allclose(step.combined.probs, step.mirrored.probs)
     assert len(step.combined.top(0)) == 3
