@@ -5,14 +5,17 @@
 
 One browser session per screen size, like a student's: Home; Train three short runs that differ
 by seed and optimizer (so the comparison, the run names and the legend are on the page); Browse;
-Upload a generated garment photo. Full-page shots (tests/support/server.screenshot).
+Upload a generated photo of a sneaker pointing right. Full-page shots (tests/support/server.screenshot).
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import os
 from pathlib import Path
+
+from PIL import Image
 
 from tests.support import server as e
 from tests.support.images import garment_photo
@@ -21,6 +24,16 @@ REPO = Path(__file__).resolve().parents[1]
 
 SCREENS = {"desktop": (1400, 1000, ""), "phone": (390, 844, "-phone")}
 EPOCHS = 3  # short runs: the shots are about the layout, not the accuracy
+
+
+def right_pointing_sneaker() -> bytes:
+    """A Fashion-MNIST sneaker as a photo, mirrored (pointing right): the Upload page's mirror step at work."""
+    photo, _ = garment_photo(index=9, fmt="PNG")  # test image 9: a sneaker
+    buf = io.BytesIO()
+    Image.open(io.BytesIO(photo)).transpose(Image.Transpose.FLIP_LEFT_RIGHT).convert("RGB").save(
+        buf, "JPEG", quality=90
+    )
+    return buf.getvalue()
 
 
 def set_epochs(page, n: int) -> None:
@@ -77,8 +90,7 @@ def shoot(browser, srv, screen: str, out: Path) -> list[Path]:
         page.wait_for_timeout(800)
         saved.append(e.screenshot(page, out / f"browse{suffix}.png"))
         e.goto_page(page, "Upload")
-        photo, _ = garment_photo(index=1, fmt="JPEG")  # a pullover
-        e.upload(page, "pullover.jpg", photo, "image/jpeg")
+        e.upload(page, "sneaker.jpg", right_pointing_sneaker(), "image/jpeg")
         page.locator('[data-testid="stMain"]').get_by_text("Predicted:").first.wait_for(state="visible")
         page.wait_for_timeout(800)
         saved.append(e.screenshot(page, out / f"upload{suffix}.png"))

@@ -80,11 +80,15 @@ if run.kind != "softmax":
 
 st.subheader("3. Why: the evidence for each of the Top-3")
 idx = [t["index"] for t in top]
-maps = evidence_maps(clf, ours.pixels, idx)
+read_mirror = mirror and float(step.own_weight[0]) == 0.0  # the model read the mirror image alone
+x = step.mirrored_images[0].numpy() if read_mirror else ours.pixels
+maps = evidence_maps(clf, x, idx)
 bias = class_biases(clf)
 ecols = st.columns(len(idx) + 1)
 with ecols[0]:
-    st.image(charts.upscale(ours.pixels, 4), caption="input x", width="stretch")
+    st.image(
+        charts.upscale(x, 4), caption="input x: the mirror image read" if read_mirror else "input x", width="stretch"
+    )
 for col, c, m, img in zip(ecols[1:], idx, maps, charts.signed_images(maps, factor=4), strict=True):
     with col:
         st.image(img, caption=f"w·x for {classes[c]}", width="stretch")

@@ -3,6 +3,8 @@ after which the page keeps working. Uses the generated cases of tests/support/im
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from lab_ui import state
@@ -105,6 +107,9 @@ def test_the_mirror_step_is_shown_and_switchable(at):
 
     on_line, on_answer = mirror_line(), [t for t in texts(at.success) if t.startswith("Predicted: ")]
     assert on_line.startswith("It faces right"), "says why: a right-pointing shoe is read in the mirror"
+    # The evidence is the mirror image's, the view the model read: its top class has the highest logit.
+    logits = [float(re.search(r"logit \*\*([-+.\d]+)\*\*", t)[1]) for t in texts(at.caption) if "= logit" in t]
+    assert len(logits) == 3 and logits[0] == max(logits), logits
     assert "its mirror image:" in on_line and "mirror-aware:" in on_line
     assert at.toggle(key=state.widget_key(state.MIRROR)).value is True  # on by default
     set_widget(at, "toggle", state.MIRROR, False)
