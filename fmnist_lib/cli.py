@@ -100,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=True,
         help="read each image the way Fashion-MNIST's shoes face (left, the heavier heel on the right): "
         "its mirror image when its weight lies left of its middle, both averaged when it is balanced; "
-        "the JSON's \"view\" says which (default: on)",
+        'the JSON\'s "view" says which (default: on)',
     )
     pr.add_argument("--pipeline", choices=("ours", "tutorial"), default="ours", help=argparse.SUPPRESS)
     pr.add_argument("images", nargs="+", metavar="IMAGE")
