@@ -97,23 +97,30 @@ def _ensure_tools() -> None:
     missing = [p for p, ok in (("fonts-noto-color-emoji", NOTO_FONT.exists()), ("librsvg2-bin", _rsvg())) if not ok]
     if missing:
         raise SystemExit(f"Install Debian's {' '.join(missing)} first: apt-get install {' '.join(missing)}")
-    modules = NPM_DIR / "node_modules"
-    if not all((modules / p.rsplit("@", 1)[0]).is_dir() for p in NPM_PACKAGES):
+    npm_install(NPM_DIR, NPM_PACKAGES)
+
+
+def npm_install(folder: Path, packages: tuple[str, ...]) -> Path:
+    """npm-install the pinned packages into folder when any is missing; return its node_modules."""
+    modules = folder / "node_modules"
+    if not all((modules / p.rsplit("@", 1)[0]).is_dir() for p in packages):
         if shutil.which("npm") is None:
             raise SystemExit("npm is needed to fetch the emoji and icon packages (Debian's npm).")
-        NPM_DIR.mkdir(parents=True, exist_ok=True)
-        (NPM_DIR / "package.json").write_text('{"name": "outside-set", "private": true}\n')
-        cmd = ["npm", "install", "--no-audit", "--no-fund", "--ignore-scripts", *NPM_PACKAGES]
-        subprocess.run(cmd, cwd=NPM_DIR, check=True)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "package.json").write_text(f'{{"name": "{folder.parent.name}-set", "private": true}}\n')
+        cmd = ["npm", "install", "--no-audit", "--no-fund", "--ignore-scripts", "--save-exact", *packages]
+        subprocess.run(cmd, cwd=folder, check=True)
+    return modules
 
 
 def _rsvg() -> bool:
     return shutil.which("rsvg-convert") is not None
 
 
-def _svg_to_png(svg: Path, png: Path) -> None:
-    cmd = ["rsvg-convert", "-w", str(SIZE), "-h", str(SIZE), "-a", "-f", "png", "-o", str(png), str(svg)]
-    subprocess.run(cmd, check=True)
+def svg_to_png(svg: bytes, png: Path, size: int = SIZE) -> None:
+    """An SVG document rendered as a size x size transparent PNG (rsvg-convert keeps its aspect ratio)."""
+    cmd = ["rsvg-convert", "-w", str(size), "-h", str(size), "-a", "-f", "png", "-o", str(png)]
+    subprocess.run(cmd, input=svg, check=True)
 
 
 def _noto_png(codepoint: str, png: Path) -> None:
@@ -148,14 +155,14 @@ def build() -> list[Item]:
         for cp, name, label in EMOJI:
             png = folder / f"{name}.png"
             if not png.exists():
-                _svg_to_png(svg_of(cp, name), png)
+                svg_to_png(svg_of(cp, name).read_bytes(), png)
             items.append(Item(png, label, source))
     folder = OUT_DIR / "phosphor"
     folder.mkdir(parents=True, exist_ok=True)
     for name, label in ICONS:
         png = folder / f"{name}.png"
         if not png.exists():
-            _svg_to_png(modules / "@phosphor-icons/core/assets/fill" / f"{name}-fill.svg", png)
+            svg_to_png((modules / "@phosphor-icons/core/assets/fill" / f"{name}-fill.svg").read_bytes(), png)
         items.append(Item(png, label, "Phosphor (fill)"))
     return items
 

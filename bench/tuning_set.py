@@ -33,12 +33,11 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from bench.outside_set import BAG, BOOT, COAT, DRESS, EMOJI, SANDAL, SNEAKER, TROUSER, Item, T
+from bench.outside_set import BAG, BOOT, COAT, DRESS, EMOJI, SANDAL, SNEAKER, TROUSER, Item, T, npm_install, svg_to_png
 from fmnist_lib import CLASSES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,7 +54,6 @@ NPM_PACKAGES = (
     "@fortawesome/fontawesome-free@7.3.1",
     "@iconify-json/game-icons@1.2.4",
 )
-SIZE = 256
 PULLOVER, SHIRT = 2, 6
 
 # Iconify emoji sets: source -> package folder. EmojiOne and Streamline name their icons as
@@ -121,20 +119,7 @@ def install(npm_dir: Path) -> Path:
     """npm-install the packages into npm_dir when any is missing; return its node_modules."""
     if shutil.which("rsvg-convert") is None:
         raise SystemExit("Install Debian's librsvg2-bin first: apt-get install librsvg2-bin")
-    modules = npm_dir / "node_modules"
-    if not all((modules / p.rsplit("@", 1)[0]).is_dir() for p in NPM_PACKAGES):
-        if shutil.which("npm") is None:
-            raise SystemExit("npm is needed to fetch the emoji and icon packages (Debian's npm).")
-        npm_dir.mkdir(parents=True, exist_ok=True)
-        (npm_dir / "package.json").write_text('{"name": "tuning-set", "private": true}\n')
-        cmd = ["npm", "install", "--no-audit", "--no-fund", "--ignore-scripts", "--save-exact", *NPM_PACKAGES]
-        subprocess.run(cmd, cwd=npm_dir, check=True)
-    return modules
-
-
-def svg_to_png(svg: bytes, png: Path, size: int) -> None:
-    cmd = ["rsvg-convert", "-w", str(size), "-h", str(size), "-a", "-f", "png", "-o", str(png)]
-    subprocess.run(cmd, input=svg, check=True)
+    return npm_install(npm_dir, NPM_PACKAGES)
 
 
 def iconify_svg(icon_set: dict, name: str) -> bytes:
@@ -173,7 +158,7 @@ def build(out_dir: Path = OUT_DIR) -> list[Item]:
                 continue
             png = folder / f"{name}.png"
             if not png.exists():
-                svg_to_png(iconify_svg(icon_set, own_name), png, SIZE)
+                svg_to_png(iconify_svg(icon_set, own_name), png)
             items.append(Item(png, label, source))
     svg_icons = (
         ("Material Design Icons", modules / "@mdi/svg/svg", MDI_ICONS),
@@ -184,14 +169,14 @@ def build(out_dir: Path = OUT_DIR) -> list[Item]:
         for name, label in table:
             png = folder / f"{name}.png"
             if not png.exists():
-                svg_to_png((svg_dir / f"{name}.svg").read_bytes(), png, SIZE)
+                svg_to_png((svg_dir / f"{name}.svg").read_bytes(), png)
             items.append(Item(png, label, source))
     icon_set = json.loads((modules / "@iconify-json/game-icons/icons.json").read_text())
     folder = _folder(out_dir, "Game-icons")
     for name, label in GAME_ICONS:
         png = folder / f"{name}.png"
         if not png.exists():
-            svg_to_png(iconify_svg(icon_set, name), png, SIZE)
+            svg_to_png(iconify_svg(icon_set, name), png)
         items.append(Item(png, label, "Game-icons.net"))
     return items
 
