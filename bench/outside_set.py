@@ -24,8 +24,9 @@ classes are left out, as in Fashion-MNIST's own naming they are the ambiguous on
 
 Kept out of tuning: the models' and the pipeline's settings were chosen on Fashion-MNIST and the
 photo bench (bench/photo_variants.py, bench/bench_cnn_sweep.py), and the mirror rule on
-Fashion-MNIST's test images and their mirror images (reported here first); this set is only
-reported. Writes bench/results/outside_set.md.
+Fashion-MNIST's test images and their mirror images and on the tuning set of other design teams'
+drawings (bench/tuning_set.py; both reported here first); this set is only reported. Writes
+bench/results/outside_set.md.
 """
 
 from __future__ import annotations
