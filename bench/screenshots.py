@@ -58,9 +58,11 @@ def train(page, n_done: int, timeout: float = 300.0) -> None:
     e.arm_run_watch(page)
     e.click_button(page, "Train")
     page.get_by_role("button", name="Stop").first.wait_for(state="visible")
+    # The session's runs are a static table (lab_ui/session_runs.py): one body row per run.
     page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stProgress\"]')"
-        ' && document.querySelectorAll(\'[data-testid="stMain"] [data-testid="stDataFrame"]\').length > 0',
+        "n => !document.querySelector('[data-testid=\"stProgress\"]')"
+        ' && document.querySelectorAll(\'[data-testid="stMain"] [data-testid="stTable"] tbody tr\').length >= n',
+        arg=n_done,
         timeout=timeout * 1000,
     )
     e.wait_idle(page, timeout=timeout)
