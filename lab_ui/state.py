@@ -65,7 +65,7 @@ CELL_PRED = "browse.cell_pred"
 # Upload
 TEMPERATURE = "upload.temperature"
 USE_CAMERA = "upload.use_camera"
-MIRROR = "upload.mirror"  # mirror-aware Top-3 (the image and its mirror image averaged)
+MIRROR = "upload.mirror"  # mirror-aware Top-3 (the garment read facing Fashion-MNIST's way)
 # Inside softmax (and calibration on Browse)
 INSIDE_SOURCE = "inside.source"  # random | index | upload
 INSIDE_INDEX = "inside.index"  # the test image chosen by index
