@@ -133,6 +133,15 @@ def mirror_combine(probs: torch.Tensor, mirrored_probs: torch.Tensor, own_weight
     return w * probs + (1.0 - w) * mirrored_probs
 
 
+def view_read(pixels: np.ndarray) -> tuple[np.ndarray, bool]:
+    """The one view the mirror step reads of a uint8 [28, 28] image: (its mirror image, True) when it
+    faces right (own_view_weight 0), else (the image, False), a balanced one included (whose two
+    views the step averages). For pages that explain a single input, such as Inside softmax."""
+    if float(own_view_weight(torch.from_numpy(np.ascontiguousarray(pixels))[None])[0]) == 0.0:
+        return np.ascontiguousarray(pixels[:, ::-1]), True
+    return pixels, False
+
+
 @dataclass
 class MirroredPrediction:
     """The mirror step, shown: the image's own prediction, its mirror image's, and their combination."""

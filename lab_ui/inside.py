@@ -13,7 +13,7 @@ import streamlit as st
 import torch
 
 from fmnist_lib.explain import FLOAT32_EXP_FLOOR, FLOAT32_EXP_LIMIT, LOSS_WAYS, Explanation, sgd_step, stability_demo
-from fmnist_lib.inference import Classifier, softmax_with_temperature
+from fmnist_lib.inference import Classifier, softmax_with_temperature, view_read
 
 from . import charts, state
 from .text import plain
@@ -31,12 +31,14 @@ class Picked:
     what: str  # a caption (Markdown-safe)
 
 
-def last_upload_pixels() -> np.ndarray | None:
-    """The 28x28 input of the last photo the Upload page processed in this session, if any."""
+def last_upload_pixels() -> tuple[np.ndarray, bool] | None:
+    """The 28x28 input of the last photo the Upload page processed in this session, if any, as the
+    Upload page's mirror step reads it: (pixels, whether that is the photo's mirror image)."""
     memo = st.session_state.get(state.UPLOAD_MEMO)
     if memo is None or memo.error or "ours" not in memo.pipelines:
         return None
-    return memo.pipelines["ours"].pixels
+    pixels = memo.pipelines["ours"].pixels
+    return view_read(pixels) if state.get(state.MIRROR, True) else (pixels, False)
 
 
 def _new_random() -> None:
@@ -68,10 +70,11 @@ def pick_image(data, classes) -> Picked | None:
         i = min(max(i, 0), n_test - 1)
         y = int(data.test_labels[i])
         return Picked(data.test_images[i].numpy(), y, ("test", i), f"Test image #{i:,}, a **{plain(classes[y])}**.")
-    pixels = last_upload_pixels()
-    if pixels is None:
+    last = last_upload_pixels()
+    if last is None:
         st.info("No photo yet: upload one on the **Upload** page, then come back.", icon=":material/upload:")
         return None
+    pixels, mirrored = last
     y = st.selectbox(
         "Which class is it? (a photo has no label: the loss needs one)",
         range(len(classes)),
@@ -79,8 +82,12 @@ def pick_image(data, classes) -> Picked | None:
         **state.bind(state.INSIDE_CLASS, 0, options=range(len(classes))),
     )
     digest = st.session_state[state.UPLOAD_MEMO].digest
+    how = " (in the mirror, as the Upload page's mirror step reads it: it faces right)" if mirrored else ""
     return Picked(
-        pixels, int(y), ("upload", digest), f"Your last photo on Upload, which you say is a **{plain(classes[y])}**."
+        pixels,
+        int(y),
+        ("upload", digest, mirrored),
+        f"Your last photo on Upload{how}, which you say is a **{plain(classes[y])}**.",
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from PIL import Image
 
 from fmnist_lib import TrainingRun, checkpoint_bytes, default_config
 from lab_ui import state
@@ -150,3 +151,29 @@ def test_the_page_and_the_cli_show_the_same_numbers(tmp_path, capsys):
     table = probs_table(at)
     np.testing.assert_array_equal(table["z_c"].to_numpy(np.float64), np.array(by_image["logits"]))
     np.testing.assert_array_equal(table["p_c"].to_numpy(np.float64), np.array(by_image["probs"]))
+
+
+def right_facing_boot_png() -> bytes:
+    """A dark boot on white, its shaft on the left: it faces right, unlike Fashion-MNIST's shoes."""
+    img = Image.new("L", (240, 200), 255)
+    img.paste(0, (20, 40, 120, 160))  # the shaft
+    img.paste(0, (20, 160, 220, 190))  # the sole, pointing right
+    return encode(img.convert("RGB"), "PNG")
+
+
+def test_the_upload_source_is_the_view_the_mirror_step_reads():
+    at = open_page("pages/upload.py")
+    at.file_uploader(key=state.IMAGE_UPLOAD).set_value(("boot.png", right_facing_boot_png(), "image/png")).run()
+    assert any(t.startswith("It faces right") for t in texts(at.caption))
+    at.switch_page(PAGE).run()
+    set_widget(at, "radio", state.INSIDE_SOURCE, "upload")
+    check_page(at, softmax=True)
+    assert any("in the mirror, as the Upload page's mirror step reads it" in t for t in texts(at.markdown))
+    mirrored = probs_table(at)["p_c"].tolist()
+    # With the mirror step switched off (as the Upload page's toggle stores it), Inside explains the
+    # photo as it is: other probabilities.
+    at.session_state[state.value_key(state.MIRROR)] = False
+    at.run()
+    check_page(at, softmax=True)
+    assert any("Your last photo on Upload, which you say" in t for t in texts(at.markdown))
+    assert probs_table(at)["p_c"].tolist() != mirrored

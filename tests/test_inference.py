@@ -13,6 +13,7 @@ from fmnist_lib.inference import (
     heavier_side,
     own_view_weight,
     softmax_with_temperature,
+    view_read,
 )
 from fmnist_lib.models import SoftmaxRegression
 from fmnist_lib.scaling import UNIT, InputScaling
@@ -100,6 +101,16 @@ def test_heavier_side_measures_the_centre_of_mass_against_the_box():
     assert offsets[2] == 0 and offsets[3] == 0  # a symmetric garment; an empty image
     weights = own_view_weight(torch.stack([boot, boot.flip(-1), symmetric]))
     assert weights.tolist() == [1.0, 0.0, 0.5]
+
+
+def test_view_read_is_the_mirror_image_only_for_a_garment_facing_right():
+    boot = _boot().numpy()
+    symmetric = np.zeros((28, 28), np.uint8)
+    symmetric[2:26, 8:20] = 180
+    assert view_read(boot)[1] is False and view_read(boot)[0] is boot
+    pixels, mirrored = view_read(boot[:, ::-1])
+    assert mirrored and np.array_equal(pixels, boot)
+    assert view_read(symmetric)[1] is False  # balanced: the step averages, the image itself is explained
 
 
 def test_mirror_aware_prediction_turns_the_garment_to_face_left():
