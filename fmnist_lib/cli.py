@@ -22,7 +22,7 @@ from .config import AUGMENTATIONS, OPTIMIZERS, SCHEDULES, default_config
 from .data import DataError, FashionMNIST, load_fashion_mnist
 from .decode import ImageError
 from .explain import explain
-from .inference import accuracy
+from .inference import accuracy, view_read
 from .model_cache import cache_dir, fit_or_load
 from .models import MODEL_KINDS
 from .preprocess import preprocess_image
@@ -114,6 +114,13 @@ def build_parser() -> argparse.ArgumentParser:
     which = ex.add_mutually_exclusive_group(required=True)
     which.add_argument("--test-index", type=int, metavar="I", help="a test image, 0 to 9999 (its label is known)")
     which.add_argument("image", nargs="?", metavar="IMAGE", help="an image file (no label: loss and gradient null)")
+    ex.add_argument(
+        "--mirror",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="for an IMAGE: explain the view predict's mirror step reads, its mirror image when the garment "
+        'faces right; the JSON\'s "view" says which (default: on)',
+    )
     return p
 
 
@@ -274,18 +281,22 @@ def _one_line_error(message: str) -> int:
 
 def cmd_explain(args) -> int:
     classifier = _load_run(args).classifier()
+    view = {}
     if args.image is not None:
         try:
             pixels, label = preprocess_image(args.image).pixels, None
         except ImageError as e:
             return _one_line_error(f"{args.image}: {e}")
+        if args.mirror:
+            pixels, mirrored = view_read(pixels)
+            view = {"view": "mirror image" if mirrored else "image"}
     else:
         data = _load_data(args)
         n = len(data.test_labels)
         if not 0 <= args.test_index < n:
             return _one_line_error(f"--test-index must be from 0 to {n - 1}, got {args.test_index}")
         pixels, label = data.test_images[args.test_index], int(data.test_labels[args.test_index])
-    _emit(explain(classifier, pixels, label).to_json())
+    _emit({**explain(classifier, pixels, label).to_json(), **view})
     return EXIT_OK
 
 

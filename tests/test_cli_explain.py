@@ -47,13 +47,31 @@ def test_an_image_gives_logits_and_probs_without_a_label(ckpt, tiny_run, tmp_pat
     assert code == 0, err
     assert len(out.splitlines()) == 1
     obj = json.loads(out)
-    assert set(obj) == KEYS
+    assert set(obj) == KEYS | {"view"} and obj["view"] == "image"  # a balanced T-shirt: read as it is
     assert obj["label"] is None and obj["loss"] is None and obj["grad_logits"] is None
     pixels = preprocess_image(str(photo)).pixels
     expected = tiny_run.classifier().logits(pixels)[0]
     np.testing.assert_allclose(obj["logits"], expected.numpy(), atol=1e-6)
     np.testing.assert_allclose(obj["probs"], torch.softmax(expected, 0).numpy(), atol=1e-7)
     assert obj["pred"] == int(expected.argmax())
+
+
+def test_a_right_facing_image_is_explained_as_predict_reads_it(ckpt, tiny_run, tmp_path, capsys):
+    from PIL import Image
+
+    img = Image.new("L", (240, 200), 255)
+    img.paste(0, (20, 40, 120, 160))  # a boot's shaft on the left, the sole pointing right
+    img.paste(0, (20, 160, 220, 190))
+    photo = tmp_path / "boot.png"
+    img.save(photo)
+    pixels = preprocess_image(str(photo)).pixels
+    clf = tiny_run.classifier()
+    for flag, view, x in (([], "mirror image", pixels[:, ::-1].copy()), (["--no-mirror"], None, pixels)):
+        code, out, err = explain_cli(capsys, "--checkpoint", str(ckpt), *flag, str(photo))
+        assert code == 0, err
+        obj = json.loads(out)
+        assert obj.get("view") == view
+        np.testing.assert_allclose(obj["logits"], clf.logits(x)[0].numpy(), atol=1e-6)
 
 
 @pytest.mark.integration
