@@ -1,6 +1,6 @@
 """Accuracy on Fashion-MNIST test images rendered as product photos, per variant and pipeline.
 
-    .venv/bin/python -m bench.photo_variants [--n 1000] [--seed 0] [--jobs 2] [--no-cnn]
+    .venv/bin/python -m bench.photo_variants [--n 3000] [--seed 0] [--jobs 2] [--no-cnn]
 
 Renders the same seeded sample of test images as photo-like files (random scale
 6-15x and placement with margins; white, grey and gradient backgrounds with a
@@ -271,7 +271,9 @@ def time_large_photo(data) -> tuple[float, tuple[int, int]]:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--n", type=int, default=1000, help="images per variant (default 1000)")
+    ap.add_argument(
+        "--n", type=int, default=3000, help="images per variant (default 3000: about half an hour in 2 processes)"
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-cnn", action="store_true", help="softmax only (skips the CNN's ~80 s of training)")
     ap.add_argument("--jobs", type=int, default=2, help="processes rendering and preprocessing (default 2)")
