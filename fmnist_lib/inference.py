@@ -115,7 +115,11 @@ def own_view_weight(images: torch.Tensor, margin: float = FACING_MARGIN) -> torc
     0: heavier on the left, so the model reads its mirror image, which faces Fashion-MNIST's way;
     0.5: balanced (a symmetric garment), so both views are averaged.
     """
-    offset = heavier_side(images)
+    return facing_weight(heavier_side(images), margin)
+
+
+def facing_weight(offset: torch.Tensor, margin: float = FACING_MARGIN) -> torch.Tensor:
+    """own_view_weight from heavier_side's offsets [N] (px): 1 right of +margin, 0 left of -margin, else 0.5."""
     return torch.where(offset > margin, 1.0, torch.where(offset < -margin, 0.0, 0.5))
 
 
@@ -183,10 +187,11 @@ class Classifier:
         flipped = mirror_images(images)
         own = self.predict(images, k)
         mirrored = self.predict(flipped, k)
-        weight = own_view_weight(images)
+        offset = heavier_side(images)
+        weight = facing_weight(offset)
         probs = mirror_combine(own.probs, mirrored.probs, weight)
         combined = _prediction(probs.log(), probs, k, self.classes)
-        return MirroredPrediction(own, mirrored, combined, flipped, weight, heavier_side(images))
+        return MirroredPrediction(own, mirrored, combined, flipped, weight, offset)
 
     def accuracy(self, images, labels: torch.Tensor) -> float:
         return accuracy(self.model, self.scaling, as_uint8_images(images), labels)

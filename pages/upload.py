@@ -3,6 +3,7 @@
 import streamlit as st
 
 from fmnist_lib.analysis import class_biases, evidence_maps
+from fmnist_lib.inference import view_read
 from lab_ui import charts, layout, resources, state, tutorial_view, uploads
 from lab_ui.text import plain
 
@@ -80,8 +81,7 @@ if run.kind != "softmax":
 
 st.subheader("3. Why: the evidence for each of the Top-3")
 idx = [t["index"] for t in top]
-read_mirror = mirror and float(step.own_weight[0]) == 0.0  # the model read the mirror image alone
-x = step.mirrored_images[0].numpy() if read_mirror else ours.pixels
+x, read_mirror = view_read(ours.pixels) if mirror else (ours.pixels, False)  # the view the model read
 maps = evidence_maps(clf, x, idx)
 bias = class_biases(clf)
 ecols = st.columns(len(idx) + 1)
