@@ -13,6 +13,7 @@ exp(z) / sum(exp(z)) overflows once a logit passes ln(float32 max) ~ 88.72.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -177,7 +178,7 @@ def sgd_step(classifier: Classifier, pixels, label: int, lr: float) -> StepResul
     with torch.no_grad():
         for p, g in zip(params, grads, strict=True):
             p.sub_(lr * g)
-    after = explain(Classifier(model, classifier.scaling, classifier.classes, classifier.kind), pixels, label)
+    after = explain(dataclasses.replace(classifier, model=model), pixels, label)
     return StepResult(float(lr), before, after)
 
 
@@ -190,7 +191,7 @@ def predict_with_scaling(
     std ((x - 0.2860) / 0.3530) while its model was trained on [0, 1] pixels. Everything else in
     the project predicts through `Classifier.predict`, with the model's own scaling.
     """
-    wrong = Classifier(classifier.model, scaling, classifier.classes, classifier.kind)
+    wrong = dataclasses.replace(classifier, scaling=scaling)
     return wrong.predict(pixels, k=k)
 
 

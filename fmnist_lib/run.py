@@ -82,7 +82,8 @@ class TrainingRun:
         return self.history[-1].test_acc if self.history else None
 
     def classifier(self) -> Classifier:
-        return Classifier(self.model, self.scaling, self.classes, self.config.model)
+        saw_mirrors = self.config.augment != "off"  # "mirror" and "mirror+shift" both mirror
+        return Classifier(self.model, self.scaling, self.classes, self.config.model, saw_mirrors)
 
     @property
     def can_continue(self) -> bool:
