@@ -22,7 +22,7 @@ from .config import AUGMENTATIONS, OPTIMIZERS, SCHEDULES, default_config
 from .data import DataError, FashionMNIST, load_fashion_mnist
 from .decode import ImageError
 from .explain import explain
-from .inference import accuracy, view_read
+from .inference import accuracy
 from .model_cache import cache_dir, fit_or_load
 from .models import MODEL_KINDS
 from .preprocess import preprocess_image
@@ -99,7 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="read each image the way Fashion-MNIST's shoes face (left, the heavier heel on the right): "
-        "its mirror image when its weight lies left of its middle, both averaged when it is balanced; "
+        "its mirror image when its weight lies left of its middle, both averaged when it is balanced; a "
+        "model trained on mirror images (augment) always averages both; "
         'the JSON\'s "view" says which (default: on)',
     )
     pr.add_argument("--pipeline", choices=("ours", "tutorial"), default="ours", help=argparse.SUPPRESS)
@@ -119,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="for an IMAGE: explain the view predict's mirror step reads, its mirror image when the garment "
-        'faces right; the JSON\'s "view" says which (default: on)',
+        'faces right and the model was not trained on mirror images; the JSON\'s "view" says which (default: on)',
     )
     return p
 
@@ -288,7 +289,7 @@ def cmd_explain(args) -> int:
         except ImageError as e:
             return _one_line_error(f"{args.image}: {e}")
         if args.mirror:
-            pixels, mirrored = view_read(pixels)
+            pixels, mirrored = classifier.view_read(pixels)
             view = {"view": "mirror image" if mirrored else "image"}
     else:
         data = _load_data(args)

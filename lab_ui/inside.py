@@ -13,7 +13,7 @@ import streamlit as st
 import torch
 
 from fmnist_lib.explain import FLOAT32_EXP_FLOOR, FLOAT32_EXP_LIMIT, LOSS_WAYS, Explanation, sgd_step, stability_demo
-from fmnist_lib.inference import Classifier, softmax_with_temperature, view_read
+from fmnist_lib.inference import Classifier, softmax_with_temperature
 
 from . import charts, state
 from .text import plain
@@ -31,22 +31,23 @@ class Picked:
     what: str  # a caption (Markdown-safe)
 
 
-def last_upload_pixels() -> tuple[np.ndarray, bool] | None:
+def last_upload_pixels(clf: Classifier) -> tuple[np.ndarray, bool] | None:
     """The 28x28 input of the last photo the Upload page processed in this session, if any, as the
-    Upload page's mirror step reads it: (pixels, whether that is the photo's mirror image)."""
+    Upload page's mirror step reads it for clf: (pixels, whether that is the photo's mirror image)."""
     memo = st.session_state.get(state.UPLOAD_MEMO)
     if memo is None or memo.error or "ours" not in memo.pipelines:
         return None
     pixels = memo.pipelines["ours"].pixels
-    return view_read(pixels) if state.get(state.MIRROR, True) else (pixels, False)
+    return clf.view_read(pixels) if state.get(state.MIRROR, True) else (pixels, False)
 
 
 def _new_random() -> None:
     st.session_state[state.INSIDE_RANDOM] = secrets.randbelow(10_000)
 
 
-def pick_image(data, classes) -> Picked | None:
+def pick_image(data, clf: Classifier) -> Picked | None:
     """The source picker; None (with a message) when the chosen source has no image yet."""
+    classes = clf.classes
     n_test = len(data.test_labels)
     st.session_state.setdefault(state.INSIDE_RANDOM, secrets.randbelow(n_test))
     c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
@@ -70,7 +71,7 @@ def pick_image(data, classes) -> Picked | None:
         i = min(max(i, 0), n_test - 1)
         y = int(data.test_labels[i])
         return Picked(data.test_images[i].numpy(), y, ("test", i), f"Test image #{i:,}, a **{plain(classes[y])}**.")
-    last = last_upload_pixels()
+    last = last_upload_pixels(clf)
     if last is None:
         st.info("No photo yet: upload one on the **Upload** page, then come back.", icon=":material/upload:")
         return None

@@ -123,6 +123,11 @@ def mirror_view(step: MirroredPrediction) -> str:
     """Which view the mirror step used for the first image, and why (its heavier side)."""
     weight, offset = float(step.own_weight[0]), float(step.offset[0])
     side = f"its centre of mass is {abs(offset):.1f} px {'right' if offset > 0 else 'left'} of its middle"
+    if step.saw_mirrors:
+        return (
+            "This model was trained on mirror images too, so no way of facing is new to it: it averages both "
+            f"views ({side})."
+        )
     if weight == 0.0:
         return (
             f"It faces right ({side}), unlike every Fashion-MNIST shoe, whose heavier heel is on the right: "

@@ -16,7 +16,7 @@ st.caption(
     "One image through the active model, step by step, with the real numbers: the tutorial's two notes, "
     "*where is softmax?* and *why is it stable?*, happen below. `python -m fmnist_lib explain` prints the same numbers."
 )
-picked = inside.pick_image(data, clf.classes)
+picked = inside.pick_image(data, clf)
 if picked is None:
     st.stop()
 ex = explain(clf, picked.pixels, picked.label)

@@ -3,7 +3,6 @@
 import streamlit as st
 
 from fmnist_lib.analysis import class_biases, evidence_maps
-from fmnist_lib.inference import view_read
 from lab_ui import charts, layout, resources, state, tutorial_view, uploads
 from lab_ui.text import plain
 
@@ -49,11 +48,12 @@ uploads.draw_steps([*original, *ours.stages])
 # --- prediction --------------------------------------------------------------------------
 st.subheader("2. What the model says")
 mirror = st.toggle(
-    "Mirror-aware: turn it to face Fashion-MNIST's way",
+    "Mirror-aware: a garment is the same garment in the mirror",
     help="Every Fashion-MNIST shoe points left, its heavier heel on the right, so a model trained on them "
-    "can miss a shoe pointing right. A garment is the same garment in the mirror: when your garment's "
-    "weight lies left of its middle, the model reads its mirror image; when it is balanced (a top, a bag), "
-    "it averages both views. Switch it off to see what the model says about your image alone.",
+    "alone (the tutorial's softmax) can miss a shoe pointing right. For such a model, when your garment's "
+    "weight lies left of its middle, it reads its mirror image; when it is balanced (a top, a bag), it "
+    "averages both views. A model trained on mirror images too (augmentation on the Train page) always "
+    "averages both views. Switch it off to see what the model says about your image alone.",
     **state.bind(state.MIRROR, True),
 )
 step = clf.predict_both_ways(ours.pixels, k=3)
@@ -81,7 +81,7 @@ if run.kind != "softmax":
 
 st.subheader("3. Why: the evidence for each of the Top-3")
 idx = [t["index"] for t in top]
-x, read_mirror = view_read(ours.pixels) if mirror else (ours.pixels, False)  # the view the model read
+x, read_mirror = clf.view_read(ours.pixels) if mirror else (ours.pixels, False)  # the view the model read
 maps = evidence_maps(clf, x, idx)
 bias = class_biases(clf)
 ecols = st.columns(len(idx) + 1)

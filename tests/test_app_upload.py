@@ -8,7 +8,7 @@ import re
 import pytest
 
 from lab_ui import state
-from tests.support.apptest import assert_ok, open_page, set_widget, texts
+from tests.support.apptest import assert_ok, open_page, set_widget, texts, train_until_done
 from tests.support.images import all_cases, encode, garment
 
 pytestmark = pytest.mark.integration
@@ -118,6 +118,20 @@ def test_the_mirror_step_is_shown_and_switchable(at):
     assert views(mirror_line()) == views(on_line), "the same three views, either way"
     set_widget(at, "toggle", state.MIRROR, True)
     assert [t for t in texts(at.success) if t.startswith("Predicted: ")] == on_answer
+
+
+def test_a_model_trained_on_mirror_images_averages_both_views():
+    at = open_page("pages/train.py")
+    set_widget(at, "slider", state.EPOCHS, 1)
+    set_widget(at, "radio", state.AUGMENT, "mirror")
+    at.button(key=state.TRAIN_BUTTON).click().run()
+    train_until_done(at)
+    assert at.session_state[state.RUNS][-1].run.config.augment == "mirror"
+    at.switch_page("pages/upload.py").run()
+    upload(at, "shoe.png", right_pointing_shoe_png(), "image/png")
+    line = next(t for t in texts(at.caption) if "Your image alone:" in t)
+    assert line.startswith("This model was trained on mirror images too"), line
+    assert "averages both views" in line
 
 
 def test_the_tutorials_answer_as_written_beside_the_models_own_scaling(at):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -144,3 +146,23 @@ def test_predict_both_ways_shows_what_the_mirror_step_changed():
     assert step.own_weight.tolist() == [0.0] and step.offset[0] < -2
     assert torch.allclose(step.combined.probs, step.mirrored.probs)
     assert len(step.combined.top(0)) == 3
+
+
+def test_a_model_trained_on_mirror_images_averages_both_views():
+    clf = dataclasses.replace(_classifier(), saw_mirrors=True)
+    right = _boot(right_heavy=False)  # faces right: the tutorial's softmax would read only its mirror image
+    own, mirrored = clf.predict(right).probs, clf.predict(right.flip(-1)).probs
+    assert not torch.allclose(own, mirrored)  # so the average below differs from either view
+    assert torch.allclose(clf.predict(right, mirror=True).probs, (own + mirrored) / 2)
+    step = clf.predict_both_ways(right, k=3)
+    assert step.saw_mirrors and step.own_weight.tolist() == [0.5] and step.offset[0] < -2
+    assert torch.allclose(step.combined.probs, (own + mirrored) / 2)
+    pixels, read_mirror = clf.view_read(right.numpy())  # averaged: the image itself is explained
+    assert not read_mirror and np.array_equal(pixels, right.numpy())
+    assert _classifier().view_read(right.numpy())[1] is True  # never saw a mirror image: reads the mirror
+
+
+@pytest.mark.parametrize(("augment", "saw_mirrors"), [("off", False), ("mirror", True), ("mirror+shift", True)])
+def test_a_runs_classifier_knows_whether_it_was_trained_on_mirror_images(augment, saw_mirrors):
+    run = TrainingRun(default_config("softmax", augment=augment))
+    assert run.classifier().saw_mirrors is saw_mirrors
