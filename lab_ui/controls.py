@@ -181,7 +181,8 @@ def draw(disabled: bool) -> None:
         disabled=disabled,
         help="Each batch is randomly mirrored (half the images), and with shifts also moved by up to 2 pixels "
         "and sometimes rescaled by 0.9-1.1; the seed decides how. Off for the tutorial's softmax; mirror for "
-        "the CNN (shifts cost it about a point of test accuracy in the same time).",
+        "the CNN (shifts cost it about a point of test accuracy in the same time). A model trained on mirror "
+        "images reads both views of an upload, averaged, in the Upload page's mirror step.",
         **state.bind(state.AUGMENT, d[state.AUGMENT], options=AUGMENTATIONS),
     )
     st.caption(
