@@ -22,7 +22,8 @@ Pipelines:
   * "tutorial steps, our scaling": preprocess_image(..., "tutorial") through Classifier;
   * "ours": preprocess_image(..., "ours") through Classifier;
   * "ours, mirror-aware": the same, then the mirror step the Upload page takes by default
-    (Classifier.predict(..., mirror=True): the garment read facing Fashion-MNIST's way).
+    (Classifier.predict(..., mirror=True): for the tutorial's softmax the garment read facing
+    Fashion-MNIST's way, for a model trained on mirror images both views averaged).
 
 Models: the tutorial's softmax (default_config("softmax"), ~1 s to train) and the
 small CNN (default_config("cnn"), trained with mirror augmentation; also with mirror, shift and
@@ -197,7 +198,7 @@ def train_models(data, with_cnn: bool) -> dict[str, TrainingRun]:
 
 
 PIPELINE_NAMES = ("tutorial (as written)", "tutorial steps, our scaling", "ours")
-MIRROR_AWARE = "ours, mirror-aware"  # as the Upload page predicts by default (inference.mirror_combine)
+MIRROR_AWARE = "ours, mirror-aware"  # as the Upload page predicts by default (Classifier.view_weights)
 COLUMNS = (*PIPELINE_NAMES, MIRROR_AWARE)
 
 
@@ -331,7 +332,9 @@ def write_report(args, runs, clean, full, results, large_s, large_size, bench_s)
         f"({platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}).",
         f"The same {args.n} test images (seeded sample) are rendered for every variant; "
         'see the module docstring for the rendering and the three pipelines. "Ours, mirror-aware" is what '
-        "the Upload page shows by default: our pipeline, then the mirror step (inference.mirror_combine).",
+        "the Upload page shows by default: our pipeline, then the mirror step (Classifier.predict(mirror=True): "
+        "the garment read facing Fashion-MNIST's way by a model never shown a mirror image, both views "
+        "averaged by one trained on mirror images).",
         "The pipeline's settings were chosen on renders from other seeds of the same renderer (1 and 2), "
         "not on seed 0, the default reported here.",
         "",
