@@ -131,9 +131,11 @@ def mirror_combine(probs: torch.Tensor, mirrored_probs: torch.Tensor, own_weight
     the mirror image of a left-pointing one. A garment is the same garment in the mirror, so the
     lab turns it to face Fashion-MNIST's way (own_view_weight) for such a model. A model trained on
     mirror images too has no way it expects a garment to face, so both views are averaged for it
-    (MIRROR_TRAINED_WEIGHT). Each did best of the rules tried on Fashion-MNIST's test images and
-    their mirror images together and on the tuning set; plain averaging loses the tutorial's
-    softmax 10 points on the images as they are (bench/results/outside_set.md).
+    (MIRROR_TRAINED_WEIGHT). Rules were tried on Fashion-MNIST's test images and their mirror
+    images together and on the tuning set: facing did best for the tutorial's softmax, which plain
+    averaging loses 10 points on the images as they are; for the models trained on mirror images,
+    averaging did as well as facing or better, and within a tuning picture of the best rule
+    (bench/results/outside_set.md).
     """
     w = own_weight.to(probs.dtype)[:, None]  # [N, 1]
     return w * probs + (1.0 - w) * mirrored_probs
