@@ -177,3 +177,21 @@ def test_the_upload_source_is_the_view_the_mirror_step_reads():
     check_page(at, softmax=True)
     assert any("Your last photo on Upload, which you say" in t for t in texts(at.markdown))
     assert probs_table(at)["p_c"].tolist() != mirrored
+
+
+def test_a_softmax_trained_on_mirror_images_explains_the_upload_as_it_is():
+    at = open_page("pages/train.py")
+    set_widget(at, "slider", state.EPOCHS, 1)
+    set_widget(at, "radio", state.AUGMENT, "mirror")
+    at.button(key=state.TRAIN_BUTTON).click().run()
+    train_until_done(at)
+    assert at.session_state[state.RUNS][-1].run.config.augment == "mirror"
+    at.switch_page("pages/upload.py").run()
+    at.file_uploader(key=state.IMAGE_UPLOAD).set_value(("boot.png", right_facing_boot_png(), "image/png")).run()
+    assert any(t.startswith("This model was trained on mirror images too") for t in texts(at.caption))
+    at.switch_page(PAGE).run()
+    set_widget(at, "radio", state.INSIDE_SOURCE, "upload")
+    check_page(at, softmax=True)
+    # Its mirror step averages both views, so the one input explained is the photo as it is, not its mirror.
+    assert any("Your last photo on Upload, which you say" in t for t in texts(at.markdown))
+    assert not any("in the mirror" in t for t in texts(at.markdown))
