@@ -147,18 +147,6 @@ def mirror_combine(probs: torch.Tensor, mirrored_probs: torch.Tensor, own_weight
 MIRROR_TRAINED_WEIGHT = 0.5
 
 
-def view_read(pixels: np.ndarray, saw_mirrors: bool = False) -> tuple[np.ndarray, bool]:
-    """The one view the mirror step reads of a uint8 [28, 28] image: (its mirror image, True) when it
-    faces right (own_view_weight 0) and the model never saw mirror images, else (the image, False),
-    including when the step averages both views. For pages that explain a single input, such as
-    Inside softmax."""
-    if saw_mirrors:
-        return pixels, False
-    if float(own_view_weight(torch.from_numpy(np.ascontiguousarray(pixels))[None])[0]) == 0.0:
-        return np.ascontiguousarray(pixels[:, ::-1]), True
-    return pixels, False
-
-
 @dataclass
 class MirroredPrediction:
     """The mirror step, shown: the image's own prediction, its mirror image's, and their combination."""
@@ -182,16 +170,25 @@ class Classifier:
     kind: str
     saw_mirrors: bool = False  # trained on mirror images too (augmentation): the mirror step averages both views
 
-    def view_weights(self, images: torch.Tensor) -> torch.Tensor:
-        """The mirror step's weight of each image's own view [N]: MIRROR_TRAINED_WEIGHT for a model trained
-        on mirror images, else own_view_weight (the view facing Fashion-MNIST's way)."""
+    def weights_from_offsets(self, offset: torch.Tensor) -> torch.Tensor:
+        """The mirror step's weight of each image's own view [N] from heavier_side's offsets [N]:
+        MIRROR_TRAINED_WEIGHT for a model trained on mirror images, else facing_weight (the view facing
+        Fashion-MNIST's way). The one place the step's rule is decided."""
         if self.saw_mirrors:
-            return torch.full((len(images),), MIRROR_TRAINED_WEIGHT)
-        return own_view_weight(images)
+            return torch.full_like(offset, MIRROR_TRAINED_WEIGHT)
+        return facing_weight(offset)
+
+    def view_weights(self, images: torch.Tensor) -> torch.Tensor:
+        """weights_from_offsets for uint8 images [N, 28, 28]."""
+        return self.weights_from_offsets(heavier_side(images))
 
     def view_read(self, pixels: np.ndarray) -> tuple[np.ndarray, bool]:
-        """view_read for this model: the view of a uint8 [28, 28] image its mirror step reads."""
-        return view_read(pixels, self.saw_mirrors)
+        """The one view the mirror step reads of a uint8 [28, 28] image: (its mirror image, True) when the
+        step reads only that (view_weights 0), else (the image, False), including when it averages both
+        views. For pages that explain a single input, such as Inside softmax."""
+        if float(self.view_weights(torch.from_numpy(np.ascontiguousarray(pixels))[None])[0]) == 0.0:
+            return np.ascontiguousarray(pixels[:, ::-1]), True
+        return pixels, False
 
     def logits(self, images) -> torch.Tensor:
         return predict_logits(self.model, self.scaling, as_uint8_images(images))
@@ -214,7 +211,7 @@ class Classifier:
         own = self.predict(images, k)
         mirrored = self.predict(flipped, k)
         offset = heavier_side(images)
-        weight = torch.full_like(offset, MIRROR_TRAINED_WEIGHT) if self.saw_mirrors else facing_weight(offset)
+        weight = self.weights_from_offsets(offset)
         probs = mirror_combine(own.probs, mirrored.probs, weight)
         combined = _prediction(probs.log(), probs, k, self.classes)
         return MirroredPrediction(own, mirrored, combined, flipped, weight, offset, self.saw_mirrors)

@@ -15,7 +15,6 @@ from fmnist_lib.inference import (
     heavier_side,
     own_view_weight,
     softmax_with_temperature,
-    view_read,
 )
 from fmnist_lib.models import SoftmaxRegression
 from fmnist_lib.scaling import UNIT, InputScaling
@@ -109,6 +108,7 @@ def test_view_read_is_the_mirror_image_only_for_a_garment_facing_right():
     boot = _boot().numpy()
     symmetric = np.zeros((28, 28), np.uint8)
     symmetric[2:26, 8:20] = 180
+    view_read = _classifier().view_read  # a model never shown a mirror image
     assert view_read(boot)[1] is False and view_read(boot)[0] is boot
     pixels, mirrored = view_read(boot[:, ::-1])
     assert mirrored and np.array_equal(pixels, boot)
