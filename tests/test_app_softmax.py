@@ -9,7 +9,7 @@ from PIL import Image
 
 from fmnist_lib import TrainingRun, checkpoint_bytes, default_config
 from lab_ui import state
-from tests.support.apptest import assert_ok, open_page, set_widget, texts, train_until_done, upload_checkpoint
+from tests.support.apptest import assert_ok, open_page, set_widget, texts, train_on_the_train_page, upload_checkpoint
 from tests.support.data import make_tiny_data
 from tests.support.images import encode, garment
 from tests.support.inside import KEY_FORMULAS
@@ -80,10 +80,7 @@ def test_default_model_before_and_after_an_upload():
 
 
 def test_a_trained_softmax_run_and_one_sgd_step_on_a_copy():
-    at = open_page("pages/train.py")
-    set_widget(at, "slider", state.EPOCHS, 1)
-    at.button(key=state.TRAIN_BUTTON).click().run()
-    train_until_done(at)
+    at = train_on_the_train_page()
     upload_photo(at)
     assert any("Active model:** #1" in t for t in texts(at.info))
     use_sources(at, softmax=True)
@@ -161,13 +158,20 @@ def right_facing_boot_png() -> bytes:
     return encode(img.convert("RGB"), "PNG")
 
 
-def test_the_upload_source_is_the_view_the_mirror_step_reads():
-    at = open_page("pages/upload.py")
+def explain_the_uploaded_boot(at, mirror_line: str) -> None:
+    """Upload the right-facing boot (the Upload page's mirror line starting with mirror_line), then pick
+    "your last photo on Upload" on Inside softmax."""
+    at.switch_page("pages/upload.py").run()
     at.file_uploader(key=state.IMAGE_UPLOAD).set_value(("boot.png", right_facing_boot_png(), "image/png")).run()
-    assert any(t.startswith("It faces right") for t in texts(at.caption))
+    assert any(t.startswith(mirror_line) for t in texts(at.caption))
     at.switch_page(PAGE).run()
     set_widget(at, "radio", state.INSIDE_SOURCE, "upload")
     check_page(at, softmax=True)
+
+
+def test_the_upload_source_is_the_view_the_mirror_step_reads():
+    at = open_page()
+    explain_the_uploaded_boot(at, "It faces right")
     assert any("in the mirror, as the Upload page's mirror step reads it" in t for t in texts(at.markdown))
     mirrored = probs_table(at)["p_c"].tolist()
     # With the mirror step switched off (as the Upload page's toggle stores it), Inside explains the
@@ -180,18 +184,8 @@ def test_the_upload_source_is_the_view_the_mirror_step_reads():
 
 
 def test_a_softmax_trained_on_mirror_images_explains_the_upload_as_it_is():
-    at = open_page("pages/train.py")
-    set_widget(at, "slider", state.EPOCHS, 1)
-    set_widget(at, "radio", state.AUGMENT, "mirror")
-    at.button(key=state.TRAIN_BUTTON).click().run()
-    train_until_done(at)
-    assert at.session_state[state.RUNS][-1].run.config.augment == "mirror"
-    at.switch_page("pages/upload.py").run()
-    at.file_uploader(key=state.IMAGE_UPLOAD).set_value(("boot.png", right_facing_boot_png(), "image/png")).run()
-    assert any(t.startswith("This model was trained on mirror images too") for t in texts(at.caption))
-    at.switch_page(PAGE).run()
-    set_widget(at, "radio", state.INSIDE_SOURCE, "upload")
-    check_page(at, softmax=True)
+    at = train_on_the_train_page(augment="mirror")
+    explain_the_uploaded_boot(at, "This model was trained on mirror images too")
     # Its mirror step averages both views, so the one input explained is the photo as it is, not its mirror.
     assert any("Your last photo on Upload, which you say" in t for t in texts(at.markdown))
     assert not any("in the mirror" in t for t in texts(at.markdown))

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from lab_ui import state
-from tests.support.apptest import assert_ok, open_page, set_widget, texts, train_until_done
+from tests.support.apptest import assert_ok, open_page, set_widget, texts, train_on_the_train_page
 from tests.support.images import all_cases, encode, garment
 
 pytestmark = pytest.mark.integration
@@ -121,12 +121,7 @@ def test_the_mirror_step_is_shown_and_switchable(at):
 
 
 def test_a_model_trained_on_mirror_images_averages_both_views():
-    at = open_page("pages/train.py")
-    set_widget(at, "slider", state.EPOCHS, 1)
-    set_widget(at, "radio", state.AUGMENT, "mirror")
-    at.button(key=state.TRAIN_BUTTON).click().run()
-    train_until_done(at)
-    assert at.session_state[state.RUNS][-1].run.config.augment == "mirror"
+    at = train_on_the_train_page(augment="mirror")
     at.switch_page("pages/upload.py").run()
     upload(at, "shoe.png", right_pointing_shoe_png(), "image/png")
     line = next(t for t in texts(at.caption) if "Your image alone:" in t)

@@ -70,6 +70,20 @@ def wait_for_epochs(at: AppTest, epochs: int, timeout: float = 120) -> AppTest:
     return rerun_until(at, enough, timeout, f"No {epochs} epoch(s)")
 
 
+def train_on_the_train_page(epochs: int = 1, augment: str | None = None) -> AppTest:
+    """A fresh session that trains one run of the Train page's softmax defaults (epochs, and augment when
+    given) to the end; the run is then the active model."""
+    at = open_page("pages/train.py")
+    set_widget(at, "slider", state.EPOCHS, epochs)
+    if augment is not None:
+        set_widget(at, "radio", state.AUGMENT, augment)
+    at.button(key=state.TRAIN_BUTTON).click().run()
+    train_until_done(at)
+    if augment is not None:
+        assert at.session_state[state.RUNS][-1].run.config.augment == augment
+    return at
+
+
 def texts(elements) -> list[str]:
     return [str(e.value) for e in elements]
 
