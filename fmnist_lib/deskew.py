@@ -15,6 +15,11 @@ DESKEW_SIZE = 64  # px: the longest side of the copy the edge and mirror estimat
 # best angle): tops, trousers, dresses, bags are (0.97-0.99); shoes are not (0.66-0.84), and their
 # three estimates disagree, so an upright shoe was turned one time in five (bench/results/deskew.md).
 SYMMETRY_MIN = 0.9
+# A garment that is not mirror-symmetric (a shoe) is laid on its sole instead: turned so that the longest
+# lower edge of its outline (convex hull) is flat, when that edge lies SOLE_MIN-SOLE_MAX degrees off.
+# Every Fashion-MNIST shoe stands on its sole; drawn ones are often tilted 20-40 degrees (emoji).
+SOLE_MIN = 20.0
+SOLE_MAX = 45.0
 
 
 def _box_angle(mask: np.ndarray) -> float:
@@ -69,6 +74,55 @@ def _mirror_angle(small: np.ndarray) -> tuple[float, float]:
     return best_angle, best
 
 
+def _hull(points: np.ndarray) -> np.ndarray:
+    """The convex hull of integer points [N, 2] (x, y), anticlockwise on screen (Andrew's monotone chain)."""
+    pts = sorted(set(map(tuple, points.tolist())))
+    if len(pts) < 3:
+        return np.array(pts, dtype=np.float64)
+
+    def chain(seq):
+        out: list = []
+        for p in seq:
+            while len(out) >= 2 and (
+                (out[-1][0] - out[-2][0]) * (p[1] - out[-2][1]) - (out[-1][1] - out[-2][1]) * (p[0] - out[-2][0]) <= 0
+            ):
+                out.pop()
+            out.append(p)
+        return out[:-1]
+
+    return np.array(chain(pts) + chain(pts[::-1]), dtype=np.float64)
+
+
+def sole_angle(core: np.ndarray) -> float:
+    """The rotation (degrees, anticlockwise as PIL's rotate) that lays the garment's sole flat, or 0.
+
+    The sole is the longest edge of the outline's convex hull below the garment's centre and within
+    SOLE_MAX of horizontal: the line a shoe would stand on. Its tilt is returned when at least SOLE_MIN.
+    """
+    ys, xs = np.nonzero(core)
+    if len(xs) < 20:
+        return 0.0
+    rows = np.unique(ys)
+    # The hull of a shape is the hull of each row's two ends: at most 2H points, not every pixel.
+    first = np.searchsorted(ys, rows)
+    last = np.searchsorted(ys, rows, side="right") - 1
+    ends = np.concatenate([np.stack([xs[first], rows], 1), np.stack([xs[last], rows], 1)])
+    hull = _hull(ends)
+    if len(hull) < 3:
+        return 0.0
+    nxt = np.roll(hull, -1, axis=0)
+    dx, dy = nxt[:, 0] - hull[:, 0], nxt[:, 1] - hull[:, 1]
+    # Image y grows downwards: an edge going down to the right has a positive angle, undone by turning
+    # anticlockwise (PIL's positive angle) by as much.
+    tilt = np.rad2deg(np.arctan(dy / np.where(dx == 0, np.nan, dx)))
+    lower = (hull[:, 1] + nxt[:, 1]) / 2 > ys.mean()
+    length = np.where(lower & (np.abs(tilt) <= SOLE_MAX), np.hypot(dx, dy), 0.0)
+    if length.max() <= 0:
+        return 0.0
+    angle = float(tilt[int(np.argmax(length))])
+    return angle if abs(angle) >= SOLE_MIN else 0.0
+
+
 def upright_angle(core: np.ndarray, garment: np.ndarray) -> float:
     """The rotation (degrees, anticlockwise as PIL's rotate) that stands the garment upright, or 0.
 
@@ -97,8 +151,8 @@ def upright_angle(core: np.ndarray, garment: np.ndarray) -> float:
     if min(small.shape) < 3:  # a thin strip: no shape to judge by
         return 0.0
     mirror, symmetry = _mirror_angle(small)
-    if symmetry < SYMMETRY_MIN:  # a shoe: no estimate to trust, and it was photographed upright more often than not
-        return 0.0
+    if symmetry < SYMMETRY_MIN:  # a shoe: the three estimates disagree; lay it on its sole when that is well off
+        return sole_angle(core)
     angle = float(np.median([_box_angle(core), _edge_angle(small), mirror]))
     if abs(angle) < DESKEW_MIN or abs(angle) > DESKEW_MAX:
         return 0.0
