@@ -10,7 +10,8 @@ garment on black, plus every intermediate `Stage` for the Upload page):
   keep the garment (Otsu's threshold, what it encloses and a thin margin) and
   blacken the rest (shadow, specks); stand it upright when it lies 2-10 degrees
   off (the median of three tilt estimates: smallest box, edges along the axes,
-  mirror symmetry); crop to it, resize its longest side to 28 px
+  mirror symmetry), or a shoe on its sole when it lies 20-45 degrees off (the
+  longest lower edge of its outline, flat); crop to it, resize its longest side to 28 px
   and centre it on 28x28, set the brightest part to 255 and sharpen slightly:
   the steps Fashion-MNIST itself was made with (trim, longest edge to 28,
   sharpen, centre, negate: Xiao et al. 2017).
@@ -230,9 +231,12 @@ def _core(g: _Garment) -> np.ndarray:
     return core
 
 
-def _straighten(g: _Garment, core: np.ndarray, stages: list[Stage]) -> tuple[_Garment, np.ndarray]:
-    """Stand the garment upright when it lies a few degrees off; the garment and its core, turned."""
-    angle = upright_angle(core, g.pixels)
+def _straighten(
+    g: _Garment, core: np.ndarray, stages: list[Stage], lay_on_sole: bool = True
+) -> tuple[_Garment, np.ndarray]:
+    """Stand the garment upright when it lies a few degrees off, or a shoe on its sole; the garment and its core, turned."""
+    turn = upright_angle(core, g.pixels, lay_on_sole)
+    angle = turn.angle
     if not angle:
         return g, core
     pixels = np.asarray(
@@ -243,15 +247,14 @@ def _straighten(g: _Garment, core: np.ndarray, stages: list[Stage]) -> tuple[_Ga
     )
     g = _Garment(pixels, g.threshold, g.floor)
     core = pixels > CORE_FRACTION * max(g.threshold - g.floor, 0)
-    stages.append(
-        Stage(
-            "Straightened",
-            reduce_image(_as_l(pixels)),
-            f"Turned {abs(angle):.1f}° {'anticlockwise' if angle > 0 else 'clockwise'}, as Fashion-MNIST garments "
-            "stand upright: the median of three estimates of its tilt (its box is smallest, its edges run "
-            "across and down, it is most mirror-symmetric).",
-        )
+    turned = f"Turned {abs(angle):.1f}° {'anticlockwise' if angle > 0 else 'clockwise'}"
+    why = (
+        "to lay it on its sole, as Fashion-MNIST's shoes stand: the longest lower edge of its outline is now flat."
+        if turn.on_sole
+        else "as Fashion-MNIST garments stand upright: the median of three estimates of its tilt (its box is "
+        "smallest, its edges run across and down, it is most mirror-symmetric)."
     )
+    stages.append(Stage("Straightened", reduce_image(_as_l(pixels)), f"{turned}, {why}"))
     return g, core
 
 
@@ -314,8 +317,11 @@ def _sharpen(pixels: np.ndarray) -> np.ndarray:
     return np.where(pixels > 0, np.asarray(sharp), 0).astype(np.uint8)
 
 
-def our_pipeline(src) -> Preprocessed:
-    """Real photo -> Fashion-MNIST: background, difference, crop, longest side 28, centre. See the module doc."""
+def our_pipeline(src, lay_on_sole: bool = True) -> Preprocessed:
+    """Real photo -> Fashion-MNIST: background, difference, crop, longest side 28, centre. See the module doc.
+
+    lay_on_sole=False leaves a tilted shoe as it lies (bench/outside_set.py reports both).
+    """
     dec = open_image(src)
     stages = [Stage("Decoded", dec.image, " ".join(dec.steps))]
     grey = _grey(dec, stages)
@@ -328,7 +334,7 @@ def our_pipeline(src) -> Preprocessed:
         notes = ["No garment stands out from the background: the model sees an empty image."]
         return Preprocessed(np.zeros((28, 28), dtype=np.uint8), stages, "ours", notes)
     garment = _darkness(diff, bg, fg, noise, stages)
-    garment, core = _straighten(garment, _core(garment), stages)
+    garment, core = _straighten(garment, _core(garment), stages, lay_on_sole)
     crop = _keep_garment(garment, core, stages)
     pixels, (nw, nh) = _to_28(crop)
     pixels = _sharpen(pixels)
@@ -374,10 +380,10 @@ def tutorial_pipeline(src) -> Preprocessed:
     return Preprocessed(np.asarray(canvas, dtype=np.uint8).copy(), stages, "tutorial")
 
 
-def preprocess_image(src, pipeline: str = "ours") -> Preprocessed:
+def preprocess_image(src, pipeline: str = "ours", lay_on_sole: bool = True) -> Preprocessed:
     """Run a named pipeline ("ours" or "tutorial"). Raises ImageError for unusable input."""
     if pipeline == "ours":
-        return our_pipeline(src)
+        return our_pipeline(src, lay_on_sole)
     if pipeline == "tutorial":
         return tutorial_pipeline(src)
     raise ValueError(f"Unknown pipeline {pipeline!r}; choose one of {', '.join(PIPELINES)}.")
