@@ -21,8 +21,9 @@ SYMMETRY_MIN = 0.9
 # A garment that is not mirror-symmetric (a shoe) is laid on its sole instead: turned so that the longest
 # lower edge of its outline (convex hull) is flat, when that edge lies SOLE_MIN-SOLE_MAX degrees off.
 # Fashion-MNIST's shoes stand on their soles; drawn ones (emoji) often lean 20-45 degrees. A shoe seen
-# from three quarters (some of Fashion-MNIST's own) leans too, up to ~35 degrees, and the model learned it
-# so: turning those back costs accuracy, so only a lean of 25 degrees or more counts (bench/results/deskew.md).
+# from three quarters (some of Fashion-MNIST's own) has a leaning lowest edge too, up to ~35 degrees, and
+# the model learned it so: only a lean of 25 degrees or more counts, and only when lying flat makes the
+# shoe's box smaller, as it does for a shoe tipped onto its toe (bench/results/deskew.md).
 SOLE_MIN = 25.0
 SOLE_MAX = 45.0
 # ...unless it is clearly mirror-symmetric at some angle up to SOLE_MAX: a top lying 30 degrees off.
@@ -37,6 +38,12 @@ class Turn:
 
     angle: float = 0.0
     on_sole: bool = False  # True: laid on its sole (a shoe); False: the median of three tilt estimates
+
+
+def _box_area(xs: np.ndarray, ys: np.ndarray, angle: float) -> float:
+    """The area of the bounding box of points (xs, ys) turned by angle (degrees, as PIL's rotate)."""
+    c, s = np.cos(np.deg2rad(angle)), np.sin(np.deg2rad(angle))
+    return float((np.ptp(xs * c + ys * s) + 1) * (np.ptp(-xs * s + ys * c) + 1))
 
 
 def _box_angle(mask: np.ndarray) -> float:
@@ -117,7 +124,8 @@ def sole_angle(core: np.ndarray) -> float:
     """The rotation (degrees, anticlockwise as PIL's rotate) that lays the garment's sole flat, or 0.
 
     The sole is the longest edge of the outline's convex hull below the garment's centre and within
-    SOLE_MAX of horizontal: the line a shoe would stand on. Its tilt is returned when at least SOLE_MIN.
+    SOLE_MAX of horizontal: the line a shoe would stand on. Its tilt is returned when at least SOLE_MIN
+    and when laying the garment on it makes the garment's box smaller.
     """
     ys, xs = np.nonzero(core)
     if len(xs) < 20:
@@ -140,7 +148,11 @@ def sole_angle(core: np.ndarray) -> float:
     if length.max() <= 0:
         return 0.0
     angle = float(tilt[int(np.argmax(length))])
-    return angle if abs(angle) >= SOLE_MIN else 0.0
+    if abs(angle) < SOLE_MIN:
+        return 0.0
+    # A shoe leaning on its toe or heel takes more room than one lying flat; a shoe seen from three quarters,
+    # or a top whose lowest edge is a sleeve's, takes more once "laid flat": leave those as they are.
+    return angle if _box_area(xs, ys, angle) < _box_area(xs, ys, 0.0) else 0.0
 
 
 def upright_angle(core: np.ndarray, garment: np.ndarray, lay_on_sole: bool = True) -> Turn:

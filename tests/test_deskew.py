@@ -54,6 +54,13 @@ def test_a_sneaker_standing_on_its_toe_is_not_laid_on_a_steep_edge():
     assert abs(sole_angle(shape(SNEAKER, 70) > 100)) <= SOLE_MAX
 
 
+def test_a_leaning_lowest_edge_is_not_a_sole_when_laying_it_flat_takes_more_room():
+    """A tall garment cut at a slant (or a shoe seen from three quarters): its lowest edge leans 35 degrees,
+    but it stands as it is; laid on that edge its box would grow, as a shoe's leaning on its toe shrinks."""
+    slanted = shape([(100, 50), (200, 50), (200, 250), (100, 180)])
+    assert sole_angle(slanted > 100) == 0.0
+
+
 def test_upright_angle_lays_a_shoe_on_its_sole_and_says_so():
     garment = shape(SNEAKER, 30)
     turn = upright_angle(garment > 100, garment)
