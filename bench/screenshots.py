@@ -5,7 +5,7 @@
 
 One browser session per screen size, like a student's: Home; Train three short runs that differ
 by seed and optimizer (so the comparison, the run names and the legend are on the page); Browse;
-Upload a generated photo of a sneaker pointing right. Full-page shots (tests/support/server.screenshot).
+Upload a generated photo of a sneaker pointing right, leaning 30 degrees. Full-page shots (tests/support/server.screenshot).
 """
 
 from __future__ import annotations
@@ -26,13 +26,14 @@ SCREENS = {"desktop": (1400, 1000, ""), "phone": (390, 844, "-phone")}
 EPOCHS = 3  # short runs: the shots are about the layout, not the accuracy
 
 
-def right_pointing_sneaker() -> bytes:
-    """A Fashion-MNIST sneaker as a photo, mirrored (pointing right): the Upload page's mirror step at work."""
+def leaning_sneaker() -> bytes:
+    """A Fashion-MNIST sneaker as a photo, mirrored (pointing right) and tipped 30 degrees toe up, as emoji
+    shoes lean: the Upload page's sole and mirror steps at work."""
     photo, _ = garment_photo(index=9, fmt="PNG")  # test image 9: a sneaker
+    img = Image.open(io.BytesIO(photo)).transpose(Image.Transpose.FLIP_LEFT_RIGHT).convert("RGB")
+    img = img.rotate(30, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=img.getpixel((0, 0)))
     buf = io.BytesIO()
-    Image.open(io.BytesIO(photo)).transpose(Image.Transpose.FLIP_LEFT_RIGHT).convert("RGB").save(
-        buf, "JPEG", quality=90
-    )
+    img.save(buf, "JPEG", quality=90)
     return buf.getvalue()
 
 
@@ -92,7 +93,7 @@ def shoot(browser, srv, screen: str, out: Path) -> list[Path]:
         page.wait_for_timeout(800)
         saved.append(e.screenshot(page, out / f"browse{suffix}.png"))
         e.goto_page(page, "Upload")
-        e.upload(page, "sneaker.jpg", right_pointing_sneaker(), "image/jpeg")
+        e.upload(page, "sneaker.jpg", leaning_sneaker(), "image/jpeg")
         page.locator('[data-testid="stMain"]').get_by_text("Predicted:").first.wait_for(state="visible")
         page.wait_for_timeout(800)
         saved.append(e.screenshot(page, out / f"upload{suffix}.png"))

@@ -9,7 +9,7 @@ import pytest
 
 from lab_ui import state
 from tests.support.apptest import assert_ok, open_page, set_widget, texts, train_on_the_train_page
-from tests.support.images import all_cases, encode, garment
+from tests.support.images import all_cases, encode, garment, sneaker
 
 pytestmark = pytest.mark.integration
 
@@ -118,6 +118,15 @@ def test_the_mirror_step_is_shown_and_switchable(at):
     assert views(mirror_line()) == views(on_line), "the same three views, either way"
     set_widget(at, "toggle", state.MIRROR, True)
     assert [t for t in texts(at.success) if t.startswith("Predicted: ")] == on_answer
+
+
+def test_a_leaning_shoe_is_shown_laid_on_its_sole(at):
+    """Emoji shoes lean; the pipeline's step says it turned this one onto its sole, and by how much."""
+    upload(at, "leaning.png", encode(sneaker(30), "PNG"), "image/png")
+    assert shows_top3(at)
+    step = next(t for t in texts(at.caption) if "on its sole" in t)
+    turned = re.match(r"Turned ([\d.]+)° clockwise, to lay it on its sole", step)
+    assert turned and abs(float(turned[1]) - 30) <= 1.5, step
 
 
 def test_a_model_trained_on_mirror_images_averages_both_views():

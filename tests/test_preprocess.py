@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw, ImageFile, ImageFilter
 from fmnist_lib import preprocess as pp
 from fmnist_lib.decode import MAX_UPLOAD_BYTES, WORK_SIZE, ImageError, decode_image, open_image
 from fmnist_lib.preprocess import PIPELINES, Preprocessed, preprocess_image
-from tests.support.images import all_cases, case, encode, error_cases, exif_jpeg, garment, valid_cases
+from tests.support.images import all_cases, case, encode, error_cases, exif_jpeg, garment, sneaker, valid_cases
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -349,28 +349,20 @@ def test_an_upright_garment_is_not_turned(shape):
     assert _turned(preprocess_image(encode(upright, "JPEG", quality=60))) == 0.0
 
 
-def _sneaker(angle: float = 0.0) -> Image.Image:
-    """A dark sneaker pointing left on light grey, as a product photo would have it, turned by angle."""
-    img = Image.new("RGB", (300, 300), (235, 235, 235))
-    sole = [(40, 200), (260, 200), (262, 150), (240, 95), (200, 95), (190, 130), (120, 140), (60, 160), (38, 182)]
-    ImageDraw.Draw(img).polygon(sole, fill=(30, 30, 40))
-    return img.rotate(angle, resample=Image.Resampling.BICUBIC, fillcolor=(235, 235, 235)) if angle else img
-
-
 @pytest.mark.parametrize("angle", [-30, 30])
 def test_a_shoe_drawn_tilted_is_laid_on_its_sole(angle):
     """Emoji shoes lean 20-45 degrees; Fashion-MNIST's all stand on their soles."""
-    out = preprocess_image(encode(_sneaker(angle), "PNG"))
+    out = preprocess_image(encode(sneaker(angle), "PNG"))
     assert abs(_turned(out) + angle) <= 1.5, f"turned {_turned(out)}°, expected {-angle}°"
     assert "on its sole" in next(st.caption for st in out.stages if st.name == "Straightened")
-    flat = preprocess_image(encode(_sneaker(), "PNG")).pixels
+    flat = preprocess_image(encode(sneaker(), "PNG")).pixels
     assert _mad(out.pixels, flat) < 15
-    left_as_is = preprocess_image(encode(_sneaker(angle), "PNG"), lay_on_sole=False)
+    left_as_is = preprocess_image(encode(sneaker(angle), "PNG"), lay_on_sole=False)
     assert _turned(left_as_is) == 0.0 and _mad(left_as_is.pixels, flat) > 30
 
 
 def test_a_shoe_on_its_sole_is_not_turned():
-    assert _turned(preprocess_image(encode(_sneaker(), "JPEG", quality=80))) == 0.0
+    assert _turned(preprocess_image(encode(sneaker(), "JPEG", quality=80))) == 0.0
 
 
 def test_the_reduced_decoding_note_appears_only_when_the_jpeg_was_reduced():

@@ -104,6 +104,15 @@ def garment(
     return img
 
 
+def sneaker(angle: float = 0.0) -> Image.Image:
+    """A dark sneaker pointing left on light grey, standing on its sole as a product photo has it, turned by
+    angle (PIL: anticlockwise; a drawn shoe leaning toe up is turned clockwise, i.e. negative)."""
+    img = Image.new("RGB", (300, 300), (235, 235, 235))
+    outline = [(40, 200), (260, 200), (262, 150), (240, 95), (200, 95), (190, 130), (120, 140), (60, 160), (38, 182)]
+    ImageDraw.Draw(img).polygon(outline, fill=(30, 30, 40))
+    return img.rotate(angle, resample=Image.Resampling.BICUBIC, fillcolor=(235, 235, 235)) if angle else img
+
+
 def encode(img: Image.Image, fmt: str, **kw) -> bytes:
     buf = io.BytesIO()
     img.save(buf, fmt, **kw)
