@@ -5,7 +5,8 @@
 
 One browser session per screen size, like a student's: Home; Train three short runs that differ
 by seed and optimizer (so the comparison, the run names and the legend are on the page); Browse;
-Upload a generated photo of a sneaker pointing right, leaning 30 degrees. Full-page shots (tests/support/server.screenshot).
+Upload a generated photo of a sneaker pointing right, leaning 30 degrees. Full-page shots
+(tests/support/server.screenshot).
 """
 
 from __future__ import annotations

@@ -164,8 +164,8 @@ def upright_angle(core: np.ndarray, garment: np.ndarray, lay_on_sole: bool = Tru
     garments (a dress flares), rarely two on the same one, so their median is used, from DESKEW_MIN to
     DESKEW_MAX degrees: product photos are usually upright, and no turn costs less than a wrong one.
     A garment that is not (a shoe, SYMMETRY_MIN), nor clearly is at any angle up to SOLE_MAX
-    (SOLE_SYMMETRY_MAX), whose three estimates disagree: laid on its sole (sole_angle) when that lies SOLE_MIN-SOLE_MAX degrees off and lay_on_sole,
-    else left as it is.
+    (SOLE_SYMMETRY_MAX), and whose three estimates disagree: laid on its sole (sole_angle) when
+    lay_on_sole, else left as it is.
     """
     if not DESKEW_MAX:
         return Turn()

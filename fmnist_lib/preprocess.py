@@ -10,7 +10,7 @@ garment on black, plus every intermediate `Stage` for the Upload page):
   keep the garment (Otsu's threshold, what it encloses and a thin margin) and
   blacken the rest (shadow, specks); stand it upright when it lies 2-10 degrees
   off (the median of three tilt estimates: smallest box, edges along the axes,
-  mirror symmetry), or a shoe on its sole when it lies 20-45 degrees off (the
+  mirror symmetry), or a shoe on its sole when it leans 25-45 degrees (the
   longest lower edge of its outline, flat); crop to it, resize its longest side to 28 px
   and centre it on 28x28, set the brightest part to 255 and sharpen slightly:
   the steps Fashion-MNIST itself was made with (trim, longest edge to 28,
@@ -234,7 +234,10 @@ def _core(g: _Garment) -> np.ndarray:
 def _straighten(
     g: _Garment, core: np.ndarray, stages: list[Stage], lay_on_sole: bool = True
 ) -> tuple[_Garment, np.ndarray]:
-    """Stand the garment upright when it lies a few degrees off, or a shoe on its sole; the garment and its core, turned."""
+    """Stand the garment upright when it lies a few degrees off, or a leaning shoe on its sole.
+
+    Returns the garment and its core, turned.
+    """
     turn = upright_angle(core, g.pixels, lay_on_sole)
     angle = turn.angle
     if not angle:
