@@ -12,36 +12,15 @@ Prints a Markdown table for bench/results/deskew.md.
 from __future__ import annotations
 
 import argparse
-import io
-import re
 import time
 
 import numpy as np
-from PIL import Image
 
 from fmnist_lib import CLASSES, load_fashion_mnist
 from fmnist_lib.preprocess import preprocess_image
+from tests.support.images import on_white, turned
 
 TILT = 30.0  # degrees, clockwise: the shoe's toe (left) goes up, as Apple's and Facebook's emoji lean
-
-
-def photo(pixels: np.ndarray, angle: float = 0.0) -> bytes:
-    """The 28x28 image scaled 10x (nearest), dark on white, turned by angle (PIL: anticlockwise), as a PNG."""
-    img = Image.fromarray(np.repeat(np.repeat(255 - pixels, 10, axis=0), 10, axis=1).astype(np.uint8), "L")
-    if angle:
-        img = img.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=255)
-    buf = io.BytesIO()
-    img.save(buf, "PNG")
-    return buf.getvalue()
-
-
-def turn_of(src: bytes, lay_on_sole: bool) -> tuple[float, bool]:
-    """(the angle the pipeline turned the garment, anticlockwise positive; whether it was laid on its sole)."""
-    for st in preprocess_image(src, lay_on_sole=lay_on_sole).stages:
-        if st.name == "Straightened":
-            m = re.match(r"Turned ([0-9.]+)° (anticlockwise|clockwise)", st.caption)
-            return float(m.group(1)) * (1 if m.group(2) == "anticlockwise" else -1), "on its sole" in st.caption
-    return 0.0, False
 
 
 def main(argv=None) -> int:
@@ -63,9 +42,9 @@ def main(argv=None) -> int:
         idx = np.flatnonzero(labels == c)[: args.n]
         before = with_sole = on_sole = back = 0
         for i in idx:
-            before += turn_of(photo(images[i]), lay_on_sole=False)[0] != 0
-            with_sole += turn_of(photo(images[i]), lay_on_sole=True)[0] != 0
-            angle, sole = turn_of(photo(images[i], -TILT), lay_on_sole=True)
+            before += turned(preprocess_image(on_white(images[i]), lay_on_sole=False))[0] != 0
+            with_sole += turned(preprocess_image(on_white(images[i])))[0] != 0
+            angle, sole = turned(preprocess_image(on_white(images[i], angle=-TILT)))
             on_sole += sole
             back += abs(angle - TILT) <= 5
         n = len(idx)

@@ -7,9 +7,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 from fmnist_lib.deskew import SOLE_MAX, SOLE_MIN, Turn, sole_angle, upright_angle
+from tests.support.images import SNEAKER_OUTLINE as SNEAKER
 
-# A sneaker pointing left, as Fashion-MNIST's: a flat sole, the toe low on the left, the heel high on the right.
-SNEAKER = [(40, 200), (260, 200), (262, 120), (215, 95), (160, 110), (70, 150), (38, 178)]
 # A T-shirt: mirror-symmetric about x = 150.
 T_SHIRT = [
     (110, 60),

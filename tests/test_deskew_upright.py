@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pytest
-from PIL import Image
 
 from fmnist_lib.preprocess import preprocess_image
+from tests.support.images import on_white
 
 pytestmark = pytest.mark.integration
 
 SNEAKER, SANDAL, BOOT = 7, 5, 9
-
-
-def on_white(pixels: np.ndarray, factor: int = 10) -> bytes:
-    """A 28x28 test image scaled `factor` times (nearest), dark garment on white, as a PNG."""
-    big = np.repeat(np.repeat(255 - pixels, factor, axis=0), factor, axis=1)
-    buf = io.BytesIO()
-    Image.fromarray(big.astype(np.uint8), "L").save(buf, "PNG")
-    return buf.getvalue()
 
 
 @pytest.mark.parametrize("index", [36, 38, 43])  # sneakers the median of three estimates turned 4.6-6.2 degrees

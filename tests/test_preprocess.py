@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw, ImageFile, ImageFilter
 from fmnist_lib import preprocess as pp
 from fmnist_lib.decode import MAX_UPLOAD_BYTES, WORK_SIZE, ImageError, decode_image, open_image
 from fmnist_lib.preprocess import PIPELINES, Preprocessed, preprocess_image
-from tests.support.images import all_cases, case, encode, error_cases, exif_jpeg, garment, sneaker, valid_cases
+from tests.support.images import all_cases, case, encode, error_cases, exif_jpeg, garment, sneaker, turned, valid_cases
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -309,12 +309,7 @@ def test_a_garment_lying_at_an_angle_is_straightened():
 
 def _turned(out: Preprocessed) -> float:
     """The straightening angle the pipeline applied (anticlockwise positive), 0 when it did not turn the garment."""
-    for st in out.stages:
-        if st.name == "Straightened":
-            m = re.match(r"Turned ([0-9.]+)° (anticlockwise|clockwise)", st.caption)
-            assert m, st.caption
-            return float(m.group(1)) * (1 if m.group(2) == "anticlockwise" else -1)
-    return 0.0
+    return turned(out)[0]
 
 
 def _dress(angle: float = 0.0) -> Image.Image:

@@ -5,6 +5,9 @@ Encoders: ``encode(image, fmt, **save_kwargs)`` -> bytes; ``exif_jpeg(upright, o
 
 Pictures (all deterministic; they share ``composite``, a colour laid over a background by opacity):
 ``garment(size=(w, h), ...)``  -> PIL RGB image of a flat dark T-shirt on a light background (no data needed)
+``sneaker(angle)`` -> PIL RGB image of a dark sneaker (SNEAKER_OUTLINE) on light grey, standing on its sole or turned
+``on_white(pixels, factor, angle)`` -> PNG bytes: a 28x28 image scaled up (nearest), dark on white, maybe turned
+``turned(preprocessed)`` -> (angle, on its sole?): the turn the pipeline's "Straightened" step says it applied
 ``garment_photo(index, size, fmt, ...)`` -> (bytes, label): a real Fashion-MNIST test image as a centred,
                  dyed photo on an off-white gradient (browser tests, bench/bench_ui.py)
 ``render_photo(pixels, rng, ...)`` -> (RGB [H, W, 3], alpha [H, W]): a 28x28 image as a product photo with
@@ -48,6 +51,7 @@ from __future__ import annotations
 import functools
 import io
 import math
+import re
 import struct
 import zlib
 from dataclasses import dataclass
@@ -104,13 +108,47 @@ def garment(
     return img
 
 
+# A sneaker pointing left, as Fashion-MNIST's: a flat sole, the toe low on the left, the heel high on the right.
+SNEAKER_OUTLINE = [
+    (40, 200),
+    (260, 200),
+    (262, 150),
+    (240, 95),
+    (200, 95),
+    (190, 130),
+    (120, 140),
+    (60, 160),
+    (38, 182),
+]
+
+
 def sneaker(angle: float = 0.0) -> Image.Image:
     """A dark sneaker pointing left on light grey, standing on its sole as a product photo has it, turned by
     angle (PIL: anticlockwise; a drawn shoe leaning toe up is turned clockwise, i.e. negative)."""
     img = Image.new("RGB", (300, 300), (235, 235, 235))
-    outline = [(40, 200), (260, 200), (262, 150), (240, 95), (200, 95), (190, 130), (120, 140), (60, 160), (38, 182)]
-    ImageDraw.Draw(img).polygon(outline, fill=(30, 30, 40))
+    ImageDraw.Draw(img).polygon(SNEAKER_OUTLINE, fill=(30, 30, 40))
     return img.rotate(angle, resample=Image.Resampling.BICUBIC, fillcolor=(235, 235, 235)) if angle else img
+
+
+def on_white(pixels: np.ndarray, factor: int = 10, angle: float = 0.0) -> bytes:
+    """A 28x28 uint8 image scaled `factor` times (nearest), dark garment on white, turned by angle (PIL:
+    anticlockwise), as a PNG: a product photo of the garment as Fashion-MNIST has it."""
+    img = Image.fromarray(np.repeat(np.repeat(255 - pixels, factor, axis=0), factor, axis=1).astype(np.uint8), "L")
+    if angle:
+        img = img.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=255)
+    return encode(img, "PNG")
+
+
+def turned(preprocessed) -> tuple[float, bool]:
+    """(the angle preprocess's "Straightened" step says it turned the garment, anticlockwise positive, 0 when
+    there is no such step; whether it laid it on its sole), read from the step's caption."""
+    for st in preprocessed.stages:
+        if st.name == "Straightened":
+            m = re.match(r"Turned ([0-9.]+)° (anticlockwise|clockwise)", st.caption)
+            assert m, st.caption
+            angle = float(m.group(1)) * (1 if m.group(2) == "anticlockwise" else -1)
+            return angle, "on its sole" in st.caption
+    return 0.0, False
 
 
 def encode(img: Image.Image, fmt: str, **kw) -> bytes:
