@@ -1,6 +1,6 @@
 """Fashion-MNIST softmax lab: the entry point (`streamlit run streamlit_app.py`).
 
-`main()` runs lab_ui.layout.run_app: st.navigation over the five pages in pages/, and the sidebar's
+`main()` runs lab_ui.layout.run_app: st.navigation over the five pages in app_pages/, and the sidebar's
 active-model picker, so it is on every page. Leaving the Train page pauses a run in progress.
 
 This file is read two ways:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 import streamlit as st
 
 from . import resources, state, training
@@ -59,18 +57,15 @@ def active_model_line() -> None:
     st.info(f"**Active model:** {plain(name)} — {acc_text}. Change it in the sidebar.", icon=":material/psychology:")
 
 
-_frame = threading.local()  # .running: run_app is running the page in this script thread
-
-
 def run_app() -> None:
     """The entry point's work on every script run: page config, navigation, sidebar, then the page."""
     st.set_page_config(page_title="Fashion-MNIST softmax lab", page_icon=":material/checkroom:", layout="wide")
     pages = {
-        "home": st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-        "train": st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
-        "browse": st.Page("pages/browse.py", title="Browse predictions", icon=":material/grid_view:"),
-        "upload": st.Page("pages/upload.py", title="Upload a photo", icon=":material/photo_camera:"),
-        "softmax": st.Page("pages/softmax.py", title="Inside softmax", icon=":material/functions:"),
+        "home": st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
+        "train": st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
+        "browse": st.Page("app_pages/browse.py", title="Browse predictions", icon=":material/grid_view:"),
+        "upload": st.Page("app_pages/upload.py", title="Upload a photo", icon=":material/photo_camera:"),
+        "softmax": st.Page("app_pages/softmax.py", title="Inside softmax", icon=":material/functions:"),
     }
     page = st.navigation(list(pages.values()))
     resources.set_up()
@@ -79,23 +74,4 @@ def run_app() -> None:
     else:
         training.sync()  # a job that ended since the last script run: the page shows how
     sidebar()
-    _frame.running = True
-    try:
-        page.run()
-    finally:
-        _frame.running = False
-
-
-def ensure_entry_point() -> None:
-    """Draw the page inside the app's frame even when Streamlit runs the page's script alone.
-
-    With a pages/ folder beside the entry script, Streamlit runs in its older "pages/ folder" mode
-    until st.navigation is first called in the server process (and in every AppTest run): a cold
-    server's first visit straight to /train runs pages/train.py by itself, without navigation,
-    sidebar or page config. Each page calls this first: run alone, it runs the frame, whose
-    st.navigation ends that mode and finds this same page by its URL, then stops the lone run.
-    """
-    if getattr(_frame, "running", False):
-        return
-    run_app()
-    st.stop()
+    page.run()

@@ -19,7 +19,7 @@ def cards(at) -> list[str]:
 
 @pytest.fixture(scope="module")
 def at():
-    return open_page("pages/browse.py")
+    return open_page("app_pages/browse.py")
 
 
 def test_browse_shows_a_batch_with_predictions(at):
@@ -63,12 +63,12 @@ def test_confusion_matrix_and_a_chosen_cell(at):
 
 
 def test_browse_uses_the_model_trained_on_the_train_page():
-    at = open_page("pages/train.py")
+    at = open_page("app_pages/train.py")
     set_widget(at, "slider", state.EPOCHS, 1)
     at.button(key=state.TRAIN_BUTTON).click().run()
     while at.session_state[state.JOB] is not None:
         at.run()
-    at.switch_page("pages/browse.py").run()
+    at.switch_page("app_pages/browse.py").run()
     assert_ok(at)
     assert any("Active model:** #1" in t for t in texts(at.info))
 

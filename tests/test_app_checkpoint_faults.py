@@ -42,7 +42,7 @@ def _runs(at):
 
 
 def test_a_checkpoint_claiming_test_acc_100_percent_is_refused_and_the_session_keeps_working():
-    at = open_page("pages/train.py")
+    at = open_page("app_pages/train.py")
     good = _tiny_run()
     upload_checkpoint(at, "good.pt", checkpoint_bytes(good))
     assert_ok(at)
@@ -64,7 +64,7 @@ def test_a_checkpoint_claiming_test_acc_100_percent_is_refused_and_the_session_k
     assert at.session_state[state.ACTIVE] is None
     at.selectbox(key=picker).set_value(kept.id).run()
     assert_ok(at)
-    for page in ("pages/home.py", "pages/browse.py", "pages/train.py"):
+    for page in ("app_pages/home.py", "app_pages/browse.py", "app_pages/train.py"):
         at.switch_page(page).run()
         assert_ok(at)
         assert any("Active model" in t and f"{good.test_acc:.1%}" in t for t in texts(at.info)), page
@@ -72,10 +72,10 @@ def test_a_checkpoint_claiming_test_acc_100_percent_is_refused_and_the_session_k
 
 
 def test_a_checkpoint_with_a_non_finite_accuracy_is_refused_with_a_message():
-    at = open_page("pages/train.py")
+    at = open_page("app_pages/train.py")
     upload_checkpoint(at, "nan.pt", _with_history_value(_tiny_run(), "test_acc", float("nan")))
     assert_ok(at)
     assert any("nan.pt" in t and "not a finite number" in t for t in texts(at.error)), texts(at.error)
     assert _runs(at) == []
-    at.switch_page("pages/home.py").run()
+    at.switch_page("app_pages/home.py").run()
     assert_ok(at)

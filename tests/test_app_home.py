@@ -22,11 +22,12 @@ def test_home_runs_and_says_what_is_active():
 
 
 @pytest.mark.parametrize(
-    "page", ["pages/train.py", "pages/browse.py", "pages/upload.py", "pages/softmax.py", "pages/home.py"]
+    "page",
+    ["app_pages/train.py", "app_pages/browse.py", "app_pages/upload.py", "app_pages/softmax.py", "app_pages/home.py"],
 )
 def test_every_page_runs_before_any_training(page):
     at = open_page(page)
-    assert len(at.title) == 1, "every page has a title, drawn once (see layout.ensure_entry_point)"
+    assert len(at.title) == 1, "every page has a title, drawn once"
     assert at.sidebar.selectbox[0].label == "Active model", "the page is drawn inside the app's frame"
     assert any("Active model:" in t for t in texts(at.info)), "every page says which model is active"
 

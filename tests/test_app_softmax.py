@@ -16,7 +16,7 @@ from tests.support.inside import KEY_FORMULAS
 
 pytestmark = pytest.mark.integration
 
-PAGE = "pages/softmax.py"
+PAGE = "app_pages/softmax.py"
 LOSS_LABELS = ("F.cross_entropy(z, y)", "F.nll_loss(F.log_softmax(z), y)", "-log(softmax(z)[y])")
 
 
@@ -61,7 +61,7 @@ def use_sources(at, softmax: bool) -> None:
 
 
 def upload_photo(at) -> None:
-    at.switch_page("pages/upload.py").run()
+    at.switch_page("app_pages/upload.py").run()
     at.file_uploader(key=state.IMAGE_UPLOAD).set_value(("shirt.png", encode(garment(), "PNG"), "image/png")).run()
     assert_ok(at)
     assert any(t.startswith("Predicted: ") for t in texts(at.success))
@@ -97,7 +97,7 @@ def test_a_trained_softmax_run_and_one_sgd_step_on_a_copy():
 def test_a_cnn_run_loaded_from_a_checkpoint():
     run = TrainingRun(default_config("cnn", epochs=1, batch_size=64))
     run.fit(make_tiny_data(n_train=128, n_test=32))
-    at = open_page("pages/train.py")
+    at = open_page("app_pages/train.py")
     upload_checkpoint(at, "cnn.pt", checkpoint_bytes(run))
     assert_ok(at)
     upload_photo(at)
@@ -127,7 +127,7 @@ def test_the_page_and_the_cli_show_the_same_numbers(tmp_path, capsys):
         assert main(["explain", "--checkpoint", str(ckpt), *args]) == 0
         return json.loads(capsys.readouterr().out)
 
-    at = open_page("pages/train.py")
+    at = open_page("app_pages/train.py")
     upload_checkpoint(at, "agree.pt", ckpt.read_bytes())
     assert_ok(at)
     at.switch_page(PAGE).run()
@@ -140,7 +140,7 @@ def test_the_page_and_the_cli_show_the_same_numbers(tmp_path, capsys):
     assert losses(at) == [f"{by_index['loss']:.6f}"] * 3
     assert any(f"y = {by_index['label']}:" in t for t in texts(at.latex))
 
-    at.switch_page("pages/upload.py").run()
+    at.switch_page("app_pages/upload.py").run()
     at.file_uploader(key=state.IMAGE_UPLOAD).set_value(("photo.jpg", photo.read_bytes(), "image/jpeg")).run()
     at.switch_page(PAGE).run()
     set_widget(at, "radio", state.INSIDE_SOURCE, "upload")
@@ -161,7 +161,7 @@ def right_facing_boot_png() -> bytes:
 def explain_the_uploaded_boot(at, mirror_line: str) -> None:
     """Upload the right-facing boot (the Upload page's mirror line starting with mirror_line), then pick
     "your last photo on Upload" on Inside softmax."""
-    at.switch_page("pages/upload.py").run()
+    at.switch_page("app_pages/upload.py").run()
     at.file_uploader(key=state.IMAGE_UPLOAD).set_value(("boot.png", right_facing_boot_png(), "image/png")).run()
     assert any(t.startswith(mirror_line) for t in texts(at.caption))
     at.switch_page(PAGE).run()

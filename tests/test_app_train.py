@@ -37,7 +37,7 @@ def click(at, key):
 
 
 def test_train_fills_the_history_and_activates_the_run():
-    at = open_page("pages/train.py")
+    at = open_page("app_pages/train.py")
     set_widget(at, "slider", state.EPOCHS, 3)
     click(at, state.TRAIN_BUTTON)
     train_until_done(at)
@@ -65,7 +65,7 @@ def start_a_long_run(at):
 
 
 def test_stop_keeps_the_partial_run_and_continue_finishes_it():
-    at = start_a_long_run(open_page("pages/train.py"))
+    at = start_a_long_run(open_page("app_pages/train.py"))
     assert at.button(key=state.TRAIN_BUTTON).disabled and not at.button(key=state.STOP_BUTTON).disabled
     click(at, state.STOP_BUTTON)
     train_until_done(at)  # the worker ends the epoch within a step and sends it back
@@ -84,14 +84,14 @@ def test_stop_keeps_the_partial_run_and_continue_finishes_it():
 
 
 def test_leaving_the_page_pauses_and_the_history_is_intact():
-    at = start_a_long_run(open_page("pages/train.py"))
-    at.switch_page("pages/browse.py").run()
+    at = start_a_long_run(open_page("app_pages/train.py"))
+    at.switch_page("app_pages/browse.py").run()
     assert_ok(at)
     train_until_done(at)  # the job ends within a step, whatever page is shown
     run = runs(at)[0].run
     done = run.epochs_done
     assert 1 <= done < 50 and run.status == "stopped" and run.paused_because == "you left the Train page"
-    at.switch_page("pages/train.py").run()
+    at.switch_page("app_pages/train.py").run()
     assert_ok(at)
     assert run.epochs_done == done
     assert any("paused" in t for t in texts(at.info))
@@ -106,8 +106,8 @@ def test_a_killed_worker_fails_only_that_sessions_run_and_both_can_train_on():
 
     from lab_ui import resources
 
-    victim = start_a_long_run(open_page("pages/train.py"))
-    other = open_page("pages/train.py")
+    victim = start_a_long_run(open_page("app_pages/train.py"))
+    other = open_page("app_pages/train.py")
     set_widget(other, "slider", state.EPOCHS, 3)
     click(other, state.TRAIN_BUTTON)
     os.kill(resources.pool().worker_pid(job(victim).job), signal.SIGKILL)
@@ -129,7 +129,7 @@ def at_least_one_button_says(at, text: str) -> bool:
 
 
 def test_two_sessions_with_the_same_settings_train_at_once_to_the_same_accuracy():
-    sessions = [open_page("pages/train.py") for _ in range(2)]
+    sessions = [open_page("app_pages/train.py") for _ in range(2)]
     for at in sessions:
         set_widget(at, "slider", state.EPOCHS, 3)
     for at in sessions:
@@ -154,7 +154,7 @@ def test_a_run_waiting_for_a_worker_says_how_many_are_ahead():
     blockers = [pool.submit(long, 50) for _ in range(max(1, pool.workers))]
     queued = pool.submit(long, 50)  # one more, ahead of the session's run
     try:
-        at = open_page("pages/train.py")
+        at = open_page("app_pages/train.py")
         set_widget(at, "slider", state.EPOCHS, 2)
         click(at, state.TRAIN_BUTTON)
         bars = [b.proto.text for b in at.get("progress")]
@@ -171,7 +171,7 @@ def test_a_run_waiting_for_a_worker_says_how_many_are_ahead():
 
 
 def test_a_diverging_run_stops_and_says_why():
-    at = open_page("pages/train.py")
+    at = open_page("app_pages/train.py")
     set_widget(at, "select_slider", state.LR, 10.0)
     set_widget(at, "slider", state.EPOCHS, 2)
     click(at, state.TRAIN_BUTTON)
@@ -187,7 +187,7 @@ def test_a_diverging_run_stops_and_says_why():
 
 
 def test_choosing_the_cnn_sets_its_defaults_and_widgets_survive_page_switches():
-    at = open_page("pages/train.py")
+    at = open_page("app_pages/train.py")
     assert at.radio(key=state.widget_key(state.AUGMENT)).value == "off"  # the tutorial's softmax
     set_widget(at, "radio", state.MODEL, "cnn")
     cnn = DEFAULT_CONFIGS["cnn"]
@@ -196,8 +196,8 @@ def test_choosing_the_cnn_sets_its_defaults_and_widgets_survive_page_switches():
     assert at.radio(key=state.widget_key(state.SCHEDULE)).value == cnn.schedule
     assert at.radio(key=state.widget_key(state.AUGMENT)).value == cnn.augment == "mirror"
     set_widget(at, "slider", state.EPOCHS, 2)
-    at.switch_page("pages/upload.py").run()
-    at.switch_page("pages/train.py").run()
+    at.switch_page("app_pages/upload.py").run()
+    at.switch_page("app_pages/train.py").run()
     assert_ok(at)
     assert at.radio(key=state.widget_key(state.MODEL)).value == "cnn"
     assert at.slider(key=state.widget_key(state.EPOCHS)).value == 2
@@ -206,7 +206,7 @@ def test_choosing_the_cnn_sets_its_defaults_and_widgets_survive_page_switches():
 
 
 def test_checkpoints_download_and_come_back(real_data):
-    at = open_page("pages/train.py")
+    at = open_page("app_pages/train.py")
     run = TrainingRun(default_config("softmax", epochs=2))
     run.fit(real_data)
     upload_checkpoint(at, "mine.pt", checkpoint_bytes(run))
@@ -225,7 +225,7 @@ def test_checkpoints_download_and_come_back(real_data):
     [("notes.txt", b"just some text"), ("empty.pt", b""), ("random.pt", bytes(range(256)) * 40)],
 )
 def test_a_bad_checkpoint_is_refused_with_a_message(name, data):
-    at = open_page("pages/train.py")
+    at = open_page("app_pages/train.py")
     upload_checkpoint(at, name, data)
     assert_ok(at)
     assert any("refused" in t for t in texts(at.error))
@@ -234,7 +234,7 @@ def test_a_bad_checkpoint_is_refused_with_a_message(name, data):
 
 
 def test_runs_are_kept_and_compared():
-    at = open_page("pages/train.py")
+    at = open_page("app_pages/train.py")
     set_widget(at, "slider", state.EPOCHS, 1)
     for lr in (0.1, 0.5):
         set_widget(at, "select_slider", state.LR, lr)
@@ -249,7 +249,7 @@ def test_runs_are_kept_and_compared():
 
 
 def test_an_unrelated_click_during_training_does_not_stop_it():
-    at = start_a_long_run(open_page("pages/train.py"))
+    at = start_a_long_run(open_page("app_pages/train.py"))
     at.multiselect[0].set_value([]).run()  # Compare runs, while training
     assert_ok(at)
     assert job(at) is not None
@@ -281,7 +281,7 @@ def _accuracy_axis(at) -> tuple[list[float], list[str]]:
 
 
 def test_the_accuracy_axis_is_zoomed_to_the_curves_unless_asked_for_0_to_100():
-    at = open_page("pages/train.py")
+    at = open_page("app_pages/train.py")
     set_widget(at, "slider", state.EPOCHS, 2)
     click(at, state.TRAIN_BUTTON)
     train_until_done(at)
@@ -298,7 +298,7 @@ def test_the_accuracy_axis_is_zoomed_to_the_curves_unless_asked_for_0_to_100():
 
 
 def test_each_optimizer_brings_its_learning_rate_until_the_slider_is_moved():
-    at = open_page("pages/train.py")
+    at = open_page("app_pages/train.py")
     lr = at.select_slider(key=state.widget_key(state.LR))
     assert lr.value == 0.1
     set_widget(at, "selectbox", state.OPTIMIZER, "adam")
@@ -314,7 +314,7 @@ def test_each_optimizer_brings_its_learning_rate_until_the_slider_is_moved():
 
 
 def test_a_checkpoint_file_name_is_shown_as_text_not_markdown():
-    at = open_page("pages/train.py")
+    at = open_page("app_pages/train.py")
     upload_checkpoint(at, "**x** :red[y].pt", b"junk")
     assert_ok(at)
     assert any(r"\*\*x\*\* \:red\[y\].pt" in t and "was refused" in t for t in texts(at.error))
@@ -322,7 +322,7 @@ def test_a_checkpoint_file_name_is_shown_as_text_not_markdown():
 
 def test_a_loaded_checkpoints_name_is_text_in_the_run_table(trained_softmax):
     """The run table (st.table renders Markdown) shows a run named after its file as text."""
-    at = open_page("pages/train.py")
+    at = open_page("app_pages/train.py")
     upload_checkpoint(at, "[x](http://example.invalid) **b**.pt", checkpoint_bytes(trained_softmax))
     assert_ok(at)
     (name,) = list(at.table[0].value["run"])
@@ -333,7 +333,7 @@ def test_the_final_message_belongs_to_the_run_shown():
     """Issue 12: after loading a checkpoint, Latest run shows it, not the previous run's "Finished"."""
     from tests.support.data import make_tiny_data
 
-    at = open_page("pages/train.py")
+    at = open_page("app_pages/train.py")
     set_widget(at, "slider", state.EPOCHS, 1)
     click(at, state.TRAIN_BUTTON)
     train_until_done(at)
@@ -348,7 +348,7 @@ def test_the_final_message_belongs_to_the_run_shown():
 
 def test_after_continue_the_message_gives_the_total_training_time():
     """Issue 12: "Finished 50 epochs in X s" counts all the epochs, the last stretch separately."""
-    at = start_a_long_run(open_page("pages/train.py"))
+    at = start_a_long_run(open_page("app_pages/train.py"))
     click(at, state.STOP_BUTTON)
     train_until_done(at)
     run = runs(at)[0].run
@@ -365,7 +365,7 @@ def test_a_loaded_checkpoints_confirmation_is_shown_in_an_open_expander():
     """Issue 12: in a fresh session the rerun after loading must not hide "Loaded ..." in a collapsed expander."""
     from tests.support.data import make_tiny_data
 
-    at = open_page("pages/train.py")
+    at = open_page("app_pages/train.py")
     (before,) = [x for x in at.expander if x.label == "Load a checkpoint"]
     assert not before.proto.expanded, "collapsed while it holds nothing"
     tiny = TrainingRun(default_config("softmax", epochs=2, batch_size=8))

@@ -18,7 +18,7 @@ ALLOWED = {"png", "jpg", "jpeg", "webp", "gif", "bmp"}  # the uploader's types
 
 @pytest.fixture(scope="module")
 def at():
-    return open_page("pages/upload.py")
+    return open_page("app_pages/upload.py")
 
 
 def upload(at, name: str, data: bytes, mime: str):
@@ -131,7 +131,7 @@ def test_a_leaning_shoe_is_shown_laid_on_its_sole(at):
 
 def test_a_model_trained_on_mirror_images_averages_both_views():
     at = train_on_the_train_page(augment="mirror")
-    at.switch_page("pages/upload.py").run()
+    at.switch_page("app_pages/upload.py").run()
     upload(at, "shoe.png", right_pointing_shoe_png(), "image/png")
     line = next(t for t in texts(at.caption) if "Your image alone:" in t)
     assert line.startswith("This model was trained on mirror images too"), line

@@ -301,7 +301,7 @@ def test_stop_continue_and_leaving_the_page(session):
 @pytest.mark.parametrize("path, title", [("train", "Train"), ("upload", "Upload")])
 def test_a_deep_link_is_the_first_visit_of_a_cold_server(browser, path, title):
     """Opening /train (or /upload) on a server nobody has visited yet shows that page inside the app:
-    the navigation, the sidebar and the page, not the page's script alone (see layout.ensure_entry_point)."""
+    the navigation, the sidebar and the page, not the page's script alone."""
     with StreamlitServer(log_path=ARTIFACTS / f"e2e-deep-link-{path}.log") as srv:
         srv.wait_healthy(timeout=90)
         context = new_context(browser)

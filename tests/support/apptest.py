@@ -26,7 +26,7 @@ def upload_checkpoint(at: AppTest, name: str, data: bytes) -> AppTest:
 
 
 def open_page(page: str | None = None) -> AppTest:
-    """The app from its entry point, then (optionally) a page such as "pages/train.py"."""
+    """The app from its entry point, then (optionally) a page such as "app_pages/train.py"."""
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     assert_ok(at)
     if page is not None:
@@ -73,7 +73,7 @@ def wait_for_epochs(at: AppTest, epochs: int, timeout: float = 120) -> AppTest:
 def train_on_the_train_page(epochs: int = 1, augment: str | None = None) -> AppTest:
     """A fresh session that trains one run of the Train page's softmax defaults (epochs, and augment when
     given) to the end; the run is then the active model."""
-    at = open_page("pages/train.py")
+    at = open_page("app_pages/train.py")
     set_widget(at, "slider", state.EPOCHS, epochs)
     if augment is not None:
         set_widget(at, "radio", state.AUGMENT, augment)

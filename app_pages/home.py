@@ -6,7 +6,6 @@ from fmnist_lib import CLASSES
 from lab_ui import layout, resources
 from lab_ui.text import plain
 
-layout.ensure_entry_point()
 st.title(":material/checkroom: Fashion-MNIST softmax lab — Home")
 
 data = resources.dataset()
@@ -26,7 +25,7 @@ Everything here trains live on this computer's CPU, in seconds.
 st.subheader("What each page does")
 PAGES = [  # (page, link label, icon, what it does)
     (
-        "pages/train.py",
+        "app_pages/train.py",
         "**Train** a model",
         ":material/model_training:",
         "Pick the model (softmax regression or a small CNN), learning rate, epochs, batch size and "
@@ -34,21 +33,21 @@ PAGES = [  # (page, link label, icon, what it does)
         "compare runs, download or load checkpoints.",
     ),
     (
-        "pages/browse.py",
+        "app_pages/browse.py",
         "**Browse** predictions",
         ":material/grid_view:",
         "Random test images with the model's guess and confidence; its mistakes; the confusion "
         "matrix and per-class accuracy — click a cell to see those images.",
     ),
     (
-        "pages/upload.py",
+        "app_pages/upload.py",
         "**Upload** a photo",
         ":material/photo_camera:",
         "Your own photo (or the camera), turned step by step into a 28×28 Fashion-MNIST-style "
         "image, with the Top-3 classes and, for softmax, which pixels pushed the model to each.",
     ),
     (
-        "pages/softmax.py",
+        "app_pages/softmax.py",
         "**Inside softmax**",
         ":material/functions:",
         "One image followed through the model with the real numbers: logits, softmax, the loss computed "

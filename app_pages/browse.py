@@ -8,7 +8,6 @@ import streamlit as st
 from lab_ui import calibration, cards, charts, layout, resources, state
 from lab_ui.text import plain
 
-layout.ensure_entry_point()
 st.title(":material/grid_view: Browse predictions")
 data = resources.dataset()
 layout.active_model_line()

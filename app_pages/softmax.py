@@ -5,7 +5,6 @@ import streamlit as st
 from fmnist_lib.explain import explain
 from lab_ui import inside, layout, resources
 
-layout.ensure_entry_point()
 st.title(":material/functions: Inside softmax")
 data = resources.dataset()
 layout.active_model_line()

@@ -6,7 +6,6 @@ from fmnist_lib.analysis import class_biases, evidence_maps
 from lab_ui import charts, layout, resources, state, tutorial_view, uploads
 from lab_ui.text import plain
 
-layout.ensure_entry_point()
 st.title(":material/photo_camera: Upload a photo")
 resources.dataset()
 layout.active_model_line()

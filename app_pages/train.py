@@ -4,7 +4,6 @@ import streamlit as st
 
 from lab_ui import checkpoint_upload, controls, layout, live, resources, session_runs, state
 
-layout.ensure_entry_point()
 st.title(":material/model_training: Train a model")
 resources.dataset()  # its own message, and nothing else, if the data is missing
 layout.active_model_line()
