@@ -59,6 +59,7 @@ elif view == "mistakes":
     idx = rng.choice(wrong, size=min(batch, len(wrong)), replace=False) if len(wrong) else wrong
     st.caption("A random sample of the test images the model got wrong.")
 else:
+    state.record_event("opened:confident_mistakes")  # the lesson's "should the model always answer?" check
     idx = preds.mistakes(most_confident=True)[:batch]
     st.caption(
         "The mistakes the model was surest about. Often the label itself is debatable "

@@ -4,7 +4,7 @@ A public contract people script against: JSON on stdout, one object per line, ne
 NaN or Infinity (see json_line); messages on stderr; exit status 0 on success, 1 when
 some images failed (`predict`), the image or test index asked for cannot be used
 (`explain`) or the trained model cannot be saved (`train`, `default-model`), 2 when the
-checkpoint, the data or the arguments are unusable.
+checkpoint, the data, the lesson file (`lesson check`: one line per problem) or the arguments are unusable.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from .data import DataError, FashionMNIST, load_fashion_mnist
 from .decode import ImageError
 from .explain import explain
 from .inference import accuracy
+from .lessons import LessonError, load_lesson
 from .model_cache import cache_dir, fit_or_load
 from .models import MODEL_KINDS
 from .preprocess import preprocess_image
@@ -122,6 +123,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="for an IMAGE: explain the view predict's mirror step reads, its mirror image when the garment "
         'faces right and the model was not trained on mirror images; the JSON\'s "view" says which (default: on)',
     )
+    ls = sub.add_parser("lesson", help="lesson files (see docs/lessons.md)")
+    lsub = ls.add_subparsers(dest="lesson_command", required=True, parser_class=_Parser)
+    lc = lsub.add_parser(
+        "check",
+        help="validate a lesson file: exit 0, or 2 with one line per problem (file, step, field, what is wrong)",
+    )
+    lc.add_argument("file", metavar="FILE")
     return p
 
 
@@ -301,6 +309,25 @@ def cmd_explain(args) -> int:
     return EXIT_OK
 
 
+def cmd_lesson(args) -> int:
+    """`lesson check FILE`: a JSON line with the lesson's counts, or one line per problem on stderr."""
+    try:
+        lesson = load_lesson(args.file)
+    except LessonError as e:
+        for line in e.problems:
+            print(line, file=sys.stderr)
+        return EXIT_UNUSABLE
+    _emit(
+        {
+            "lesson": lesson.name,
+            "title": lesson.title,
+            "steps": len(lesson.items) - len(lesson.exercises),
+            "exercises": len(lesson.exercises),
+        }
+    )
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {
@@ -310,6 +337,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "evaluate": cmd_evaluate,
         "predict": cmd_predict,
         "explain": cmd_explain,
+        "lesson": cmd_lesson,
     }[args.command]
     try:
         return handler(args)

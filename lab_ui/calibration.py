@@ -95,6 +95,7 @@ def verdict(rel: Reliability) -> str:
 
 def draw(run: TrainingRun, run_id: int | None, data: FashionMNIST) -> None:
     st.subheader("How far to trust its confidence")
+    state.record_event("opened:reliability")  # drawn at the bottom of Browse: the lesson's check counts it
     cal = for_run(run, run_id, data)
     m1, m2, m3 = st.columns(3)
     m1.metric("Expected calibration error", f"{cal.before.ece:.2%}")

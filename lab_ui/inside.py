@@ -280,6 +280,7 @@ def step_stability(ex: Explanation, classes) -> None:
             key="inside-naive",
         )
         if demo.naive_broke:
+            state.record_event("saw_overflow")  # the lesson's "break the naive softmax" check
             why = (
                 f"exp overflows to inf above {FLOAT32_EXP_LIMIT:.2f} (the largest float32 is 3.4 × 10³⁸), and inf / inf is NaN"
                 if np.isinf(demo.exp_naive).any()

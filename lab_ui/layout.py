@@ -62,6 +62,7 @@ def run_app() -> None:
     st.set_page_config(page_title="Fashion-MNIST softmax lab", page_icon=":material/checkroom:", layout="wide")
     pages = {
         "home": st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
+        "lesson": st.Page("app_pages/lesson.py", title="Lesson", icon=":material/school:", url_path="lesson"),
         "train": st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
         "browse": st.Page("app_pages/browse.py", title="Browse predictions", icon=":material/grid_view:"),
         "upload": st.Page("app_pages/upload.py", title="Upload a photo", icon=":material/photo_camera:"),

@@ -43,6 +43,11 @@ UPLOAD_MEMO = "lab.upload_memo"  # the last upload, preprocessed (small thumbnai
 LIVE_MEMO = "lab.live_memo"  # the Train page's latest charts and templates, by what they show
 NOTICE = "lab.notice"  # (run id, stretch or None): whose training ended last; its summary is shown
 LR_MOVED = "lab.lr_moved"  # True once the user moved the learning-rate slider (until Reset or a model change)
+EVENTS = "lab.events"  # set[str]: what the learner saw or opened, for the lesson's checks (record_event)
+LESSON_RUNS = "lab.lesson_runs"  # dict run id -> lessons.RunFacts: every run the Lesson page saw, dropped ones too
+LESSON_UPLOADED = "lab.lesson_uploaded"  # the lesson a teacher uploaded in this session (lessons.Lesson), or None
+LESSON_UPLOAD_SEEN = "lab.lesson_upload_seen"  # file_id of the last lesson upload handled
+LESSON_UPLOAD_PROBLEMS = "lab.lesson_upload_problems"  # (file name, problems) of the last refused upload
 
 # --- widgets whose values persist across pages (name -> widget key "w.<name>") ---
 # Train
@@ -78,6 +83,15 @@ INSIDE_STEP = "lab.inside_step"  # (key, StepResult) of the last one-step demo
 CALIBRATION_MEMO = "lab.calibration_memo"  # (model key, Calibration) of the active model
 INSIDE_RANDOM_BUTTON = "w.inside.random"
 INSIDE_STEP_BUTTON = "w.inside.step"
+# Lesson
+LESSON_PICK = "lesson.pick"  # the name of the lesson shown
+
+
+def lesson_answer(lesson: str, n: int) -> str:
+    """The persistent text area of exercise n's answer in lesson `lesson`."""
+    return f"lesson.answer.{lesson}.{n}"
+
+
 # Sidebar
 ACTIVE_PICK = "sidebar.active"
 ACTIVE = "lab.value.sidebar.active"  # id of the active LabRun, or None for the default model
@@ -92,6 +106,9 @@ NEW_BATCH_BUTTON = "w.browse.new_batch"
 CONFUSION_CHART = "w.browse.confusion"
 IMAGE_UPLOAD = "w.upload.file"
 CAMERA = "w.upload.camera"
+LESSON_UPLOAD = "w.lesson.upload"
+REVEAL_PRECISION_BUTTON = "w.lesson.reveal_precision"
+LESSON_REPORT_BUTTON = "w.lesson.report"
 
 
 def widget_key(name: str) -> str:
@@ -253,6 +270,16 @@ def active_id() -> int | None:
 def set_active(run_id: int | None) -> None:
     """Make a run (None: the default model) active; the sidebar picker follows on the next run."""
     st.session_state[ACTIVE] = run_id  # the sidebar picker copies it into its widget before drawing
+
+
+def record_event(name: str) -> None:
+    """Note that the learner saw or opened something a lesson's check asks for ("saw_overflow",
+    "opened:confident_mistakes"): kept for the session, read by the Lesson page."""
+    st.session_state.setdefault(EVENTS, set()).add(name)
+
+
+def events() -> frozenset[str]:
+    return frozenset(st.session_state.get(EVENTS, ()))
 
 
 def job() -> TrainJob | None:
