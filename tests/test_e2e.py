@@ -48,7 +48,7 @@ from tests.support.server import (
 
 pytestmark = browser_marks()
 
-PAGES = ("Home", "Train", "Browse", "Upload", "Inside softmax")
+PAGES = ("Home", "Lesson", "Train", "Browse", "Upload", "Inside softmax")
 ACCURACY = re.compile(r"Test accuracy\s*:?\s*(\d{1,3}\.\d)\s*%")
 TRAIN_TIMEOUT = 120.0  # seconds; the softmax defaults take a few seconds even on a loaded machine
 
