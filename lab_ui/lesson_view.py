@@ -101,6 +101,7 @@ def _handle_upload(offered: dict[str, Lesson]) -> None:
             ss[state.LESSON_UPLOADED] = lesson
             ss[state.LESSON_UPLOAD_PROBLEMS] = None
             state.put(state.LESSON_PICK, UPLOADED)
+            _pick_to_url()
     refused = ss.get(state.LESSON_UPLOAD_PROBLEMS)
     if refused:
         name, problems = refused
@@ -109,6 +110,16 @@ def _handle_upload(offered: dict[str, Lesson]) -> None:
             f"**{plain(name)}** was refused; the lesson shown is unchanged.\n\n{lines}",
             icon=":material/block:",
         )
+
+
+def _pick_to_url() -> None:
+    """The URL names the lesson shown (an uploaded one has no name to share), so a link copied from the
+    address bar opens it, and the picker is not overruled by a `lesson` parameter it has left behind."""
+    pick = state.get(state.LESSON_PICK)
+    if pick == UPLOADED:
+        st.query_params.pop("lesson", None)
+    else:
+        st.query_params["lesson"] = pick
 
 
 def _pick(offered: dict[str, Lesson]) -> Lesson | None:
@@ -138,7 +149,10 @@ def _pick(offered: dict[str, Lesson]) -> Lesson | None:
 
     if len(options) > 1:
         pick = st.selectbox(
-            "Lesson", options, format_func=title, **state.bind(state.LESSON_PICK, default, options=options)
+            "Lesson",
+            options,
+            format_func=title,
+            **state.bind(state.LESSON_PICK, default, options=options, on_change=_pick_to_url),
         )
     else:
         pick = options[0]

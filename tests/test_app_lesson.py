@@ -200,6 +200,9 @@ def test_a_teachers_folder_is_offered_and_the_url_picks_a_lesson(tmp_path, monke
     at.run()
     assert_ok(at)
     assert "My own lesson" in texts(at.header)
+    at.selectbox(key=state.widget_key(state.LESSON_PICK)).set_value("tutorial").run()
+    assert "Softmax regression on Fashion-MNIST, step by step" in texts(at.header), "the picker wins over the old URL"
+    assert at.query_params["lesson"] in ("tutorial", ["tutorial"])
     at.query_params["lesson"] = "nope"
     at.run()
     assert any("There is no lesson named nope" in t for t in texts(at.warning))
