@@ -139,11 +139,23 @@ class TrainingRun:
         )
 
     # --- moving a run between processes ---------------------------------------------------------
+    def state(self) -> dict:
+        """This run as plain data and tensors: settings, classes, scaling, weights, optimizer, generator,
+        steps and history. A checkpoint (checkpoint.py) is this plus its file format."""
+        return {
+            "config": self.config.to_dict(),
+            "classes": list(self.classes),
+            "scaling": self.scaling.to_dict(),
+            "state_dict": {k: v.detach().clone() for k, v in self.model.state_dict().items()},
+            "optimizer": self.optimizer.state_dict(),
+            "generator": self.generator.get_state(),
+            "steps": self.steps,
+            "history": [e.to_dict() for e in self.history],
+        }
+
     def snapshot(self) -> dict:
         """Everything that makes this run (tensors and plain data), to rebuild it in another process."""
-        from .checkpoint import checkpoint_dict
-
-        snap = checkpoint_dict(self)
+        snap = self.state()
         # Its own copy of the optimizer's buffers, so that training on leaves the snapshot as it was.
         snap["optimizer"] = _clone_state(snap["optimizer"])
         return {
