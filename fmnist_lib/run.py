@@ -13,8 +13,9 @@ import torch
 from .config import DEFAULT_SCALING, TrainConfig, lr_at
 from .data import CLASSES, FashionMNIST
 from .inference import Classifier, accuracy
-from .loop import DivergedEpoch, Progress, TrainingDiverged, make_optimizer, train_epoch
+from .loop import DivergedEpoch, Progress, TrainingDiverged, train_epoch
 from .models import build_model
+from .optim import make_optimizer
 from .scaling import InputScaling
 
 
@@ -53,7 +54,7 @@ class TrainingRun:
         classes: tuple[str, ...] = CLASSES,
         scaling: InputScaling | None = None,
     ) -> None:
-        self.config = config.validate()
+        self.config = config
         self.classes = tuple(classes)
         self.scaling = scaling if scaling is not None else DEFAULT_SCALING[config.model]
         # Every random choice of the run comes from its own generators, never torch's global one,
@@ -218,9 +219,6 @@ class TrainingRun:
         saved_gen = self.generator.get_state()
         # A pause() that arrives while this epoch trains (from another script run) must outlive it.
         self.status, self.paused_because = "running", None
-        lr = lr_at(self.config, epoch)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
         start = time.perf_counter()
         try:
             result = train_epoch(
@@ -228,14 +226,13 @@ class TrainingRun:
                 self.optimizer,
                 data.train_images,
                 data.train_labels,
+                self.config,
                 scaling=self.scaling,
-                batch_size=self.config.batch_size,
                 generator=self.generator,
-                on_progress=on_progress,
-                should_stop=should_stop,
                 epoch=epoch,
                 first_step=self.steps,
-                config=self.config,
+                on_progress=on_progress,
+                should_stop=should_stop,
             )
         except TrainingDiverged as e:
             self.model.load_state_dict(saved_model)
@@ -261,7 +258,7 @@ class TrainingRun:
             examples_per_sec=result.seen / seconds,
             examples=result.seen,
             complete=not result.stopped,
-            lr=lr,
+            lr=lr_at(self.config, epoch),  # the epoch's first step's
         )
         self.history.append(stats)
         self.diverged = None

@@ -89,7 +89,7 @@ def config_from_state() -> TrainConfig:
     values["epochs"] = int(values["epochs"])
     values["batch_size"] = int(values["batch_size"])
     values["seed"] = int(values["seed"])
-    return TrainConfig(model=model, **values).validate()
+    return TrainConfig(model=model, **values)
 
 
 def draw(disabled: bool) -> None:
