@@ -186,3 +186,46 @@ def test_the_upload_cell_scales_the_photo_as_the_model_was_trained(tmp_path):
         expected = (torch.from_numpy(ns["pixels"]).float() / 255 - scaling.mean) / scaling.std
         torch.testing.assert_close(x.view(28, 28), expected)
         assert "1) " in out and "Predicted:" in out
+
+
+# --- the exported notebook, executed headless on the real data --------------------------------------
+
+AGREEMENT = 0.005  # the notebook's final test accuracy within half a point of the lab's
+
+
+def _execute(nb, folder) -> str:
+    """Run the notebook in a fresh ipykernel (nbclient) in `folder`; the text it printed."""
+    from nbclient import NotebookClient
+
+    NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()
+    return "\n".join(
+        out.get("text", "")
+        for cell in _code_cells(nb)
+        for out in cell.get("outputs", [])
+        if out.output_type == "stream"
+    )
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    "config",
+    [
+        default_config("softmax"),  # the tutorial's: 10 epochs of SGD at 0.1, batch 256, seed 0
+        default_config("softmax", optimizer="adam", schedule="cosine", epochs=3, lr=0.01),
+    ],
+    ids=["softmax defaults", "softmax adam cosine 3 epochs"],
+)
+def test_the_exported_notebook_reproduces_the_labs_run(config, real_data, tmp_path, monkeypatch):
+    from fmnist_lib.data import locate
+
+    run = TrainingRun(config)
+    run.fit(real_data, test_every_epoch=False)
+    # The kernel inherits this environment: the data the lab used, and one thread (2 cores in CI).
+    monkeypatch.setenv("FMNIST_DATA", str(locate()))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    nb = nbformat.reads(notebook_bytes(**notebook_args(run)).decode("utf-8"), as_version=4)
+    text = _execute(nb, tmp_path)
+    assert "Fashion-MNIST read from" in text  # found without downloading
+    accuracy = _final_accuracy(text)
+    print(f"{config}: lab {run.test_acc:.4f}, notebook {accuracy:.4f}")
+    assert abs(accuracy - run.test_acc) <= AGREEMENT
