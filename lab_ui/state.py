@@ -281,6 +281,8 @@ def url_values(page: str) -> dict[str, Any]:
     names = URL_SETTINGS.get(page, {})
     current = {p: get(n) for p, n in names.items() if get(n) is not None}
     default = links.defaults(page, current)
+    if "model" in default:  # Train's defaults follow the model; the model's own is the one a bare link gets
+        default["model"] = links.defaults(page)["model"]
     values = {}
     for param, value in current.items():
         if param in default and value == default[param]:
