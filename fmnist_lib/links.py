@@ -307,3 +307,13 @@ def defaults(page: str, values: Mapping[str, Any] | None = None) -> dict[str, An
     if page == "train":
         return train_defaults((values or {}).get("model", "softmax"))
     return dict(PAGE_DEFAULTS.get(page, {}))
+
+
+def markdown_table() -> str:
+    """The parameter table of the README (tests/test_links.py checks the README holds this very text)."""
+    rows = ["| page | parameter | sets | values |", "|---|---|---|---|"]
+    for page, params in PAGES.items():
+        if page in ("", "lesson"):
+            continue
+        rows += [f"| `{page}` | `{p.name}` | {p.what} | {p.allowed} |" for p in params.values()]
+    return "\n".join(rows)
