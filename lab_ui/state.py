@@ -26,6 +26,9 @@ parameters of ``fmnist_lib.links.PAGES``), so a link is an experiment: ``train?l
   its values, its defaults for what the link leaves out or had to ignore, and keeps one note
   per ignored parameter (``url_notes``, shown by lab_ui/share.py). A URL without a query (the
   navigation drops it) means the page's own settings, kept in session state;
+  Streamlit's navigation pushes a history entry of the new page with the *previous* page's query
+  before the page writes its own: a query this session wrote for another page is such an entry,
+  never a link, and is taken as no query (so Back can show a page once more without moving);
 * the same page again: the widgets are the truth. The address bar is read only when it differs
   from what this session last wrote and no callback changed a setting in between (the Back
   button within a page); otherwise it is a URL the browser had not caught up with yet.
@@ -136,6 +139,8 @@ URL_SETTINGS = {
 }
 URL_PAGE = "lab.url.page"  # url path of the page the last full script run showed
 URL_WRITTEN = "lab.url.written"  # the query (name -> text) this session last put in the address bar
+URL_HISTORY = "lab.url.history"  # page -> the queries this session wrote for it (to know its own in Back's entries)
+URL_HISTORY_KEPT = 64  # per page: bounds memory per session
 URL_NOTES = "lab.url.notes"  # (page, notes): what the link that opened the page held and was ignored
 URL_TOUCHED = "lab.url.touched"  # True when a callback of this script run changed a setting
 
@@ -244,7 +249,11 @@ def open_url(page: str) -> None:
     touched_now = ss.pop(URL_TOUCHED, False)
     ss[URL_PAGE] = page
     busy = page == "train" and job() is not None  # a running job's settings stay as they were
-    if query and not busy and (opened or (not touched_now and _flat(query) != ss.get(URL_WRITTEN))):
+    flat = _flat(query)
+    written = ss.setdefault(URL_HISTORY, {})
+    if any(flat in texts for p, texts in written.items() if p != page) and flat not in written.get(page, []):
+        query = {}  # the navigation's own history entry, which keeps the previous page's query: not a link
+    if query and not busy and (opened or (not touched_now and flat != ss.get(URL_WRITTEN))):
         read = links.read_query(page, query)
         values = {**links.defaults(page, read.values), **read.values}
         for param, name in names.items():
@@ -299,6 +308,10 @@ def write_url(page: str) -> None:
     """`page`'s current settings into the address bar (when they differ from what it holds)."""
     text = dict(parse_qsl(links.query_string(page, url_values(page))))
     st.session_state[URL_WRITTEN] = text
+    texts = st.session_state.setdefault(URL_HISTORY, {}).setdefault(page, [])
+    if text not in texts:
+        texts.append(text)
+        del texts[:-URL_HISTORY_KEPT]
     if _flat(_query_now()) != text:
         st.query_params.from_dict(text)
 
