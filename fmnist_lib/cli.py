@@ -26,7 +26,6 @@ from .explain import explain
 from .inference import accuracy
 from .model_cache import cache_dir, fit_or_load
 from .models import MODEL_KINDS
-from .notebook import notebook_args, notebook_bytes
 from .preprocess import preprocess_image
 from .run import TrainingRun
 
@@ -318,6 +317,8 @@ def cmd_explain(args) -> int:
 
 
 def cmd_notebook(args) -> int:
+    from .notebook import notebook_args, notebook_bytes  # here: nbformat costs every other command ~0.3 s
+
     given = [f"--{name.replace('_', '-')}" for name in SETTINGS if getattr(args, name) is not None]
     if args.checkpoint is not None and given:
         return _fail(f"give --checkpoint or settings, not both: a checkpoint's run has its own ({', '.join(given)})")
