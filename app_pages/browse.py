@@ -1,14 +1,14 @@
 """Browse: the active model's predictions on test images, its mistakes and its confusion matrix."""
 
-import secrets
-
 import numpy as np
 import streamlit as st
 
-from lab_ui import calibration, cards, charts, layout, resources, state
+from fmnist_lib.links import BROWSE_MAX_N, PAGE_DEFAULTS
+from lab_ui import calibration, cards, charts, layout, resources, share, state
 from lab_ui.text import plain
 
 st.title(":material/grid_view: Browse predictions")
+share.notes("browse")
 data = resources.dataset()
 layout.active_model_line()
 
@@ -21,9 +21,7 @@ n_test = len(preds.labels)
 
 # --- a random batch -----------------------------------------------------------------
 st.subheader("Test images and what the model says")
-if state.BROWSE_SEED not in st.session_state:
-    st.session_state[state.BROWSE_SEED] = secrets.randbits(32)
-
+DEFAULTS = PAGE_DEFAULTS["browse"]
 VIEWS = {
     "all": "Random images",
     "mistakes": "Mistakes only",
@@ -38,15 +36,15 @@ with st.container(horizontal=True, vertical_alignment="bottom"):
         format_func=VIEWS.get,
         horizontal=True,
         width="content",
-        **state.bind(state.VIEW, "all", options=VIEWS),
+        **state.bind(state.VIEW, DEFAULTS["view"], options=VIEWS),
     )
     with st.container(horizontal=True, vertical_alignment="bottom", width=420):
-        batch = st.slider("How many", 1, 32, **state.bind(state.BATCH_SIZE, 8))
+        batch = st.slider("How many", 1, BROWSE_MAX_N, **state.bind(state.BATCH_SIZE, DEFAULTS["n"]))
         st.button(
             "New batch",
             icon=":material/casino:",
             key=state.NEW_BATCH_BUTTON,
-            on_click=lambda: st.session_state.__setitem__(state.BROWSE_SEED, secrets.randbits(32)),
+            on_click=lambda: state.put(state.BROWSE_BATCH, state.new_browse_batch()),  # the link follows
             disabled=view == "confident",
         )
 
@@ -68,6 +66,11 @@ else:
 
 
 cards.grid(images, preds, classes, idx)
+share.link_box(
+    "browse",
+    "It keeps the view, the batch and how many: opened anywhere, *Random images* shows these same test images "
+    "(what the model says about them is that session's active model's).",
+)
 
 # --- confusion matrix -------------------------------------------------------------------
 st.subheader("Where the model goes wrong")

@@ -3,10 +3,11 @@
 import streamlit as st
 
 from fmnist_lib import CLASSES
-from lab_ui import layout, resources
+from lab_ui import layout, resources, share
 from lab_ui.text import plain
 
 st.title(":material/checkroom: Fashion-MNIST softmax lab — Home")
+share.notes("")
 
 data = resources.dataset()
 

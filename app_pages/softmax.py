@@ -3,9 +3,10 @@
 import streamlit as st
 
 from fmnist_lib.explain import explain
-from lab_ui import inside, layout, resources
+from lab_ui import inside, layout, resources, share
 
 st.title(":material/functions: Inside softmax")
+share.notes("softmax")
 data = resources.dataset()
 layout.active_model_line()
 name, run, run_id = resources.active()
@@ -16,6 +17,11 @@ st.caption(
     "*where is softmax?* and *why is it stable?*, happen below. `python -m fmnist_lib explain` prints the same numbers."
 )
 picked = inside.pick_image(data, clf)
+share.link_box(
+    "softmax",
+    "It keeps the image source, the test index, the temperature, the logit shift and the step's rate "
+    "(a random image or your photo cannot travel in a link: pick *A test image by index* to share one).",
+)
 if picked is None:
     st.stop()
 ex = explain(clf, picked.pixels, picked.label)

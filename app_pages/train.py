@@ -2,9 +2,10 @@
 
 import streamlit as st
 
-from lab_ui import checkpoint_upload, controls, layout, live, resources, session_runs, state
+from lab_ui import checkpoint_upload, controls, layout, live, resources, session_runs, share, state
 
 st.title(":material/model_training: Train a model")
+share.notes("train")
 resources.dataset()  # its own message, and nothing else, if the data is missing
 layout.active_model_line()
 
@@ -13,6 +14,11 @@ left, right = st.columns([1, 2], gap="large")
 with left:
     st.subheader("Settings")
     controls.settings(busy)
+    share.link_box(
+        "train",
+        "Every setting above, the seed too: whoever opens it gets these settings, and one click on Train gives "
+        "the same run, to the last digit. Opening a link never starts training by itself.",
+    )
 with right:
     live.panel()
 

@@ -3,11 +3,13 @@
 import streamlit as st
 
 from fmnist_lib.analysis import class_biases, evidence_maps
-from lab_ui import charts, layout, resources, state, tutorial_view, uploads
+from fmnist_lib.links import PAGE_DEFAULTS, TEMPERATURES
+from lab_ui import charts, layout, resources, share, state, tutorial_view, uploads
 from lab_ui.text import plain
 
 st.title(":material/photo_camera: Upload a photo")
 resources.dataset()
+share.notes("upload")
 layout.active_model_line()
 name, run, run_id = resources.active()
 clf = run.classifier()
@@ -27,6 +29,11 @@ else:
         key=state.IMAGE_UPLOAD,
     )
 
+share.link_box(
+    "upload",
+    "An uploaded photo cannot travel in a link: the link keeps the mirror-aware switch (step 2), and whoever "
+    "opens it uploads their own photo.",
+)
 if source is None:
     st.info("Upload a photo (or take one) to see how the model sees it.", icon=":material/upload:")
     st.stop()
@@ -53,7 +60,7 @@ mirror = st.toggle(
     "weight lies left of its middle, it reads its mirror image; when it is balanced (a top, a bag), it "
     "averages both views. A model trained on mirror images too (augmentation on the Train page) always "
     "averages both views. Switch it off to see what the model says about your image alone.",
-    **state.bind(state.MIRROR, True),
+    **state.bind(state.MIRROR, PAGE_DEFAULTS["upload"]["mirror"]),
 )
 step = clf.predict_both_ways(ours.pixels, k=3)
 top = (step.combined if mirror else step.own).top(0)
@@ -102,8 +109,9 @@ st.caption(
 @st.fragment
 def temperature_demo() -> None:
     st.subheader("4. Softmax temperature")
-    temps = (0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
-    t = st.select_slider("Temperature T", temps, format_func=lambda v: f"{v:g}", **state.bind(state.TEMPERATURE, 1.0))
+    t = st.select_slider(
+        "Temperature T", TEMPERATURES, format_func=lambda v: f"{v:g}", **state.bind(state.TEMPERATURE, 1.0)
+    )
     scaled = clf.predict(ours.pixels, k=len(classes), temperature=t)
     order = [x["index"] for x in scaled.top(0)]
     probs = scaled.probs[0].tolist()

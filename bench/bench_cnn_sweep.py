@@ -26,10 +26,16 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "cnn_sweep.md"
 DONE = ROOT / "data" / "cnn_sweep.jsonl"  # each finished run, so an interrupted sweep keeps what it measured
 
+
 # name -> TrainConfig overrides of default_config("cnn"). Round 1 (see the results file) used an
 # earlier augmentation (fractional shifts, every image rescaled); these use augment.py as it is
 # ("aug": mirror+shift; "aug: mirror only": mirror; the first measured that as mirror+shift with
 # MAX_SHIFT 0 and SCALE_PROBABILITY 0, which draws the same mirror images).
+def _onecycle_mirror(lr: float, epochs: int) -> dict:
+    """Rounds 4-6: Adam at batch 128, one-cycle, trained on mirror images too; only the peak lr and epochs vary."""
+    return dict(epochs=epochs, batch_size=128, lr=lr, schedule="onecycle", augment="mirror")
+
+
 CANDIDATES = {
     "today: 8 ep, B128, cosine 1e-3": dict(epochs=8, batch_size=128, lr=1e-3, schedule="cosine", augment="off"),
     "B256 onecycle 3e-3, 5 ep": dict(epochs=5, batch_size=256, lr=3e-3, schedule="onecycle", augment="off"),
@@ -54,31 +60,15 @@ CANDIDATES = {
         augment="mirror",
     ),
     # Round 4: the mirror default one epoch longer, or at a higher peak lr.
-    "B128 onecycle 2e-3, 7 ep, aug: mirror only": dict(
-        epochs=7, batch_size=128, lr=2e-3, schedule="onecycle", augment="mirror"
-    ),
-    "B128 onecycle 3e-3, 6 ep, aug: mirror only": dict(
-        epochs=6, batch_size=128, lr=3e-3, schedule="onecycle", augment="mirror"
-    ),
-    "B128 onecycle 3e-3, 7 ep, aug: mirror only": dict(
-        epochs=7, batch_size=128, lr=3e-3, schedule="onecycle", augment="mirror"
-    ),
-    "B128 onecycle 4e-3, 7 ep, aug: mirror only": dict(
-        epochs=7, batch_size=128, lr=4e-3, schedule="onecycle", augment="mirror"
-    ),
-    "B128 onecycle 4e-3, 6 ep, aug: mirror only": dict(
-        epochs=6, batch_size=128, lr=4e-3, schedule="onecycle", augment="mirror"
-    ),
-    "B128 onecycle 5e-3, 6 ep, aug: mirror only": dict(
-        epochs=6, batch_size=128, lr=5e-3, schedule="onecycle", augment="mirror"
-    ),
+    "B128 onecycle 2e-3, 7 ep, aug: mirror only": _onecycle_mirror(2e-3, 7),
+    "B128 onecycle 3e-3, 6 ep, aug: mirror only": _onecycle_mirror(3e-3, 6),
+    "B128 onecycle 3e-3, 7 ep, aug: mirror only": _onecycle_mirror(3e-3, 7),
+    "B128 onecycle 4e-3, 7 ep, aug: mirror only": _onecycle_mirror(4e-3, 7),
+    "B128 onecycle 4e-3, 6 ep, aug: mirror only": _onecycle_mirror(4e-3, 6),
+    "B128 onecycle 5e-3, 6 ep, aug: mirror only": _onecycle_mirror(5e-3, 6),
     # Round 6: one epoch fewer, for a CPU where channels-last gains less per epoch.
-    "B128 onecycle 4e-3, 5 ep, aug: mirror only": dict(
-        epochs=5, batch_size=128, lr=4e-3, schedule="onecycle", augment="mirror"
-    ),
-    "B128 onecycle 5e-3, 5 ep, aug: mirror only": dict(
-        epochs=5, batch_size=128, lr=5e-3, schedule="onecycle", augment="mirror"
-    ),
+    "B128 onecycle 4e-3, 5 ep, aug: mirror only": _onecycle_mirror(4e-3, 5),
+    "B128 onecycle 5e-3, 5 ep, aug: mirror only": _onecycle_mirror(5e-3, 5),
 }
 
 

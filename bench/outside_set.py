@@ -33,15 +33,14 @@ bench/results/outside_set.md.
 from __future__ import annotations
 
 import argparse
-import shutil
-import subprocess
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
+from bench import tuning_set
+from bench.garment_sets import BAG, BOOT, DRESS, EMOJI, SNEAKER, TROUSER, Item, T, has_rsvg, npm_install, svg_to_png
 from fmnist_lib import CLASSES, default_config, fit_or_load, load_fashion_mnist
 from fmnist_lib.inference import FACING_MARGIN, mirror_combine, mirror_images, own_view_weight
 from fmnist_lib.preprocess import preprocess_image
@@ -53,26 +52,7 @@ MODEL_DIR = ROOT / "data" / "models"
 RESULTS = ROOT / "bench" / "results" / "outside_set.md"
 NOTO_FONT = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
 NPM_PACKAGES = ("@twemoji/svg@15.0.0", "openmoji@17.0.0", "fluentui-emoji@1.3.0", "@phosphor-icons/core@2.1.1")
-SIZE = 256
 
-T, TROUSER, DRESS, COAT, SANDAL, SNEAKER, BAG, BOOT = 0, 1, 3, 4, 5, 7, 8, 9
-# (code point, Fluent's file name, Fashion-MNIST class)
-EMOJI = (
-    ("1f455", "t-shirt", T),
-    ("1f3bd", "running-shirt", T),  # a tank top: Fashion-MNIST's "T-shirt/top"
-    ("1f456", "jeans", TROUSER),
-    ("1f457", "dress", DRESS),
-    ("1f9e5", "coat", COAT),
-    ("1f97c", "lab-coat", COAT),
-    ("1f461", "womans-sandal", SANDAL),
-    ("1fa74", "thong-sandal", SANDAL),
-    ("1f45f", "running-shoe", SNEAKER),
-    ("1f45c", "handbag", BAG),
-    ("1f45b", "purse", BAG),
-    ("1f45d", "clutch-bag", BAG),
-    ("1f462", "womans-boot", BOOT),
-    ("1f97e", "hiking-boot", BOOT),
-)
 # Phosphor's fill icons of the same kinds (its "hoodie" is a pullover).
 ICONS = (
     ("t-shirt", T),
@@ -88,41 +68,11 @@ ICONS = (
 )
 
 
-@dataclass(frozen=True)
-class Item:
-    path: Path
-    label: int
-    source: str
-
-
 def _ensure_tools() -> None:
-    missing = [p for p, ok in (("fonts-noto-color-emoji", NOTO_FONT.exists()), ("librsvg2-bin", _rsvg())) if not ok]
+    missing = [p for p, ok in (("fonts-noto-color-emoji", NOTO_FONT.exists()), ("librsvg2-bin", has_rsvg())) if not ok]
     if missing:
         raise SystemExit(f"Install Debian's {' '.join(missing)} first: apt-get install {' '.join(missing)}")
     npm_install(NPM_DIR, NPM_PACKAGES)
-
-
-def npm_install(folder: Path, packages: tuple[str, ...]) -> Path:
-    """npm-install the pinned packages into folder when any is missing; return its node_modules."""
-    modules = folder / "node_modules"
-    if not all((modules / p.rsplit("@", 1)[0]).is_dir() for p in packages):
-        if shutil.which("npm") is None:
-            raise SystemExit("npm is needed to fetch the emoji and icon packages (Debian's npm).")
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "package.json").write_text(f'{{"name": "{folder.parent.name}-set", "private": true}}\n')
-        cmd = ["npm", "install", "--no-audit", "--no-fund", "--ignore-scripts", "--save-exact", *packages]
-        subprocess.run(cmd, cwd=folder, check=True)
-    return modules
-
-
-def _rsvg() -> bool:
-    return shutil.which("rsvg-convert") is not None
-
-
-def svg_to_png(svg: bytes, png: Path, size: int = SIZE) -> None:
-    """An SVG document rendered as a size x size transparent PNG (rsvg-convert keeps its aspect ratio)."""
-    cmd = ["rsvg-convert", "-w", str(size), "-h", str(size), "-a", "-f", "png", "-o", str(png)]
-    subprocess.run(cmd, input=svg, check=True)
 
 
 def _noto_png(codepoint: str, png: Path) -> None:
@@ -230,7 +180,6 @@ def main(argv=None) -> int:
         runs[name] = run
     x, y = inputs(items)
     tilted, _ = inputs(items, lay_on_sole=False)  # the step before: shoes left as they lean
-    from bench import tuning_set  # late: it imports this module
 
     tuning_items = tuning_set.build()
     tx, ty = inputs(tuning_items)

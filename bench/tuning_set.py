@@ -21,7 +21,7 @@ that need pictures unlike Fashion-MNIST's are made on this set instead, drawn by
 Nothing here is committed: the images are built into data/tuning/ (git-ignored) from the packages,
 for local use only. SVGs (and Iconify JSON icons, wrapped as SVGs) are rendered with `rsvg-convert`
 (Debian `librsvg2-bin`) as 256x256 transparent PNGs; Apple's and Facebook's PNGs are copied as they are.
-Emoji sets use outside_set.EMOJI's code points (the sets drawn before 2017 lack the newer ones:
+Emoji sets use garment_sets.EMOJI's code points (the sets drawn before 2017 lack the newer ones:
 coat, lab coat, thong sandal, hiking boot). Icons are mapped to a Fashion-MNIST class by their
 names (and the package's own aliases), decided before any model saw them (tables below); names that
 fit no class or two (high heels, ballet shoes, suitcases, hangers) are left out. Not looked for:
@@ -37,7 +37,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from bench.outside_set import BAG, BOOT, COAT, DRESS, EMOJI, SANDAL, SNEAKER, TROUSER, Item, T, npm_install, svg_to_png
+from bench.garment_sets import BAG, BOOT, COAT, DRESS, EMOJI, SANDAL, SNEAKER, TROUSER, Item, T, npm_install, svg_to_png
 from fmnist_lib import CLASSES
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -49,19 +49,8 @@ _OPTIONAL = {"optimizer", "generator", "steps", "history"}
 
 
 def checkpoint_dict(run: TrainingRun) -> dict:
-    return {
-        "format": FORMAT,
-        "version": VERSION,
-        "kind": run.config.model,
-        "config": run.config.to_dict(),
-        "classes": list(run.classes),
-        "scaling": run.scaling.to_dict(),
-        "state_dict": {k: v.detach().clone() for k, v in run.model.state_dict().items()},
-        "optimizer": run.optimizer.state_dict(),
-        "generator": run.generator.get_state(),
-        "steps": run.steps,
-        "history": [e.to_dict() for e in run.history],
-    }
+    """The run's own state (TrainingRun.state) in this file format: its name, version and model kind first."""
+    return {"format": FORMAT, "version": VERSION, "kind": run.config.model, **run.state()}
 
 
 def save_checkpoint(run: TrainingRun, dest: str | os.PathLike | BinaryIO) -> None:

@@ -10,6 +10,7 @@ checkpoint, the data, the lesson file (`lesson check`: one line per problem) or 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -18,7 +19,7 @@ from collections.abc import Callable, Sequence
 
 from . import __name__ as _pkg
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .config import AUGMENTATIONS, OPTIMIZERS, SCHEDULES, default_config
+from .config import AUGMENTATIONS, OPTIMIZERS, SCHEDULES, TrainConfig, default_config
 from .data import DataError, FashionMNIST, load_fashion_mnist
 from .decode import ImageError
 from .explain import explain
@@ -58,20 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     t = sub.add_parser("train", help="train a model; one JSON line per epoch; writes a checkpoint")
-    t.add_argument("--model", choices=MODEL_KINDS, default="softmax")
-    t.add_argument("--epochs", type=_positive_int, help="default: the model's (softmax 10)")
-    t.add_argument("--lr", type=float, help="learning rate; default: the model's (softmax 0.1)")
-    t.add_argument("--batch-size", type=_positive_int, help="default: the model's (softmax 256)")
-    t.add_argument("--optimizer", choices=OPTIMIZERS, help="default: the model's (softmax sgd)")
-    t.add_argument("--weight-decay", type=float, help="default 0")
-    t.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule; default: the model's")
-    t.add_argument("--seed", type=_non_negative_int, help="default 0")
-    t.add_argument(
-        "--augment",
-        choices=AUGMENTATIONS,
-        help="train on random mirror images (mirror), also shifted and rescaled (mirror+shift); "
-        "default: the model's (softmax off, cnn mirror)",
-    )
+    _add_settings(t, model_default="softmax")
     t.add_argument("--data", help="folder with the Fashion-MNIST files (else $FMNIST_DATA, ./data, Debian's)")
     t.add_argument("--out", required=True, help="where to write the checkpoint")
 
@@ -130,7 +118,38 @@ def build_parser() -> argparse.ArgumentParser:
         help="validate a lesson file: exit 0, or 2 with one line per problem (file, step, field, what is wrong)",
     )
     lc.add_argument("file", metavar="FILE")
+
+    nb = sub.add_parser(
+        "notebook",
+        help="write a run as a Jupyter notebook (plain PyTorch, the tutorial's code) that trains it again: "
+        "from a --checkpoint, or from settings as for train",
+    )
+    nb.add_argument("--checkpoint", help="the run to write out (its settings, scaling and epochs trained)")
+    _add_settings(nb, model_default=None)
+    nb.add_argument("--out", required=True, help="where to write the notebook (.ipynb)")
     return p
+
+
+# The settings flags of train (and notebook): their argparse dest names, to tell whether any was given.
+SETTINGS = ("model", "epochs", "lr", "batch_size", "optimizer", "weight_decay", "schedule", "seed", "augment")
+
+
+def _add_settings(parser: argparse.ArgumentParser, model_default: str | None) -> None:
+    """The run's settings as flags, each defaulting to the model's recommended value."""
+    parser.add_argument("--model", choices=MODEL_KINDS, default=model_default, help="default softmax")
+    parser.add_argument("--epochs", type=_positive_int, help="default: the model's (softmax 10)")
+    parser.add_argument("--lr", type=float, help="learning rate; default: the model's (softmax 0.1)")
+    parser.add_argument("--batch-size", type=_positive_int, help="default: the model's (softmax 256)")
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, help="default: the model's (softmax sgd)")
+    parser.add_argument("--weight-decay", type=float, help="default 0")
+    parser.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule; default: the model's")
+    parser.add_argument("--seed", type=_non_negative_int, help="default 0")
+    parser.add_argument(
+        "--augment",
+        choices=AUGMENTATIONS,
+        help="train on random mirror images (mirror), also shifted and rescaled (mirror+shift); "
+        "default: the model's (softmax off, cnn mirror)",
+    )
 
 
 def _finite_or_null(value):
@@ -172,19 +191,15 @@ def _load_run(args) -> TrainingRun:
     return load_checkpoint(args.checkpoint)
 
 
+def _config(args) -> TrainConfig:
+    """The TrainConfig the settings flags name (ValueError for a bad one)."""
+    given = {name: getattr(args, name) for name in SETTINGS if name != "model"}
+    return default_config(args.model or "softmax", **given)
+
+
 def cmd_train(args) -> int:
     try:
-        config = default_config(
-            args.model,
-            epochs=args.epochs,
-            lr=args.lr,
-            batch_size=args.batch_size,
-            optimizer=args.optimizer,
-            weight_decay=args.weight_decay,
-            seed=args.seed,
-            schedule=args.schedule,
-            augment=args.augment,
-        )
+        config = _config(args)
     except ValueError as e:
         return _fail(str(e))
     problem = _unwritable_folder(args.out)
@@ -203,11 +218,11 @@ def cmd_train(args) -> int:
     return EXIT_OK if run.status != "diverged" else EXIT_SOME_FAILED
 
 
-def _unwritable_folder(out: str) -> str | None:
-    """Why a checkpoint cannot be written to out's folder, or None when it looks writable."""
+def _unwritable_folder(out: str, what: str = "checkpoint", example: str = "model.pt") -> str | None:
+    """Why a file (a checkpoint) cannot be written to out's folder, or None when it looks writable."""
     folder = os.path.dirname(os.path.abspath(out))
     if os.path.isdir(out):
-        return f"--out {out} is a folder; give a file name for the checkpoint, e.g. {os.path.join(out, 'model.pt')}"
+        return f"--out {out} is a folder; give a file name for the {what}, e.g. {os.path.join(out, example)}"
     if not os.path.isdir(folder):
         return f"the folder {folder} for --out does not exist; create it first (mkdir -p {folder})"
     if not os.access(folder, os.W_OK | os.X_OK):
@@ -328,6 +343,35 @@ def cmd_lesson(args) -> int:
     return EXIT_OK
 
 
+def cmd_notebook(args) -> int:
+    from .notebook import notebook_args, notebook_bytes  # here: nbformat costs every other command ~0.3 s
+
+    given = [f"--{name.replace('_', '-')}" for name in SETTINGS if getattr(args, name) is not None]
+    if args.checkpoint is not None and given:
+        return _fail(f"give --checkpoint or settings, not both: a checkpoint's run has its own ({', '.join(given)})")
+    problem = _unwritable_folder(args.out, "notebook", "run.ipynb")
+    if problem is not None:
+        return _fail(problem)
+    try:
+        kwargs = notebook_args(load_checkpoint(args.checkpoint)) if args.checkpoint else {"config": _config(args)}
+    except (CheckpointError, ValueError) as e:
+        return _fail(" ".join(str(e).split()))  # one line, whatever the message
+    data = notebook_bytes(**kwargs)
+    tmp = f"{args.out}.{os.getpid()}.part"
+    try:  # via a temporary file: a failed write leaves no half notebook behind
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, args.out)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        return _fail(f"the notebook could not be written to {args.out}: {e.strerror or e}")
+    config = kwargs["config"]
+    epochs = kwargs.get("epochs", config.epochs)
+    print(f"Notebook of a {config.model} run ({epochs} epochs) written to {args.out}.", file=sys.stderr)
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {
@@ -338,6 +382,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "predict": cmd_predict,
         "explain": cmd_explain,
         "lesson": cmd_lesson,
+        "notebook": cmd_notebook,
     }[args.command]
     try:
         return handler(args)

@@ -30,10 +30,14 @@ class TrainConfig:
     weight_decay: float = 0.0  # L2 penalty on the weights; 0 = none, as in the tutorial
     seed: int = 0  # seeds the initial weights and the shuffling: same seed, same run
     schedule: str = "constant"  # "cosine" lowers the lr smoothly towards 0 over the epochs: steadier final accuracy
-    # ("onecycle": warms up, then falls to ~0, step by step; see lr_at_step)
+    # ("onecycle": warms up, then falls to ~0, step by step; see lr_at)
     augment: str = "off"  # train on randomly mirrored ("mirror"), also shifted and rescaled copies; off: the tutorial's
 
+    def __post_init__(self) -> None:
+        self.validate()  # once, where a config is made: every TrainConfig that exists is valid
+
     def validate(self) -> TrainConfig:
+        """Raise ValueError naming every invalid setting (called by __post_init__)."""
         problems = []
         if self.model not in MODEL_KINDS:
             problems.append(f"model must be one of {', '.join(MODEL_KINDS)}, not {self.model!r}")
@@ -63,7 +67,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
         names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names}).validate()
+        return cls(**{k: v for k, v in d.items() if k in names})
 
 
 DEFAULT_CONFIGS = {
@@ -84,23 +88,21 @@ def default_config(model: str = "softmax", **overrides) -> TrainConfig:
     if model not in DEFAULT_CONFIGS:
         raise ValueError(f"Unknown model {model!r}; choose one of {', '.join(MODEL_KINDS)}.")
     changes = {k: v for k, v in overrides.items() if v is not None}
-    return replace(DEFAULT_CONFIGS[model], **changes).validate()
+    return replace(DEFAULT_CONFIGS[model], **changes)
 
 
-def lr_at(config: TrainConfig, epoch: int) -> float:
-    """The learning rate of (1-based) `epoch`. Cosine: lr * (1 + cos(pi * (epoch - 1) / epochs)) / 2,
-    held at its last value for epochs past config.epochs (a continued run). One-cycle: the lr at
-    the epoch's first step (it changes every step, see lr_at_step)."""
+def lr_at(config: TrainConfig, epoch: int, step: int = 0, steps_per_epoch: int = 1) -> float:
+    """The learning rate at (0-based) `step` of (1-based) `epoch`: the one place the schedule is computed.
+
+    constant: config.lr. cosine: lr * (1 + cos(pi * (epoch - 1) / epochs)) / 2 for the whole epoch, held at
+    its last value for epochs past config.epochs (a continued run). onecycle: climbs from lr / ONECYCLE_START
+    to lr over the first ONECYCLE_WARMUP of all steps, then falls along a cosine to ~0; 0 past the end.
+    loop.train_epoch sets it before every step; a run's history records each epoch's first."""
     if config.schedule == "constant":
         return config.lr
-    if config.schedule == "onecycle":
-        return lr_at_step(config, epoch, 0, 1)
-    e = min(epoch, config.epochs) - 1
-    return config.lr * 0.5 * (1.0 + math.cos(math.pi * e / config.epochs))
-
-
-def lr_at_step(config: TrainConfig, epoch: int, step: int, steps_per_epoch: int) -> float:
-    """One-cycle's learning rate at (0-based) `step` of (1-based) `epoch`; its last value past the end."""
+    if config.schedule == "cosine":
+        e = min(epoch, config.epochs) - 1
+        return config.lr * 0.5 * (1.0 + math.cos(math.pi * e / config.epochs))
     t = min(1.0, ((epoch - 1) * steps_per_epoch + step) / (config.epochs * steps_per_epoch))  # 0 -> 1
     start = config.lr / ONECYCLE_START
     if t < ONECYCLE_WARMUP:

@@ -167,7 +167,7 @@ def _worker(conn, stop, load_data: Callable[[], FashionMNIST], threads: int = 1)
     """
     import torch
 
-    from . import TrainingRun
+    from .run import TrainingRun
 
     if threads:
         torch.set_num_threads(threads)

@@ -288,3 +288,32 @@ TRAIN_FIELDS = {
     "aug": "augment",
     "seed": "seed",
 }
+
+
+# What a page shows for a setting its link leaves out (Train's come from the model: train_defaults).
+# Browse's `batch` has none: a page opened without one draws a new random batch.
+PAGE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "": {},
+    "lesson": {},
+    "train": train_defaults("softmax"),
+    "browse": {"view": "all", "n": 8},
+    "upload": {"mirror": True},
+    "softmax": {"src": "random", "i": 0, "t": 1.0, "shift": 100, "step_lr": 0.1},
+}
+
+
+def defaults(page: str, values: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """`page`'s settings for those `values` leaves out: Train's follow the model `values` names."""
+    if page == "train":
+        return train_defaults((values or {}).get("model", "softmax"))
+    return dict(PAGE_DEFAULTS.get(page, {}))
+
+
+def markdown_table() -> str:
+    """The parameter table of the README (tests/test_links.py checks the README holds this very text)."""
+    rows = ["| page | parameter | sets | values |", "|---|---|---|---|"]
+    for page, params in PAGES.items():
+        if page in ("", "lesson"):
+            continue
+        rows += [f"| `{page}` | `{p.name}` | {p.what} | {p.allowed} |" for p in params.values()]
+    return "\n".join(rows)

@@ -16,24 +16,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from .augment import random_augment
-from .config import TrainConfig, lr_at_step
+from .config import TrainConfig, lr_at
 from .models import SoftmaxRegression
-from .optim import SGD, Adam, Optimizer
+from .optim import Optimizer
 from .scaling import InputScaling
 
 # A loss above this means the model gives the right class a probability below e^-50:
 # far worse than guessing (ln 10 = 2.3). Only a diverging run gets there.
 EXPLODING_LOSS = 50.0
-
-
-def make_optimizer(model: nn.Module, config: TrainConfig) -> Optimizer:
-    """The optimizer the config names (torch.optim's update rules; see optim.py for why not torch.optim)."""
-    params = model.parameters()
-    if config.optimizer == "sgd":
-        return SGD(params, lr=config.lr, weight_decay=config.weight_decay)
-    if config.optimizer == "momentum":
-        return SGD(params, lr=config.lr, momentum=0.9, weight_decay=config.weight_decay)
-    return Adam(params, lr=config.lr, weight_decay=config.weight_decay)
 
 
 def set_threads(n: int | None) -> int:
@@ -85,13 +75,15 @@ class _EpochResult:
     stopped: bool
 
 
-def _divergence_message(loss: float, step: int, epoch: int, config: TrainConfig) -> str:
+def _divergence_message(loss: float, step: int, epoch: int, lr: float) -> str:
+    """Why the guard stopped the run, quoting `lr`, the rate of the step that blew up (the schedule's, not
+    necessarily config.lr)."""
     what = "NaN (not a number)" if math.isnan(loss) else "infinite" if math.isinf(loss) else f"{loss:.3g}"
     return (
         f"Training stopped: the loss became {what} at step {step} (epoch {epoch}). "
-        f"A learning rate of {config.lr:g} is too large for this model: each step overshoots "
+        f"A learning rate of {lr:g} is too large for this model: each step overshoots "
         "the minimum, so the weights grow instead of settling and the loss blows up. "
-        f"Try a smaller learning rate, such as {config.lr / 10:g}. "
+        f"Try a smaller learning rate, such as {lr / 10:g}. "
         "The model was rolled back to where it was before this epoch."
     )
 
@@ -101,26 +93,25 @@ def train_epoch(
     optimizer: Optimizer,
     images: torch.Tensor,
     labels: torch.Tensor,
+    config: TrainConfig,
     *,
     scaling: InputScaling,
-    batch_size: int,
     generator: torch.Generator,
-    on_progress: Callable[[Progress], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
     epoch: int = 1,
     first_step: int = 0,
+    on_progress: Callable[[Progress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
     progress_every: int = 25,
-    config: TrainConfig | None = None,
 ) -> _EpochResult:
-    """One pass over (images [N,28,28] uint8, labels [N] int64) in a random order.
+    """One pass over (images [N,28,28] uint8, labels [N] int64) in a random order, in batches of
+    config.batch_size, each step at the schedule's rate (config.lr_at, set here and nowhere else).
 
     Stops between steps when should_stop() is true. Raises TrainingDiverged when
     the loss is not finite or explodes (the caller restores the weights).
     config.augment: each batch is randomly mirrored (and shifted and rescaled; augment.py), with
-    random numbers from `generator` (so the run's seed decides them too). config.schedule
-    "onecycle" sets the learning rate at every step.
+    random numbers from `generator` (so the run's seed decides them too).
     """
-    config = config or TrainConfig()
+    batch_size = config.batch_size
     model.train()
     n = len(labels)
     perm = torch.randperm(n, generator=generator)
@@ -140,9 +131,9 @@ def train_epoch(
         if config.augment != "off":
             shift_and_scale = config.augment == "mirror+shift"
             rows = random_augment(rows.view(-1, 28, 28), generator, shift_and_scale).view(-1, 28 * 28)
-        if config.schedule == "onecycle":
-            for group in optimizer.param_groups:
-                group["lr"] = lr_at_step(config, epoch, step, steps)
+        lr = lr_at(config, epoch, step, steps)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
         if closed_form:
             x = scaling.apply(rows)  # [B, 784] float: softmax regression works on flat rows
             losses, logits = model.cross_entropy_gradients(x, y)
@@ -158,7 +149,7 @@ def train_epoch(
         step_losses.append(loss_value)
         if not math.isfinite(loss_value) or loss_value > EXPLODING_LOSS:
             raise TrainingDiverged(
-                _divergence_message(loss_value, first_step + step + 1, epoch, config),
+                _divergence_message(loss_value, first_step + step + 1, epoch, lr),
                 DivergedEpoch(epoch, first_step, tuple(step_losses)),
             )
         optimizer.step()

@@ -15,6 +15,9 @@ import math
 from collections.abc import Iterable
 
 import torch
+from torch import nn
+
+from .config import TrainConfig
 
 
 class Optimizer:
@@ -110,3 +113,13 @@ class Adam(Optimizer):
             v.mul_(beta2).addcmul_(g, g, value=1 - beta2)  # v = beta2 * v + (1 - beta2) * g^2
             denom = (v.sqrt() / bias_correction2_sqrt).add_(eps)
             p.addcdiv_(m, denom, value=-lr / bias_correction1)
+
+
+def make_optimizer(model: nn.Module, config: TrainConfig) -> Optimizer:
+    """The optimizer the config names, at config.lr (the schedule sets each step's rate: loop.train_epoch)."""
+    params = model.parameters()
+    if config.optimizer == "sgd":
+        return SGD(params, lr=config.lr, weight_decay=config.weight_decay)
+    if config.optimizer == "momentum":
+        return SGD(params, lr=config.lr, momentum=0.9, weight_decay=config.weight_decay)
+    return Adam(params, lr=config.lr, weight_decay=config.weight_decay)

@@ -13,8 +13,9 @@ import torch
 from .config import DEFAULT_SCALING, TrainConfig, lr_at
 from .data import CLASSES, FashionMNIST
 from .inference import Classifier, accuracy
-from .loop import DivergedEpoch, Progress, TrainingDiverged, make_optimizer, train_epoch
+from .loop import DivergedEpoch, Progress, TrainingDiverged, train_epoch
 from .models import build_model
+from .optim import make_optimizer
 from .scaling import InputScaling
 
 
@@ -53,7 +54,7 @@ class TrainingRun:
         classes: tuple[str, ...] = CLASSES,
         scaling: InputScaling | None = None,
     ) -> None:
-        self.config = config.validate()
+        self.config = config
         self.classes = tuple(classes)
         self.scaling = scaling if scaling is not None else DEFAULT_SCALING[config.model]
         # Every random choice of the run comes from its own generators, never torch's global one,
@@ -139,11 +140,23 @@ class TrainingRun:
         )
 
     # --- moving a run between processes ---------------------------------------------------------
+    def state(self) -> dict:
+        """This run as plain data and tensors: settings, classes, scaling, weights, optimizer, generator,
+        steps and history. A checkpoint (checkpoint.py) is this plus its file format."""
+        return {
+            "config": self.config.to_dict(),
+            "classes": list(self.classes),
+            "scaling": self.scaling.to_dict(),
+            "state_dict": {k: v.detach().clone() for k, v in self.model.state_dict().items()},
+            "optimizer": self.optimizer.state_dict(),
+            "generator": self.generator.get_state(),
+            "steps": self.steps,
+            "history": [e.to_dict() for e in self.history],
+        }
+
     def snapshot(self) -> dict:
         """Everything that makes this run (tensors and plain data), to rebuild it in another process."""
-        from .checkpoint import checkpoint_dict
-
-        snap = checkpoint_dict(self)
+        snap = self.state()
         # Its own copy of the optimizer's buffers, so that training on leaves the snapshot as it was.
         snap["optimizer"] = _clone_state(snap["optimizer"])
         return {
@@ -206,9 +219,6 @@ class TrainingRun:
         saved_gen = self.generator.get_state()
         # A pause() that arrives while this epoch trains (from another script run) must outlive it.
         self.status, self.paused_because = "running", None
-        lr = lr_at(self.config, epoch)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
         start = time.perf_counter()
         try:
             result = train_epoch(
@@ -216,14 +226,13 @@ class TrainingRun:
                 self.optimizer,
                 data.train_images,
                 data.train_labels,
+                self.config,
                 scaling=self.scaling,
-                batch_size=self.config.batch_size,
                 generator=self.generator,
-                on_progress=on_progress,
-                should_stop=should_stop,
                 epoch=epoch,
                 first_step=self.steps,
-                config=self.config,
+                on_progress=on_progress,
+                should_stop=should_stop,
             )
         except TrainingDiverged as e:
             self.model.load_state_dict(saved_model)
@@ -249,7 +258,7 @@ class TrainingRun:
             examples_per_sec=result.seen / seconds,
             examples=result.seen,
             complete=not result.stopped,
-            lr=lr,
+            lr=lr_at(self.config, epoch),  # the epoch's first step's
         )
         self.history.append(stats)
         self.diverged = None

@@ -6,17 +6,14 @@ import streamlit as st
 
 from fmnist_lib import DEFAULT_CONFIGS, MODEL_KINDS, OPTIMIZERS, TrainConfig
 from fmnist_lib.config import AUGMENTATIONS, SCHEDULES
+from fmnist_lib.links import BATCH_OPTIONS, LR_OPTIONS, MAX_EPOCHS, MAX_SEED, WEIGHT_DECAY_OPTIONS
 
 from . import state, training
 from .labels import MODEL_TITLES, OPTIMIZER_TITLES
 
-# Learning rates on a log scale (1-2-5 steps per decade); 0.1 is the tutorial's, 1e-3 Adam's default.
-LR_OPTIONS = (1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 3e-3, 4e-3, 5e-3, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
-BATCH_OPTIONS = (16, 32, 64, 128, 256, 512, 1024, 2048)
-WEIGHT_DECAY_OPTIONS = (0.0, 1e-5, 1e-4, 1e-3, 1e-2, 0.1)
+# The sliders' options (LR_OPTIONS, BATCH_OPTIONS, ...) come from fmnist_lib.links, which checks a link against them.
 SCHEDULE_TITLES = {"constant": "constant", "cosine": "cosine", "onecycle": "one-cycle"}  # the help says what each does
 AUGMENTATION_TITLES = {"off": "off", "mirror": "mirror", "mirror+shift": "mirror, shift, rescale"}
-MAX_EPOCHS = 50
 
 # (widget name, TrainConfig field)
 FIELDS = (
@@ -89,7 +86,7 @@ def config_from_state() -> TrainConfig:
     values["epochs"] = int(values["epochs"])
     values["batch_size"] = int(values["batch_size"])
     values["seed"] = int(values["seed"])
-    return TrainConfig(model=model, **values).validate()
+    return TrainConfig(model=model, **values)
 
 
 def draw(disabled: bool) -> None:
@@ -156,7 +153,7 @@ def draw(disabled: bool) -> None:
         st.number_input(
             "Seed",
             min_value=0,
-            max_value=2**31 - 1,
+            max_value=MAX_SEED,
             step=1,
             disabled=disabled,
             help="Same seed and settings: the same run, epoch for epoch.",

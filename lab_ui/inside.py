@@ -14,13 +14,13 @@ import torch
 
 from fmnist_lib.explain import FLOAT32_EXP_FLOOR, FLOAT32_EXP_LIMIT, LOSS_WAYS, Explanation, sgd_step, stability_demo
 from fmnist_lib.inference import Classifier, softmax_with_temperature
+from fmnist_lib.links import PAGE_DEFAULTS, SHIFT_RANGE, STEP_LEARNING_RATES, TEMPERATURES
 
 from . import charts, state
 from .text import plain
 
 SOURCES = {"random": "A random test image", "index": "A test image by index", "upload": "Your last photo on Upload"}
-TEMPERATURES = (0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
-LEARNING_RATES = (0.001, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0)
+DEFAULTS = PAGE_DEFAULTS["softmax"]  # the source, index, temperature, shift and rate a link leaves out
 
 
 @dataclass
@@ -57,7 +57,7 @@ def pick_image(data, clf: Classifier) -> Picked | None:
             list(SOURCES),
             format_func=SOURCES.get,
             horizontal=True,
-            **state.bind(state.INSIDE_SOURCE, "random", options=SOURCES),
+            **state.bind(state.INSIDE_SOURCE, DEFAULTS["src"], options=SOURCES),
         )
     with c2:
         if source == "random":
@@ -65,9 +65,13 @@ def pick_image(data, clf: Classifier) -> Picked | None:
                 "Another random image", icon=":material/casino:", key=state.INSIDE_RANDOM_BUTTON, on_click=_new_random
             )
         elif source == "index":
-            st.number_input("Test image index", 0, n_test - 1, step=1, **state.bind(state.INSIDE_INDEX, 0))
+            st.number_input("Test image index", 0, n_test - 1, step=1, **state.bind(state.INSIDE_INDEX, DEFAULTS["i"]))
     if source in ("random", "index"):
-        i = int(st.session_state[state.INSIDE_RANDOM] if source == "random" else state.get(state.INSIDE_INDEX, 0))
+        i = int(
+            st.session_state[state.INSIDE_RANDOM]
+            if source == "random"
+            else state.get(state.INSIDE_INDEX, DEFAULTS["i"])
+        )
         i = min(max(i, 0), n_test - 1)
         y = int(data.test_labels[i])
         return Picked(data.test_images[i].numpy(), y, ("test", i), f"Test image #{i:,}, a **{plain(classes[y])}**.")
@@ -223,7 +227,10 @@ def step_probabilities(ex: Explanation, classes) -> None:
         st.caption(f"The ten probabilities add up to {float(ex.probs.sum()):.6f}.")
     with right:
         t = st.select_slider(
-            "Temperature T", TEMPERATURES, format_func=lambda v: f"{v:g}", **state.bind(state.INSIDE_TEMPERATURE, 1.0)
+            "Temperature T",
+            TEMPERATURES,
+            format_func=lambda v: f"{v:g}",
+            **state.bind(state.INSIDE_TEMPERATURE, DEFAULTS["t"]),
         )
         p_t = softmax_with_temperature(torch.from_numpy(ex.logits), t).numpy()
         st.altair_chart(
@@ -260,7 +267,10 @@ def step_stability(ex: Explanation, classes) -> None:
     z_max = float(ex.logits.max())
     limit = FLOAT32_EXP_LIMIT - z_max
     c = st.slider(
-        "Add c to every logit (changes no probability)", -150, 150, step=1, **state.bind(state.INSIDE_SHIFT, 100)
+        "Add c to every logit (changes no probability)",
+        *SHIFT_RANGE,
+        step=1,
+        **state.bind(state.INSIDE_SHIFT, DEFAULTS["shift"]),
     )
     demo = stability_demo(ex.logits, float(c))
     k = ex.pred
@@ -354,7 +364,10 @@ def step_sgd(ex: Explanation, clf: Classifier, picked: Picked, model_key: tuple)
     c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
     with c1:
         lr = st.select_slider(
-            "Learning rate η", LEARNING_RATES, format_func=lambda v: f"{v:g}", **state.bind(state.INSIDE_LR, 0.1)
+            "Learning rate η",
+            STEP_LEARNING_RATES,
+            format_func=lambda v: f"{v:g}",
+            **state.bind(state.INSIDE_LR, DEFAULTS["step_lr"]),
         )
     key = (model_key, picked.key, ex.label, lr)
     with c2:

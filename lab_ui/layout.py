@@ -74,5 +74,6 @@ def run_app() -> None:
         training.pause_if_running("you left the Train page")
     else:
         training.sync()  # a job that ended since the last script run: the page shows how
+    state.open_url(page.url_path)  # a link's settings, or the page's own into the address bar
     sidebar()
     page.run()

@@ -128,7 +128,12 @@ def _pick(offered: dict[str, Lesson]) -> Lesson | None:
     options = list(offered) + ([UPLOADED] if uploaded else [])
     if not options:
         return None
-    query = links.read_query("lesson", {k: st.query_params.get_all(k) for k in st.query_params})
+    raw = {k: st.query_params.get_all(k) for k in st.query_params}
+    flat = {k: v[0] if len(v) == 1 else v for k, v in raw.items()}
+    written = st.session_state.get(state.URL_HISTORY, {})
+    if any(flat in texts for page, texts in written.items() if page != "lesson"):
+        raw = {}  # the navigation's history entry still holds the previous page's query: not a link (state.open_url)
+    query = links.read_query("lesson", raw)
     for note in query.ignored:
         st.warning(f"Ignored in the link: {plain(note)}", icon=":material/link_off:")
     asked = query.values.get("lesson")

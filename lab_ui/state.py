@@ -16,18 +16,48 @@ Two kinds of state live in ``st.session_state`` (per browser session):
   seeded in session state on each remount is not enough: a remounted
   select_slider shows its first option). Code that changes a widget's value
   (Reset, a click on the confusion matrix) does it with ``put`` in a callback.
+
+The settings that decide what a page shows are also in its URL (``URL_SETTINGS``: the
+parameters of ``fmnist_lib.links.PAGES``), so a link is an experiment: ``train?lr=10&seed=7``.
+``open_url(page)`` runs before each full run of a page (lab_ui/layout.py):
+
+* the page was just opened (a new session, a click in the navigation, a ``st.page_link``, the
+  Back button): a URL with a query is a link. ``links.read_query`` checks it; the page takes
+  its values, its defaults for what the link leaves out or had to ignore, and keeps one note
+  per ignored parameter (``url_notes``, shown by lab_ui/share.py). A URL without a query (the
+  navigation drops it) means the page's own settings, kept in session state;
+  Streamlit's navigation pushes a history entry of the new page with the *previous* page's query
+  before the page writes its own: a query this session wrote for another page is such an entry,
+  never a link, and is taken as no query (so Back can show a page once more without moving);
+* the same page again: the widgets are the truth. The address bar is read only when it differs
+  from what this session last wrote and no callback changed a setting in between (the Back
+  button within a page); otherwise it is a URL the browser had not caught up with yet.
+
+Then ``write_url`` puts the page's settings (those equal to a default left out) into the address
+bar. Callbacks (``bind``'s and ``put``) write it at once, so a widget in a fragment, which
+does not rerun the page, is followed too.
+
+Why not Streamlit's own ``bind="query-params"`` (1.55+): its URL name is the widget's key
+(two pages have a ``batch``, and keys here are ``w.<name>``); it leaves out a value equal to the
+widget's *initial* value, which here is the value kept across pages, so a kept setting would
+vanish from the link (streamlit/streamlit#14350); it drops a bad value silently, where a learner must be
+told what was ignored; and Train's defaults depend on the model. One reader and one writer of
+``st.query_params`` here see every case: Reset, the optimizer's learning rate, Train's live
+reruns (a fragment: the page is not reread), a link from the Lesson page.
 """
 
 from __future__ import annotations
 
 import itertools
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl
 
 import streamlit as st
 
-from fmnist_lib import DEFAULT_CONFIGS, TrainConfig, TrainingRun
+from fmnist_lib import DEFAULT_CONFIGS, TrainConfig, TrainingRun, links
 from fmnist_lib.jobs import Job
 
 from .labels import MODEL_TITLES, OPTIMIZER_TITLES
@@ -38,7 +68,6 @@ JOB = "lab.job"  # TrainJob while a run is being trained from the Train page, el
 RUN_COUNTER = "lab.run_counter"  # itertools.count for run ids
 CHECKPOINT_SEEN = "lab.checkpoint_seen"  # file_id of the last checkpoint upload handled
 PRED_MEMO = "lab.pred_memo"  # predictions of the active model on the test set
-BROWSE_SEED = "lab.browse_seed"  # seed of the current random batch on Browse
 UPLOAD_MEMO = "lab.upload_memo"  # the last upload, preprocessed (small thumbnails only)
 LIVE_MEMO = "lab.live_memo"  # the Train page's latest charts and templates, by what they show
 NOTICE = "lab.notice"  # (run id, stretch or None): whose training ended last; its summary is shown
@@ -67,6 +96,8 @@ BATCH_SIZE = "browse.batch_size"
 VIEW = "browse.view"
 CELL_TRUE = "browse.cell_true"
 CELL_PRED = "browse.cell_pred"
+BROWSE_BATCH = "browse.batch"  # the seed of the random batch (no widget: "New batch" draws another)
+BROWSE_SEED = "lab.value.browse.batch"  # where that seed is stored (value_key(BROWSE_BATCH))
 # Upload
 TEMPERATURE = "upload.temperature"
 USE_CAMERA = "upload.use_camera"
@@ -96,6 +127,37 @@ def lesson_answer(lesson: str, n: int) -> str:
 ACTIVE_PICK = "sidebar.active"
 ACTIVE = "lab.value.sidebar.active"  # id of the active LabRun, or None for the default model
 
+# --- the settings each page keeps in its URL: links.PAGES's parameter -> the stored value's name ---
+URL_SETTINGS = {
+    "": {},
+    "train": {
+        "model": MODEL,
+        "lr": LR,
+        "epochs": EPOCHS,
+        "batch": BATCH,
+        "opt": OPTIMIZER,
+        "wd": WEIGHT_DECAY,
+        "sched": SCHEDULE,
+        "aug": AUGMENT,
+        "seed": SEED,
+    },
+    "browse": {"view": VIEW, "n": BATCH_SIZE, "batch": BROWSE_BATCH},
+    "upload": {"mirror": MIRROR},
+    "softmax": {
+        "src": INSIDE_SOURCE,
+        "i": INSIDE_INDEX,
+        "t": INSIDE_TEMPERATURE,
+        "shift": INSIDE_SHIFT,
+        "step_lr": INSIDE_LR,
+    },
+}
+URL_PAGE = "lab.url.page"  # url path of the page the last full script run showed
+URL_WRITTEN = "lab.url.written"  # the query (name -> text) this session last put in the address bar
+URL_HISTORY = "lab.url.history"  # page -> the queries this session wrote for it (to know its own in Back's entries)
+URL_HISTORY_KEPT = 64  # per page: bounds memory per session
+URL_NOTES = "lab.url.notes"  # (page, notes): what the link that opened the page held and was ignored
+URL_TOUCHED = "lab.url.touched"  # True when a callback of this script run changed a setting
+
 # Widgets that are not persisted (buttons, uploaders, chart selections)
 TRAIN_BUTTON = "w.train.train"
 STOP_BUTTON = "w.train.stop"
@@ -124,10 +186,16 @@ def get(name: str, default: Any = None) -> Any:
     return st.session_state.get(value_key(name), default)
 
 
-def put(name: str, value: Any) -> None:
-    """Set a persistent widget's value. Call from callbacks or before the widget is drawn."""
+def _store(name: str, value: Any) -> None:
     st.session_state[value_key(name)] = value
     st.session_state[widget_key(name)] = value
+
+
+def put(name: str, value: Any) -> None:
+    """Set a persistent widget's value. Call from callbacks (the address bar follows) or before the
+    widget is drawn."""
+    _store(name, value)
+    touched()
 
 
 def bind(name: str, default: Any, *, options=None, arg: str = "value", on_change=None) -> dict:
@@ -142,6 +210,7 @@ def bind(name: str, default: Any, *, options=None, arg: str = "value", on_change
         ss[vkey] = ss[wkey]
         if on_change is not None:
             on_change()
+        touched()
 
     kwargs = {"key": wkey, "on_change": _sync, "persist_state": "session"}
     if options is not None:
@@ -172,6 +241,102 @@ def bind_compare(run_ids: list[int]) -> dict:
             ss[vkey] = ss[wkey]
 
     return {"key": wkey, "on_change": _sync, "default": stored}
+
+
+# --- the address bar ---------------------------------------------------------------
+
+
+def _query_now() -> dict[str, list[str]]:
+    return {k: st.query_params.get_all(k) for k in st.query_params}
+
+
+def _flat(query: dict[str, list[str]]) -> dict[str, str | list[str]]:
+    return {k: v[0] if len(v) == 1 else v for k, v in query.items()}
+
+
+def open_url(page: str) -> None:
+    """Before a full run of `page` (url path): the settings a link brings, or the page's own settings
+    into the address bar. See the module docstring for when the address bar is read."""
+    names = URL_SETTINGS.get(page)
+    if names is None:
+        return  # a page that reads its own URL (Lesson)
+    ss = st.session_state
+    query = _query_now()
+    opened = ss.get(URL_PAGE) != page
+    touched_now = ss.pop(URL_TOUCHED, False)
+    ss[URL_PAGE] = page
+    busy = page == "train" and job() is not None  # a running job's settings stay as they were
+    flat = _flat(query)
+    written = ss.setdefault(URL_HISTORY, {})
+    if any(flat in texts for p, texts in written.items() if p != page) and flat not in written.get(page, []):
+        query = {}  # the navigation's own history entry, which keeps the previous page's query: not a link
+    if query and not busy and (opened or (not touched_now and flat != ss.get(URL_WRITTEN))):
+        read = links.read_query(page, query)
+        values = {**links.defaults(page, read.values), **read.values}
+        for param, name in names.items():
+            if param in values:
+                _store(name, values[param])
+            else:
+                ss.pop(value_key(name), None)  # no default (Browse's batch): drawn anew below
+        if page == "train":
+            ss[LR_MOVED] = "lr" in read.values  # a linked rate stays when the optimizer changes
+        ss[URL_NOTES] = (page, read.ignored)
+    elif opened:
+        ss[URL_NOTES] = (page, [])  # a note belongs to the link that opened the page
+    if page == "browse" and ss.get(BROWSE_SEED) is None:
+        ss[BROWSE_SEED] = new_browse_batch()
+    write_url(page)
+
+
+def new_browse_batch() -> int:
+    """A new seed for Browse's random batch (a fresh one per session and per click, not part of any run)."""
+    return secrets.randbits(32)
+
+
+def touched() -> None:
+    """A callback changed a setting: the address bar follows it (now, for a fragment's widget too), and
+    the next script run takes its URL as this session's own, not as a link to read."""
+    st.session_state[URL_TOUCHED] = True
+    page = st.session_state.get(URL_PAGE)
+    if page in URL_SETTINGS:
+        write_url(page)
+
+
+def url_values(page: str) -> dict[str, Any]:
+    """`page`'s settings as its link holds them (parameter -> value), those equal to a default left out."""
+    names = URL_SETTINGS.get(page, {})
+    current = {p: get(n) for p, n in names.items() if get(n) is not None}
+    default = links.defaults(page, current)
+    if "model" in default:  # Train's defaults follow the model; the model's own is the one a bare link gets
+        default["model"] = links.defaults(page)["model"]
+    values = {}
+    for param, value in current.items():
+        if param in default and value == default[param]:
+            continue
+        try:
+            links.query_string(page, {param: value})  # one the page offers (a stale value is left out)
+        except links.LinkError:
+            continue
+        values[param] = value
+    return values
+
+
+def write_url(page: str) -> None:
+    """`page`'s current settings into the address bar (when they differ from what it holds)."""
+    text = dict(parse_qsl(links.query_string(page, url_values(page))))
+    st.session_state[URL_WRITTEN] = text
+    texts = st.session_state.setdefault(URL_HISTORY, {}).setdefault(page, [])
+    if text not in texts:
+        texts.append(text)
+        del texts[:-URL_HISTORY_KEPT]
+    if _flat(_query_now()) != text:
+        st.query_params.from_dict(text)
+
+
+def url_notes(page: str) -> list[str]:
+    """What the link that opened `page` held and the page ignored (empty when nothing was)."""
+    shown, notes = st.session_state.get(URL_NOTES, ("", []))
+    return list(notes) if shown == page else []
 
 
 # --- runs ----------------------------------------------------------------------

@@ -14,17 +14,24 @@ same error and shows it to the user with what to do.
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 import time
 from contextlib import asynccontextmanager
 
-from streamlit.logger import get_logger
-
 THREAD_NAME = "fmnist-warm-up"
 DONE_MESSAGE = "Warm-up done"  # logged (with the seconds taken) when the data and default model are ready
 
-_LOGGER = get_logger(__name__)
+# The server's log (stderr) at INFO, in Streamlit's own line format, with the standard logging module alone:
+# Streamlit's loggers are configured through its internal streamlit.logger, which the app does not import.
+_LOGGER = logging.getLogger(__name__)
+if not _LOGGER.handlers:
+    _handler = logging.StreamHandler()
+    _handler.setFormatter(logging.Formatter("%(asctime)s.%(msecs)03d %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+    _LOGGER.addHandler(_handler)
+    _LOGGER.setLevel(logging.INFO)
+    _LOGGER.propagate = False  # as Streamlit's own loggers: one line per message, whatever the root logger does
 
 
 def _warm_up() -> None:

@@ -217,7 +217,7 @@ def test_checkpoints_download_and_come_back(real_data):
     assert any("Loaded" in t for t in texts(at.success))
     assert at.session_state[state.ACTIVE] == loaded.id
     labels = [b.label for b in at.get("download_button")]
-    assert "History (CSV)" in labels and "Model checkpoint (.pt)" in labels
+    assert "History (CSV)" in labels and "Model checkpoint (.pt)" in labels and "Notebook (.ipynb)" in labels
 
 
 @pytest.mark.parametrize(
@@ -246,6 +246,7 @@ def test_runs_are_kept_and_compared():
     assert len(at.get("vega_lite_chart")) >= 4  # the latest run's two charts and the overlay's two
     table = at.table[0].value
     assert list(table["epochs"]) == [1, 1]
+    assert "Notebook (.ipynb)" in [b.label for b in at.get("download_button")]  # a trained run's too
 
 
 def test_an_unrelated_click_during_training_does_not_stop_it():

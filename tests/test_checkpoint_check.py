@@ -27,6 +27,14 @@ def _load(d: dict):
     return load_checkpoint(buf.getvalue())
 
 
+def _assert_refused(change, fragment: str, model: str = "softmax") -> None:
+    """A trained run's checkpoint dict, changed by `change`, is refused with a message matching `fragment`."""
+    d = _trained_dict(model)
+    change(d)
+    with pytest.raises(CheckpointError, match=fragment):
+        _load(d)
+
+
 def test_a_clean_hand_made_history_loads():
     run = _load(_trained_dict())
     assert run.test_acc == pytest.approx(0.82) and run.status == "finished"
@@ -59,10 +67,7 @@ def _history(field, value):
     ],
 )  # fmt: skip
 def test_a_bad_history_is_refused_with_what_is_wrong(change, fragment):
-    d = _trained_dict()
-    change(d)
-    with pytest.raises(CheckpointError, match=fragment):
-        _load(d)
+    _assert_refused(change, fragment)
 
 
 @pytest.mark.parametrize(
@@ -78,10 +83,7 @@ def test_a_bad_history_is_refused_with_what_is_wrong(change, fragment):
     ids=["std-inf", "std-tiny", "mean-nan", "mean-range", "mean-text", "std-missing"],
 )
 def test_absurd_input_scaling_is_refused(scaling, fragment):
-    d = _trained_dict()
-    d["scaling"] = scaling
-    with pytest.raises(CheckpointError, match=fragment):
-        _load(d)
+    _assert_refused(lambda d: d.__setitem__("scaling", scaling), fragment)
 
 
 @pytest.mark.parametrize(
@@ -100,24 +102,22 @@ def test_absurd_input_scaling_is_refused(scaling, fragment):
     ids=["huge", "nan", "int8", "bool", "complex", "float64", "transposed", "list", "sparse"],
 )
 def test_weights_of_a_dtype_shape_or_size_no_model_has_are_refused(weight, fragment):
-    d = _trained_dict()
-    d["state_dict"]["linear.weight"] = weight
-    with pytest.raises(CheckpointError, match=fragment):
-        _load(d)
+    _assert_refused(lambda d: d["state_dict"].__setitem__("linear.weight", weight), fragment)
 
 
 def test_missing_and_unexpected_weights_are_named():
-    d = _trained_dict()
-    d["state_dict"]["extra.weight"] = d["state_dict"].pop("linear.bias")
-    with pytest.raises(CheckpointError, match="missing linear.bias; unexpected 'extra.weight'"):
-        _load(d)
+    _assert_refused(
+        lambda d: d["state_dict"].__setitem__("extra.weight", d["state_dict"].pop("linear.bias")),
+        "missing linear.bias; unexpected 'extra.weight'",
+    )
 
 
 def test_a_cnn_with_a_negative_running_variance_is_refused():
-    d = _trained_dict("cnn")
-    d["state_dict"]["features.1.running_var"] = -torch.ones(16)
-    with pytest.raises(CheckpointError, match="running_var is negative"):
-        _load(d)
+    _assert_refused(
+        lambda d: d["state_dict"].__setitem__("features.1.running_var", -torch.ones(16)),
+        "running_var is negative",
+        "cnn",
+    )
 
 
 @pytest.mark.parametrize(
@@ -132,10 +132,7 @@ def test_a_cnn_with_a_negative_running_variance_is_refused():
     ids=["count", "type", "length", "control-char", "str"],
 )
 def test_bad_class_names_are_refused(classes, fragment):
-    d = _trained_dict()
-    d["classes"] = classes
-    with pytest.raises(CheckpointError, match=fragment):
-        _load(d)
+    _assert_refused(lambda d: d.__setitem__("classes", classes), fragment)
 
 
 @pytest.mark.parametrize(
@@ -153,10 +150,7 @@ def test_bad_class_names_are_refused(classes, fragment):
     ids=["epochs-bool", "lr-text", "lr-nan", "config-extra", "steps-negative", "steps-float", "extra", "generator"],
 )
 def test_bad_settings_and_counters_are_refused(change, fragment):
-    d = _trained_dict()
-    change(d)
-    with pytest.raises(CheckpointError, match=fragment):
-        _load(d)
+    _assert_refused(change, fragment)
 
 
 @pytest.mark.parametrize(

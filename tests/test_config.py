@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from fmnist_lib.config import DEFAULT_CONFIGS, TrainConfig, default_config, lr_at, lr_at_step
+from fmnist_lib.config import DEFAULT_CONFIGS, TrainConfig, default_config, lr_at
 
 
 def test_softmax_defaults_are_the_tutorials():
@@ -51,11 +51,11 @@ def test_default_configs_validate():
 def test_onecycle_warms_up_then_falls_to_zero_step_by_step():
     c = default_config("cnn", lr=1.0, epochs=2, schedule="onecycle")
     steps = 10  # per epoch: 20 steps in all, the peak after 5 (a quarter)
-    lrs = [lr_at_step(c, e, s, steps) for e in (1, 2) for s in range(steps)]
+    lrs = [lr_at(c, e, s, steps) for e in (1, 2) for s in range(steps)]
     assert lrs[0] == 1.0 / 25 and max(lrs) == lrs[5] == 1.0
     assert all(a < b for a, b in zip(lrs[:5], lrs[1:6], strict=True))  # rising
     assert all(a > b for a, b in zip(lrs[5:-1], lrs[6:], strict=True))  # falling
-    assert lrs[-1] < 0.02 and lr_at_step(c, 3, 0, steps) == 0.0  # past the end: its last value, 0
+    assert lrs[-1] < 0.02 and lr_at(c, 3, 0, steps) == 0.0  # past the end: its last value, 0
     assert lr_at(c, 1) == lrs[0] and lr_at(c, 2) == lrs[10]
 
 

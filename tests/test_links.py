@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from fmnist_lib import links
@@ -92,3 +94,15 @@ def test_train_defaults_are_a_valid_link_and_match_train_config():
         config = TrainConfig(**{links.TRAIN_FIELDS[k]: v for k, v in d.items()}).validate()
         assert config.model == model
     assert links.link("") == ""
+
+
+def test_the_readme_holds_the_parameter_table():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert links.markdown_table() in readme, "README's parameter table differs from links.PAGES: paste markdown_table()"
+
+
+def test_page_defaults_are_values_the_page_offers():
+    for page in links.PAGES:
+        assert links.read_query(page, {}).values == {}
+        links.query_string(page, links.defaults(page))  # raises LinkError if a default is not offered
+    assert links.defaults("train", {"model": "cnn"}) == links.train_defaults("cnn")

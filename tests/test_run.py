@@ -139,7 +139,6 @@ def test_a_diverged_run_keeps_the_failed_epochs_losses_until_an_epoch_completes(
     assert run.fit(tiny_data) == "diverged"
     assert run.diverged is not None and run.diverged.epoch == 1 and run.diverged.first_step == 0
     assert f"at step {len(run.diverged.losses)} (epoch 1)" in run.message
-    run.optimizer.param_groups[0]["lr"] = 0.1  # as if continued with a sane rate (lr_at resets it per epoch)
     run.config = default_config("softmax", lr=0.1, epochs=2, batch_size=8)
     assert run.train_one_epoch(tiny_data) is not None
     assert run.diverged is None
