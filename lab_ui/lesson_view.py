@@ -112,6 +112,15 @@ def _handle_upload(offered: dict[str, Lesson]) -> None:
         )
 
 
+def _remember_url(query: dict) -> None:
+    """Note a query the Lesson page's address bar held, so that the next page, whose navigation entry
+    still carries it, does not take it for a link (state.open_url)."""
+    texts = st.session_state.setdefault(state.URL_HISTORY, {}).setdefault("lesson", [])
+    if query and query not in texts:
+        texts.append(query)
+        del texts[: -state.URL_HISTORY_KEPT]
+
+
 def _pick_to_url() -> None:
     """The URL names the lesson shown (an uploaded one has no name to share), so a link copied from the
     address bar opens it, and the picker is not overruled by a `lesson` parameter it has left behind."""
@@ -120,6 +129,7 @@ def _pick_to_url() -> None:
         st.query_params.pop("lesson", None)
     else:
         st.query_params["lesson"] = pick
+        _remember_url({"lesson": pick})
 
 
 def _pick(offered: dict[str, Lesson]) -> Lesson | None:
@@ -134,6 +144,7 @@ def _pick(offered: dict[str, Lesson]) -> Lesson | None:
     if any(flat in texts for page, texts in written.items() if page != "lesson"):
         raw = {}  # the navigation's history entry still holds the previous page's query: not a link (state.open_url)
     query = links.read_query("lesson", raw)
+    _remember_url(flat if raw else {})
     for note in query.ignored:
         st.warning(f"Ignored in the link: {plain(note)}", icon=":material/link_off:")
     asked = query.values.get("lesson")

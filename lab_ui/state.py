@@ -258,9 +258,13 @@ def open_url(page: str) -> None:
     """Before a full run of `page` (url path): the settings a link brings, or the page's own settings
     into the address bar. See the module docstring for when the address bar is read."""
     names = URL_SETTINGS.get(page)
-    if names is None:
-        return  # a page that reads its own URL (Lesson)
     ss = st.session_state
+    if names is None:
+        # A page that reads its own URL (Lesson): the page shown all the same, so a callback on it (an
+        # answer typed) does not write the previous page's settings into its address bar (touched), and
+        # the next page opened from it reads its link.
+        ss[URL_PAGE] = page
+        return
     query = _query_now()
     opened = ss.get(URL_PAGE) != page
     touched_now = ss.pop(URL_TOUCHED, False)

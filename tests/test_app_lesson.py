@@ -130,10 +130,12 @@ def test_long_runs_batch_sizes_and_a_cnn_turn_their_checks_done():
 
 
 def test_the_report_offers_the_learners_answers():
-    at = open_page(LESSON)
+    at = open_page("app_pages/train.py")
+    go(at, LESSON)
     key = state.lesson_answer("tutorial", 1)
     at.text_area(key=state.widget_key(key)).set_value("It <b>overshoots</b>").run()
     assert_ok(at)
+    assert "lr" not in at.query_params and "model" not in at.query_params, "Train's settings stay off Lesson's URL"
     assert at.session_state[state.value_key(key)] == "It <b>overshoots</b>"
     (button,) = at.get("download_button")
     assert button.proto.label == "Report" and button.proto.url.endswith(".md")
