@@ -2,8 +2,8 @@
 Train, comes back to the Lesson and sees that exercise done; the report downloads; the page fits a 390 px
 phone. Screenshots: artifacts/screenshots/lesson*.png.
 
-The link opens Train with lr=10 and one epoch only once the Train page reads its URL (the URL binding of
-the experiment links); without it this test fails at that step and says so.
+The link opens Train with lr=10 and one epoch through the URL binding (lab_ui/state.open_url); should the
+Train page stop reading its URL, this test fails at that step and says so.
 Run alone: .venv/bin/python -m pytest -m browser tests/test_e2e_lesson.py
 """
 
