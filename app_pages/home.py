@@ -26,6 +26,13 @@ Everything here trains live on this computer's CPU, in seconds.
 st.subheader("What each page does")
 PAGES = [  # (page, link label, icon, what it does)
     (
+        "app_pages/lesson.py",
+        "**Lesson**: start here",
+        ":material/school:",
+        "The tutorial as a path through the lab, step by step, with exercises the lab checks from what you "
+        "do: make training diverge, compare learning rates, break the naive softmax, beat the linear model.",
+    ),
+    (
         "app_pages/train.py",
         "**Train** a model",
         ":material/model_training:",

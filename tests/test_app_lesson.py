@@ -85,7 +85,15 @@ def test_a_diverging_run_and_three_learning_rates_turn_their_checks_done():
 def test_what_the_learner_opens_turns_the_event_checks_done():
     at = open_page(LESSON)
     assert not {OVERFLOW, ANSWER, PRECISION} & done(at)
-    go(at, "app_pages/softmax.py")  # its shift starts at 100: the naive softmax overflows at once
+    go(at, "app_pages/softmax.py")  # its shift starts at 100: the naive softmax overflows at once...
+    go(at, LESSON)
+    assert OVERFLOW not in done(at), "...which the learner did not do: not done by opening the page"
+    go(at, "app_pages/softmax.py")
+    set_widget(at, "slider", state.INSIDE_SHIFT, 0)  # the learner moves the shift: the naive form is fine...
+    go(at, LESSON)
+    assert OVERFLOW not in done(at)
+    go(at, "app_pages/softmax.py")
+    set_widget(at, "slider", state.INSIDE_SHIFT, 120)  # ...until they push it past exp's limit
     go(at, LESSON)
     assert done(at) == {OVERFLOW}
     go(at, "app_pages/browse.py")
