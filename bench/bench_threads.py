@@ -41,7 +41,7 @@ def worker(model: str, threads: int) -> dict:
     from fmnist_lib import TrainingRun, default_config, load_fashion_mnist
     from fmnist_lib import threads as policy
 
-    in_use = policy.apply(model, threads)
+    in_use = policy.apply(model, threads or None)  # 0: the policy's count
     data = load_fashion_mnist(download=False)
     if model == "cnn":
         data = replace(
