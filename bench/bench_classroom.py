@@ -369,6 +369,7 @@ def main(argv: list[str] | None = None) -> int:
 
     photo, _ = garment_photo(0)
     load = _load()
+    cli = None if args.url else cli_cost()  # the CLI's CPU for the same run, first: nothing measured is lost to it
     results = []
     tmp = Path(tempfile.mkdtemp(prefix="bench-classroom-"))
     job_log = tmp / "jobs.jsonl"
@@ -398,7 +399,6 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             browser.close()
     command = "python -m bench.bench_classroom " + " ".join(argv if argv is not None else sys.argv[1:])
-    cli = None if args.url else cli_cost()  # the CLI's CPU for the same run, in this invocation
     lines = report(results, args.sessions, load, command.strip(), cli)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     if not args.out.exists():
