@@ -316,6 +316,17 @@ def cnn_row(r: dict) -> str:
     )
 
 
+def cnn_lines(results: list[dict], n: int) -> list[str]:
+    return [
+        f"The small CNN, one epoch each in {n} sessions at once; meanwhile a further session opens Browse (until its "
+        "first image is drawn) and uploads a photo on Upload (until its Top-3): idle server → during the CNNs.\n",
+        f"| deployment | {n} CNN epochs: each one's time (accuracy) | Browse drawn | upload to Top-3 |",
+        "|---|---|---|---|",
+        *(cnn_row(r) for r in results if "cnn" in r),
+        "",
+    ]
+
+
 def memory_row(r: dict) -> str:
     if r["mem_before"] is None:
         return f"| {r['label']} | — | — | — | — |"
@@ -341,12 +352,7 @@ def report(results: list[dict], n: int, load: str, command: str, cli: dict | Non
         "",
         "Server side: where each session's time went in the server, and its CPU.\n",
         *(line for r in results for line in server_lines(r, cli)),
-        f"The small CNN, one epoch each in {n} sessions at once; meanwhile a further session opens Browse (until its "
-        "first image is drawn) and uploads a photo on Upload (until its Top-3): idle server → during the CNNs.\n",
-        f"| deployment | {n} CNN epochs: each one's time (accuracy) | Browse drawn | upload to Top-3 |",
-        "|---|---|---|---|",
-        *(cnn_row(r) for r in results if "cnn" in r),
-        "",
+        *(cnn_lines(results, n) if any("cnn" in r for r in results) else []),
         "Memory of the server process trees (server, forkserver and training workers), RSS summed (PSS summed in "
         "brackets: shared pages counted once):\n",
         "| deployment | before | after the softmax class | peak | the server process alone, before → after |",

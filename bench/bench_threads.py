@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import os
 import platform
 import statistics
@@ -70,8 +71,11 @@ def _load() -> str:
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
-def measure(model: str, threads: int, wait: str | None, busy: bool) -> dict:
-    """Run the worker in a subprocess (with OMP_WAIT_POLICY=wait if given), with a busy core or not."""
+def measure(model: str, threads: int, wait: str | None, busy: bool, timeout: float) -> dict:
+    """Run the worker in a subprocess (with OMP_WAIT_POLICY=wait if given), with a busy core or not.
+
+    A run that takes longer than `timeout` s is killed and recorded as stopped (its time a lower bound): a
+    collapsed setting would otherwise hold the bench for many minutes on a loaded machine."""
     env = dict(os.environ)
     env.pop("OMP_NUM_THREADS", None)
     if wait:
@@ -84,12 +88,18 @@ def measure(model: str, threads: int, wait: str | None, busy: bool) -> dict:
             time.sleep(0.3)  # spinning before the run starts
         before = _load()
         cmd = [sys.executable, "-m", "bench.bench_threads", "--worker", model, "--threads", str(threads)]
-        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+        try:
+            proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc = None
         after = _load()
     finally:
         if spinner is not None:
             spinner.kill()
             spinner.wait()
+    if proc is None:
+        stopped = {"epochs": [], "wall_s": timeout, "cpu_s": math.nan, "test_acc": None, "sha": "-", "stopped": True}
+        return {"threads": threads, **stopped, "load": f"{before} → {after}"}
     if proc.returncode != 0:
         raise SystemExit(f"{model} at {threads} threads failed:\n{proc.stderr}")
     return {**json.loads(proc.stdout.strip().splitlines()[-1]), "load": f"{before} → {after}"}
@@ -109,16 +119,21 @@ def _label(threads: int, wait: str | None, cores: int) -> str:
 
 
 def summarize(runs: list[dict]) -> dict:
-    epochs = [s for r in runs for s in r["epochs"]]
+    """Medians and worsts over the runs; a stopped run counts with its timeout (a lower bound, marked ≥)."""
+    done = [r for r in runs if not r.get("stopped")]
+    epochs = [s for r in done for s in r["epochs"]]
+    at_least = "≥ " if len(done) < len(runs) else ""
     return {
         "total": statistics.median(r["wall_s"] for r in runs),
         "worst_total": max(r["wall_s"] for r in runs),
-        "median_epoch": statistics.median(epochs),
-        "worst_epoch": max(epochs),
-        "cpu": statistics.median(r["cpu_s"] for r in runs),
-        "acc": sorted({f"{r['test_acc']:.1%}" for r in runs}),
-        "sha": sorted({r["sha"] for r in runs}),
-        "load": "; ".join(r["load"] for r in runs),
+        "bound": at_least,
+        "median_epoch": f"{statistics.median(epochs):.3f}" if epochs else "-",
+        "worst_epoch": f"{max(epochs):.3f}" if epochs else "-",
+        "cpu": f"{statistics.median(r['cpu_s'] for r in done):.1f}" if done else "-",
+        "acc": sorted({f"{r['test_acc']:.1%}" for r in done}),
+        "sha": sorted({r["sha"] for r in done}),
+        "stopped": len(runs) - len(done),
+        "load": "; ".join(r["load"] + (" (stopped)" if r.get("stopped") else "") for r in runs),
     }
 
 
@@ -128,11 +143,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, help=argparse.SUPPRESS)
     p.add_argument("--repeats", type=int, default=2, help="runs of each setting in each condition (default 2)")
     p.add_argument("--skip-cnn", action="store_true")
+    p.add_argument("--timeout", type=float, default=180.0, help="seconds before a run is stopped (default 180)")
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
     if args.worker:
         print(json.dumps(worker(args.worker, args.threads)))
         return 0
+
+    import torch
 
     from fmnist_lib import threads as policy
 
@@ -145,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         for model in models:
             for threads, wait in settings:
                 for busy in (False, True):
-                    r = measure(model, threads, wait, busy)
+                    r = measure(model, threads, wait, busy, args.timeout)
                     raw.setdefault((model, threads, wait, busy), []).append(r)
                     print(
                         f"[{rep + 1}/{args.repeats}] {model} {_label(threads, wait, cores)} {'busy' if busy else 'idle'}: "
@@ -156,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         "# torch threads per model, alone and with one busy core",
         "",
         f"`python -m bench.bench_threads {' '.join(argv if argv is not None else sys.argv[1:])}`".replace(" `", "`"),
-        f"on {platform.node()}: {cores} cores ({_cpu_model()}), torch {next(iter(raw.values()))[0]['torch']}, "
+        f"on {platform.node()}: {cores} cores ({_cpu_model()}), torch {torch.__version__}, "
         f"Python {platform.python_version()}; {started}, {args.repeats} run(s) of each setting in each condition, "
         "settings alternating. Load average (1, 5, 15 min) at the start: "
         f"{load_start}; at the end: {_load()}. Other agents shared this machine: *idle* means no busy process "
@@ -165,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
         "Busy: one spinning Python process (unpinned) started by the bench for the run. Softmax: the tutorial's "
         f"10 epochs; CNN: {CNN_EPOCHS} epochs of its defaults on {CNN_TRAIN_IMAGES:,} training images. Times are "
         "medians over the runs (whole run: training and each epoch's test evaluation), the worst epoch over all "
-        "runs; CPU is the training's process CPU seconds (all threads).",
+        "runs; CPU is the training's process CPU seconds (all threads). ≥: a run was stopped at the timeout "
+        f"({args.timeout:g} s), its time counted as the timeout.",
         "",
         "| model | setting | policy | idle: run (worst) | idle: median / worst epoch | busy core: run (worst) "
         "| busy: median / worst epoch | busy ÷ idle | CPU idle / busy | accuracy | weights (sha256) |",
@@ -180,9 +199,9 @@ def main(argv: list[str] | None = None) -> int:
             is_policy = threads == chosen and wait is None
             lines.append(
                 f"| {model} | {_label(threads, wait, cores)} | {'**yes**' if is_policy else ''} "
-                f"| {i['total']:.2f} s ({i['worst_total']:.2f}) | {i['median_epoch']:.3f} / {i['worst_epoch']:.3f} s "
-                f"| {b['total']:.2f} s ({b['worst_total']:.2f}) | {b['median_epoch']:.3f} / {b['worst_epoch']:.3f} s "
-                f"| **{b['total'] / i['total']:.1f}×** | {i['cpu']:.1f} / {b['cpu']:.1f} s "
+                f"| {i['bound']}{i['total']:.2f} s ({i['worst_total']:.2f}) | {i['median_epoch']} / {i['worst_epoch']} s "
+                f"| {b['bound']}{b['total']:.2f} s ({b['worst_total']:.2f}) | {b['median_epoch']} / {b['worst_epoch']} s "
+                f"| **{b['total'] / i['total']:.1f}×** | {i['cpu']} / {b['cpu']} s "
                 f"| {', '.join(sorted(set(i['acc'] + b['acc'])))} | {', '.join(sorted(set(i['sha'] + b['sha'])))} |"
             )
             if is_policy:
