@@ -167,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
                     raw.setdefault((model, threads, wait, busy), []).append(r)
                     print(
                         f"[{rep + 1}/{args.repeats}] {model} {_label(threads, wait, cores)} {'busy' if busy else 'idle'}: "
-                        f"{r['wall_s']:.2f} s, worst epoch {max(r['epochs']):.2f} s, load {r['load']}",
+                        f"{'stopped at ' if r.get('stopped') else ''}{r['wall_s']:.2f} s, worst epoch "
+                        f"{max(r['epochs'], default=math.nan):.2f} s, load {r['load']}",
                         file=sys.stderr,
                     )
     lines = [
