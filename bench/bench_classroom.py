@@ -11,6 +11,15 @@ For each deployment (one `streamlit run`, then deploy.run_replicas.Deployment wi
 2. CNN: N sessions train the small CNN for one epoch each; while they do, a further session opens
    Browse and then Upload (a photo): its time to draw each, against the same visit to the idle server.
 
+Server and browser apart (a real class's browsers run on their own laptops): for each session of the
+softmax phase, the server's record of its job ($FMNIST_JOB_LOG, written by lab_ui/training.py): the time it
+waited in the pool's queue, trained in its worker, the worker's CPU seconds and the live panel's reruns (their
+CPU in the server's script thread), next to the browser's click-to-result. Reported: the class's server-side
+slowest (queue + training) ÷ the session alone (the cores allow N/cores), and the server process's CPU per live
+session-second. The whole cost of one run: the server's and its worker's CPU for the session alone against the
+CLI's for the same run (its training alone, bench.bench_threads' worker, and the whole `python -m fmnist_lib
+train` process), measured in the same invocation.
+
 The servers' memory (each process tree: server and training workers, RSS and PSS summed) before,
 after, and at its peak. `--url` measures an already running deployment (without memory). The notes
 go to bench/results/classroom.md; the README's table takes its figures from there.
@@ -19,11 +28,15 @@ go to bench/results/classroom.md; the README's table takes its figures from ther
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import re
+import resource
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -36,6 +49,8 @@ REPO = Path(__file__).resolve().parents[1]
 MB = 1024 * 1024
 ACCURACY = re.compile(r"Test accuracy\s*:?\s*(\d{1,3}\.\d)\s*%")
 TARGET = 4.0  # the slowest of the class within this many times the session alone
+SERVER_TARGET = 3.5  # the same for the server-side time (queue + training): 6 sessions on 2 cores allow 3
+COST_TARGET = 1.3  # server + worker CPU of one app run, at most this many times the CLI's for the same run
 
 # In the page: the wall-clock time (ms) at which a new success message matching the pattern appears.
 _WATCH = """(pattern) => {
@@ -121,20 +136,77 @@ def memory(pids: list[int]) -> tuple[int, int, int]:
     return rss, pss, own
 
 
-def measure(browser, label: str, url: str, pids: list[int], n: int, photo: bytes, cnn: bool = True) -> dict:
-    r = {"label": label, "n": n, "mem_before": memory(pids) if pids else None}
+def server_cpu(pids: list[int]) -> float:
+    """CPU seconds (user + system) of the server processes themselves, without their training workers."""
+    import psutil
+
+    total = 0.0
+    for pid in pids:
+        t = psutil.Process(pid).cpu_times()
+        total += t.user + t.system
+    return total
+
+
+def job_records(path: Path | None, since: float) -> list[dict]:
+    """The job log's records of the jobs that ended after `since` (time.time()), in the order they ended."""
+    if path is None or not path.exists():
+        return []
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return sorted((r for r in records if r["ended"] >= since), key=lambda r: r["ended"])
+
+
+def wait_records(path: Path | None, since: float, n: int, timeout: float = 30.0) -> list[dict]:
+    """The records of n jobs (each is written by the session's script run that takes the job's end in)."""
+    deadline = time.monotonic() + timeout
+    while len(records := job_records(path, since)) < n and time.monotonic() < deadline and path is not None:
+        time.sleep(0.2)
+    return records
+
+
+def cli_cost() -> dict:
+    """The CLI's CPU seconds for the tutorial's softmax run: its training alone (bench.bench_threads' worker:
+    the thread policy, fit only) and the whole `python -m fmnist_lib train` process (imports, data, checkpoint)."""
+    cmd = [sys.executable, "-m", "bench.bench_threads", "--worker", "softmax", "--threads", "0"]
+    fit = json.loads(subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=True).stdout.splitlines()[-1])
+    with tempfile.TemporaryDirectory() as tmp:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        train = [sys.executable, "-m", "fmnist_lib", "train", "--out", str(Path(tmp) / "m.pt")]
+        subprocess.run(train, cwd=REPO, capture_output=True, check=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    whole = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"fit_cpu_s": fit["cpu_s"], "fit_wall_s": fit["wall_s"], "process_cpu_s": whole}
+
+
+def measure(
+    browser,
+    label: str,
+    url: str,
+    pids: list[int],
+    n: int,
+    photo: bytes,
+    cnn: bool = True,
+    job_log: Path | None = None,
+) -> dict:
+    r = {"label": label, "n": n, "mem_before": memory(pids) if pids else None, "load_before": _load()}
     samplers = [Sampler(pid) for pid in pids]
     for s in samplers:
         s.__enter__()
     try:
         # 1. softmax: one alone, then the class at once
         ctx, page, replica = open_session(browser, url)
+        since, cpu0 = time.time(), server_cpu(pids) if pids else None
         ((alone, acc),) = wait_accuracies([page], press_train([page]))
+        r["alone_jobs"] = wait_records(job_log, since, 1)
+        r["alone_server_cpu"] = server_cpu(pids) - cpu0 if pids else None
         r["alone"] = (alone, acc, replica)
         ctx.close()
         sessions = [open_session(browser, url) for _ in range(n)]
         pages = [p for _, p, _ in sessions]
+        since, cpu0 = time.time(), server_cpu(pids) if pids else None
         spread = wait_accuracies(pages, press_train(pages))
+        r["class_jobs"] = wait_records(job_log, since, n)
+        r["class_server_cpu"] = server_cpu(pids) - cpu0 if pids else None
+        r["load_after"] = _load()
         r["class"] = [(t, a, rep) for (t, a), (_, _, rep) in zip(spread, sessions, strict=True)]
         r["exceptions"] = sum(len(e.exceptions_on_page(p)) for p in pages)
         r["mem_after"] = memory(pids) if pids else None
@@ -170,6 +242,70 @@ def softmax_row(r: dict) -> str:
     )
 
 
+def _load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def server_side(job: dict) -> float:
+    """What the server owes a session: its job's wait in the queue plus its training in a worker."""
+    return job["queued_s"] + job["trained_s"]
+
+
+def server_lines(r: dict, cli: dict | None) -> list[str]:
+    """Per session: the server's record of its job beside the browser's time; the class's server-side figures."""
+    jobs, alone_jobs = r.get("class_jobs") or [], r.get("alone_jobs") or []
+    if not jobs or not alone_jobs:
+        return [f"{r['label']}: no job records (a deployment this bench did not start, or none written).", ""]
+    (alone,) = alone_jobs[:1]
+    browser = sorted(t for t, _, _ in r["class"])
+    lines = [
+        f"**{r['label']}** (load average before → after: {r['load_before']} → {r['load_after']}). Sessions in the "
+        "order their jobs ended, paired with the browsers' times in the same order (the log does not name the "
+        "browser).",
+        "",
+        "| session | queued | trained in its worker | server-side (queue + training) | worker CPU "
+        "| live-panel reruns (their CPU) | browser: click to result |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    rows = [("alone", alone, r["alone"][0])] + [
+        (str(i + 1), j, b) for i, (j, b) in enumerate(zip(jobs, browser, strict=False))
+    ]
+    for name, j, b in rows:
+        lines.append(
+            f"| {name} | {j['queued_s']:.2f} s | {j['trained_s']:.2f} s | {server_side(j):.2f} s "
+            f"| {j['worker_cpu_s']:.2f} s | {j['reruns']} ({j['rerun_cpu_s']:.3f} s) | {b:.1f} s |"
+        )
+    slowest = max(server_side(j) for j in jobs) / server_side(alone)
+    live = sum(j["live_s"] for j in jobs)
+    cores = os.cpu_count() or 1
+    lines += [
+        "",
+        f"- Server-side slowest ÷ alone: **{slowest:.1f}×** (target ≤ {SERVER_TARGET:g}×, the cores allow "
+        f"{len(jobs) / cores:g}×: {'met' if slowest <= SERVER_TARGET else 'NOT met'}); the browsers' slowest ÷ alone "
+        f"{max(browser) / r['alone'][0]:.1f}×.",
+    ]
+    if r.get("class_server_cpu") is not None:
+        per = r["class_server_cpu"] / live
+        lines.append(
+            f"- Server process CPU (its own, without the workers) while the class trained: "
+            f"{r['class_server_cpu']:.2f} s over {live:.1f} live session-seconds: **{per:.3f} CPU-s per live "
+            f"session-second** (one server core keeps ~{1 / per:.0f} sessions live); of it the live panel's "
+            f"reruns {sum(j['rerun_cpu_s'] for j in jobs):.2f} s ({sum(j['reruns'] for j in jobs)} reruns)."
+        )
+    if cli is not None and r.get("alone_server_cpu") is not None:
+        app = r["alone_server_cpu"] + alone["worker_cpu_s"]
+        ratio = app / cli["fit_cpu_s"]
+        lines.append(
+            f"- The whole cost of one run (the session alone): server {r['alone_server_cpu']:.2f} + worker "
+            f"{alone['worker_cpu_s']:.2f} = {app:.2f} CPU-s, against the CLI's training {cli['fit_cpu_s']:.2f} "
+            f"CPU-s (same settings, the thread policy; {cli['fit_wall_s']:.2f} s wall): **{ratio:.2f}×** "
+            f"(target ≤ {COST_TARGET:g}×: {'met' if ratio <= COST_TARGET else 'NOT met'}). The whole "
+            f"`python -m fmnist_lib train` process (importing torch, loading the data, writing the checkpoint): "
+            f"{cli['process_cpu_s']:.2f} CPU-s."
+        )
+    return lines + [""]
+
+
 def cnn_row(r: dict) -> str:
     times = [t for t, _ in r["cnn"]]
     accs = [a for _, a in r["cnn"]]
@@ -178,6 +314,17 @@ def cnn_row(r: dict) -> str:
         f"| {r['label']} | {min(times):.0f}–{max(times):.0f} s ({min(accs):.1f}–{max(accs):.1f}%) "
         f"| {ib:.1f} s → {bb:.1f} s | {iu:.1f} s → {bu:.1f} s |"
     )
+
+
+def cnn_lines(results: list[dict], n: int) -> list[str]:
+    return [
+        f"The small CNN, one epoch each in {n} sessions at once; meanwhile a further session opens Browse (until its "
+        "first image is drawn) and uploads a photo on Upload (until its Top-3): idle server → during the CNNs.\n",
+        f"| deployment | {n} CNN epochs: each one's time (accuracy) | Browse drawn | upload to Top-3 |",
+        "|---|---|---|---|",
+        *(cnn_row(r) for r in results if "cnn" in r),
+        "",
+    ]
 
 
 def memory_row(r: dict) -> str:
@@ -190,7 +337,7 @@ def memory_row(r: dict) -> str:
     )
 
 
-def report(results: list[dict], n: int, load: str, command: str) -> list[str]:
+def report(results: list[dict], n: int, load: str, command: str, cli: dict | None = None) -> list[str]:
     workers = os.environ.get("FMNIST_WORKERS", "one per core")
     return [
         f"\n## {n} sessions at once, {time.strftime('%Y-%m-%d %H:%M')} (`{command}`)\n",
@@ -203,12 +350,9 @@ def report(results: list[dict], n: int, load: str, command: str) -> list[str]:
         "|---|---|---|---|---|---|---|",
         *(softmax_row(r) for r in results),
         "",
-        f"The small CNN, one epoch each in {n} sessions at once; meanwhile a further session opens Browse (until its "
-        "first image is drawn) and uploads a photo on Upload (until its Top-3): idle server → during the CNNs.\n",
-        f"| deployment | {n} CNN epochs: each one's time (accuracy) | Browse drawn | upload to Top-3 |",
-        "|---|---|---|---|",
-        *(cnn_row(r) for r in results if "cnn" in r),
-        "",
+        "Server side: where each session's time went in the server, and its CPU.\n",
+        *(line for r in results for line in server_lines(r, cli)),
+        *(cnn_lines(results, n) if any("cnn" in r for r in results) else []),
         "Memory of the server process trees (server, forkserver and training workers), RSS summed (PSS summed in "
         "brackets: shared pages counted once):\n",
         "| deployment | before | after the softmax class | peak | the server process alone, before → after |",
@@ -230,30 +374,38 @@ def main(argv: list[str] | None = None) -> int:
     from playwright.sync_api import sync_playwright
 
     photo, _ = garment_photo(0)
-    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    load = _load()
+    cli = None if args.url else cli_cost()  # the CLI's CPU for the same run, first: nothing measured is lost to it
     results = []
+    tmp = Path(tempfile.mkdtemp(prefix="bench-classroom-"))
+    job_log = tmp / "jobs.jsonl"
     with sync_playwright() as pw:
         browser = e.launch_chromium(pw)
         try:
             if args.url:
                 results.append(measure(browser, args.url, args.url, [], args.sessions, photo, not args.skip_cnn))
             else:
-                with e.StreamlitServer(log_path=e.ARTIFACTS / "bench-classroom-single.log") as srv:
+                env = {"FMNIST_JOB_LOG": str(job_log)}
+                with e.StreamlitServer(log_path=e.ARTIFACTS / "bench-classroom-single.log", env=env) as srv:
                     srv.wait_healthy(timeout=120)
                     time.sleep(8)  # the warm-up: the data, the workers, the default model
                     results.append(
-                        measure(browser, "one server", srv.url, [srv.pid], args.sessions, photo, not args.skip_cnn)
+                        measure(
+                            browser, "one server", srv.url, [srv.pid], args.sessions, photo, not args.skip_cnn, job_log
+                        )
                     )
                 if not args.skip_replicas:
-                    with Deployment(replicas=args.replicas) as dep:
+                    with Deployment(replicas=args.replicas, env={"FMNIST_JOB_LOG": str(job_log)}) as dep:
                         time.sleep(8)
                         pids = [c.proc.pid for c in dep.replicas]
                         label = f"{args.replicas} replicas behind nginx"
-                        results.append(measure(browser, label, dep.url, pids, args.sessions, photo, not args.skip_cnn))
+                        results.append(
+                            measure(browser, label, dep.url, pids, args.sessions, photo, not args.skip_cnn, job_log)
+                        )
         finally:
             browser.close()
     command = "python -m bench.bench_classroom " + " ".join(argv if argv is not None else sys.argv[1:])
-    lines = report(results, args.sessions, load, command.strip())
+    lines = report(results, args.sessions, load, command.strip(), cli)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     if not args.out.exists():
         args.out.write_text("# The classroom benchmark: many sessions pressing Train at once\n")

@@ -45,8 +45,10 @@ def worker(kind: str, epochs: int | None) -> dict:
     """One measured run; returns its history and memory figures."""
     import torch
 
-    from fmnist_lib import TrainingRun, default_config, load_fashion_mnist
+    from fmnist_lib import TrainingRun, default_config, load_fashion_mnist, threads
 
+    # The thread policy (fmnist_lib/threads.py), as the CLI trains; the tutorial's loop gets softmax's.
+    threads.apply("softmax" if kind == "seed" else kind)
     t0 = time.perf_counter()
     data = load_fashion_mnist(download=False)
     load_s = time.perf_counter() - t0

@@ -29,6 +29,7 @@ from .model_cache import cache_dir, fit_or_load
 from .models import MODEL_KINDS
 from .preprocess import preprocess_image
 from .run import TrainingRun
+from .threads import apply as apply_threads
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_UNUSABLE = 0, 1, 2
 
@@ -54,6 +55,15 @@ def _int_at_least(low: int) -> Callable[[str], int]:
 _positive_int, _non_negative_int = _int_at_least(1), _int_at_least(0)
 
 
+def _add_threads(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--threads",
+        type=_positive_int,
+        help="torch threads for the maths; default: the model's, measured (fmnist_lib/threads.py: softmax 1). "
+        "Another count may change the last bits of the weights (docs/threads.md)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog=f"python -m {_pkg}", description="Fashion-MNIST softmax regression lab.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -62,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_settings(t, model_default="softmax")
     t.add_argument("--data", help="folder with the Fashion-MNIST files (else $FMNIST_DATA, ./data, Debian's)")
     t.add_argument("--out", required=True, help="where to write the checkpoint")
+    _add_threads(t)
 
     d = sub.add_parser("data", help="find, check and load the dataset; print where it is and its counts")
     d.add_argument("--data")
@@ -74,10 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dm.add_argument("--data")
     dm.add_argument("--no-download", action="store_true", help="do not try torchvision's download")
+    _add_threads(dm)
 
     e = sub.add_parser("evaluate", help='print {"test_acc": ...} for a checkpoint')
     e.add_argument("--checkpoint", required=True)
     e.add_argument("--data")
+    _add_threads(e)
 
     pr = sub.add_parser("predict", help="Top-k classes of image files, one JSON line per image")
     pr.add_argument("--checkpoint", required=True)
@@ -205,6 +218,7 @@ def cmd_train(args) -> int:
     problem = _unwritable_folder(args.out)
     if problem is not None:  # said before any training, not after minutes of it
         return _fail(problem)
+    apply_threads(config.model, args.threads)
     data = _load_data(args)
     run = TrainingRun(config, classes=data.classes)
     run.fit(data, on_epoch=lambda s: _emit(s.to_dict()))
@@ -245,8 +259,9 @@ def cmd_default_model(args) -> int:
     folder = cache_dir()
     if folder is None:
         return _fail("saving models is switched off ($FMNIST_MODEL_CACHE=off); nothing to do")
-    data = _load_data(args)
     config = default_config("softmax")
+    apply_threads(config.model, args.threads)
+    data = _load_data(args)
     run, path, trained_now = fit_or_load(config, data, folder, test_every_epoch=False)
     _emit(
         {
@@ -264,6 +279,7 @@ def cmd_default_model(args) -> int:
 
 def cmd_evaluate(args) -> int:
     run = _load_run(args)
+    apply_threads(run.kind, args.threads)
     data = _load_data(args)
     _emit({"test_acc": accuracy(run.model, run.scaling, data.test_images, data.test_labels)})
     return EXIT_OK

@@ -2,8 +2,9 @@
 
 Why processes: a small model's per-step Python overhead holds the GIL, so runs trained in the
 server's threads take turns on one core and stall every page (bench/results/classroom.md). Each
-worker is a long-lived process with one torch thread; a job trains there and sends its progress
-back through a pipe. Nothing here knows about Streamlit: the app reads a Job's state (`Job.view`).
+worker is a long-lived process whose torch threads are the thread policy's for the job's model within
+its share of the cores (fmnist_lib.threads: one, with a worker per core); a job trains there and sends its
+progress back through a pipe. Nothing here knows about Streamlit: the app reads a Job's state (`Job.view`).
 
 * One `multiprocessing.Process` per slot, started from a forkserver that has imported torch once
   (workers share its pages copy-on-write), each mapping the data set's tensor file (no copy). A
@@ -34,6 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import threads as thread_policy
 from .data import FashionMNIST
 
 QUEUED, RUNNING, DONE = "queued", "running", "done"
@@ -103,6 +105,13 @@ class JobView:
     snapshot: dict | None  # the run's state after its latest epoch (or at the end); None: none yet
     version: int  # grows with each change: a reader compares it to skip unchanged states
     error: str | None  # why the job failed (the worker died, say); None otherwise
+    # Where the job's time went, for the classroom bench (bench/bench_classroom.py): time.monotonic() of its
+    # submission, of its start in a worker and of its end (None: not yet), and the CPU seconds its worker spent
+    # on it (all the worker's threads; measured in the worker, None until the job is done).
+    queued_at: float = 0.0
+    started_at: float | None = None
+    finished_at: float | None = None
+    worker_cpu_s: float | None = None
 
 
 class Job:
@@ -118,6 +127,10 @@ class Job:
         self._snapshot: dict | None = None
         self._version = 0
         self._error: str | None = None
+        self._queued_at = time.monotonic()
+        self._started_at: float | None = None
+        self._finished_at: float | None = None
+        self._worker_cpu_s: float | None = None
         self._stop_requested = False
         self._on_stop: Callable[[], None] | None = None  # set by the pool: tells the worker to stop
         self.read_at = time.monotonic()  # when view() was last called: the pool stops a job nobody reads
@@ -125,7 +138,18 @@ class Job:
     def view(self) -> JobView:
         with self._cond:
             self.read_at = time.monotonic()
-            return JobView(self._phase, self._ahead, self._progress, self._snapshot, self._version, self._error)
+            return JobView(
+                self._phase,
+                self._ahead,
+                self._progress,
+                self._snapshot,
+                self._version,
+                self._error,
+                self._queued_at,
+                self._started_at,
+                self._finished_at,
+                self._worker_cpu_s,
+            )
 
     @property
     def done(self) -> bool:
@@ -159,18 +183,18 @@ class Job:
             self._cond.notify_all()
 
 
-def _worker(conn, stop, load_data: Callable[[], FashionMNIST], threads: int = 1) -> None:
+def _worker(conn, stop, load_data: Callable[[], FashionMNIST], sharing: int = 1) -> None:
     """A worker's loop: receive (job id, snapshot, target epochs), train, send messages back.
 
-    Messages: ("progress", id, LiveProgress), ("epoch", id, snapshot), ("done", id, snapshot),
-    ("error", id, text). None received (or a closed pipe) ends the worker.
+    Messages: ("progress", id, LiveProgress), ("epoch", id, snapshot), ("cpu", id, seconds) then
+    ("done", id, snapshot) or ("error", id, text). None received (or a closed pipe) ends the worker.
+    sharing: the worker processes that share the cores; each job's torch threads are the thread policy's
+    for its model within this worker's share (fmnist_lib.threads). 0: a thread of the server, whose torch
+    threads are the server's to set (lab_ui.resources), and whose CPU is this thread's alone.
     """
-    import torch
-
     from .run import TrainingRun
 
-    if threads:
-        torch.set_num_threads(threads)
+    cpu_clock = time.process_time if sharing else time.thread_time
     data, data_error = None, None
     try:
         data = load_data()
@@ -187,8 +211,11 @@ def _worker(conn, stop, load_data: Callable[[], FashionMNIST], threads: int = 1)
         if data is None:
             conn.send(("error", job_id, data_error))
             continue
+        cpu0 = cpu_clock()
         try:
             run = TrainingRun.from_snapshot(snapshot)
+            if sharing:
+                thread_policy.apply(run.kind, sharing=sharing)
             start = [time.perf_counter()]
 
             def on_progress(p, job_id=job_id, start=start):
@@ -206,8 +233,11 @@ def _worker(conn, stop, load_data: Callable[[], FashionMNIST], threads: int = 1)
                     conn.send(("epoch", job_id, run.snapshot()))
                 if not stats.complete:
                     break
-            conn.send(("done", job_id, run.snapshot()))
+            final = run.snapshot()
+            conn.send(("cpu", job_id, cpu_clock() - cpu0))
+            conn.send(("done", job_id, final))
         except Exception as e:  # a bug, not a user error: fail this job, keep serving
+            conn.send(("cpu", job_id, cpu_clock() - cpu0))
             conn.send(("error", job_id, f"Training failed in the worker: {type(e).__name__}: {e}"))
 
 
@@ -312,7 +342,7 @@ class TrainingPool:
             slot.stop = self._ctx.Event()
             slot.process = self._ctx.Process(
                 target=_worker,
-                args=(worker, slot.stop, self._load_data),
+                args=(worker, slot.stop, self._load_data, max(1, self.workers)),
                 name=f"fmnist-train-worker-{slot.index}",
                 daemon=True,
             )
@@ -330,7 +360,7 @@ class TrainingPool:
             if job in self._queue:  # never started: done at once, nothing learned, nothing lost
                 self._queue.remove(job)
                 self._refresh_positions()
-                job._update(phase=DONE, progress=None)
+                job._update(phase=DONE, progress=None, finished_at=time.monotonic())
                 return
             for slot in self._slots:
                 if slot.job is job:
@@ -351,7 +381,7 @@ class TrainingPool:
                 # A worker that died just now: _drain restarts it and fails the job.
                 with contextlib.suppress(OSError, ValueError):
                     slot.conn.send((job.id, snapshot, target))
-                job._update(phase=RUNNING, ahead=0)
+                job._update(phase=RUNNING, ahead=0, started_at=time.monotonic())
                 if job._stop_requested:
                     slot.stop.set()
         self._refresh_positions()
@@ -405,14 +435,16 @@ class TrainingPool:
             job._update(progress=payload)
         elif kind == "epoch":
             job._update(snapshot=payload, progress=None)
+        elif kind == "cpu":
+            job._update(worker_cpu_s=payload)
         else:  # done or error: the slot is free
             with self._lock:
                 slot.job = None
                 self._dispatch()
             if kind == "done":
-                job._update(phase=DONE, snapshot=payload, progress=None)
+                job._update(phase=DONE, snapshot=payload, progress=None, finished_at=time.monotonic())
             else:
-                job._update(phase=DONE, error=payload, progress=None)
+                job._update(phase=DONE, error=payload, progress=None, finished_at=time.monotonic())
 
     def _replace(self, slot: _Slot, process) -> None:
         """A worker died: keep what it sent, fail its job, start a new worker in its slot, go on."""
@@ -432,6 +464,7 @@ class TrainingPool:
             job._update(
                 phase=DONE,
                 progress=None,
+                finished_at=time.monotonic(),
                 error=(
                     f"The training worker stopped unexpectedly ({how}; perhaps the server ran out of memory). "
                     "The epochs finished before that are kept."

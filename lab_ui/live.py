@@ -7,6 +7,8 @@ for softmax, the class templates. The worker does the training; the panel only r
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
 from fmnist_lib import TrainingRun
@@ -46,6 +48,15 @@ def panel() -> None:
 
 
 def _live(busy: bool) -> None:
+    # The CPU this rerun costs the server (its script thread), counted against the session's job.
+    cpu0 = time.thread_time()
+    try:
+        _draw_live(busy)
+    finally:
+        training.note_rerun(time.thread_time() - cpu0)
+
+
+def _draw_live(busy: bool) -> None:
     view = training.sync()
     train_job = state.job()
     if train_job is not None and not busy:

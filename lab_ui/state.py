@@ -369,6 +369,8 @@ class TrainJob:
     started: float = 0.0  # time.perf_counter() of the click on Train / Continue
     start_epochs: int = 0  # the run's epochs at that click (the stretch of this press is told apart)
     taken: dict | None = field(default=None, repr=False)  # the job's snapshot the run last took
+    reruns: int = 0  # the live panel's reruns while the job was on, and their CPU seconds (script thread)
+    rerun_cpu_s: float = 0.0
 
 
 def runs() -> list[LabRun]:

@@ -14,6 +14,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+import threading
 import time
 
 import streamlit as st
@@ -24,6 +27,10 @@ from fmnist_lib.jobs import DONE, JobView
 from . import resources, state
 
 TICK_SECONDS = 1.0  # how often the live panel reads its job: a redraw a second keeps a class's browsers light
+# A file to which each job that ends appends one JSON line: where its time and the server's CPU went
+# (bench/bench_classroom.py sets it; unset, nothing is written).
+JOB_LOG_ENV = "FMNIST_JOB_LOG"
+_job_log_lock = threading.Lock()
 
 
 def start(config: TrainConfig) -> None:
@@ -101,4 +108,35 @@ def sync() -> JobView | None:
     st.session_state[state.JOB] = None
     stretch = (run.epochs_done - train_job.start_epochs, time.perf_counter() - train_job.started)
     st.session_state[state.NOTICE] = (lab_run.id, stretch)
+    _log_job(train_job, view, run, stretch[1])
     return view
+
+
+def note_rerun(cpu_s: float) -> None:
+    """Count one live-panel rerun and its CPU seconds against the session's job (if one is on)."""
+    train_job = state.job()
+    if train_job is not None:
+        train_job.reruns += 1
+        train_job.rerun_cpu_s += cpu_s
+
+
+def _log_job(train_job: state.TrainJob, view: JobView, run: TrainingRun, live_s: float) -> None:
+    """One JSON line in $FMNIST_JOB_LOG for an ended job: queue wait, training, worker and page CPU."""
+    path = os.environ.get(JOB_LOG_ENV)
+    if not path:
+        return
+    started = view.started_at if view.started_at is not None else view.finished_at
+    record = {
+        "model": run.kind,
+        "epochs": run.epochs_done - train_job.start_epochs,
+        "test_acc": run.test_acc,
+        "queued_s": (started or view.queued_at) - view.queued_at,
+        "trained_s": (view.finished_at or started or view.queued_at) - (started or view.queued_at),
+        "worker_cpu_s": view.worker_cpu_s,
+        "reruns": train_job.reruns,
+        "rerun_cpu_s": train_job.rerun_cpu_s,
+        "live_s": live_s,  # from the click on Train to this script run, which takes the job's end in
+        "ended": time.time(),
+    }
+    with _job_log_lock, open(path, "a") as f:
+        f.write(json.dumps(record) + "\n")

@@ -5,6 +5,7 @@ Tiny data only: each worker gets it from `tiny_data`, a module-level function it
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import threading
@@ -249,3 +250,35 @@ def test_the_pool_names_the_worker_of_a_running_job(pool):
         job.stop()
     job.wait_done(timeout=30)
     assert pool.worker_pid(job) is None
+
+
+def test_a_job_records_its_wait_its_training_and_its_workers_cpu(pool):
+    job = pool.submit(TrainingRun(default_config("softmax", epochs=1)).snapshot(), 1)
+    view = job.wait_done(timeout=120)
+    assert view.phase == DONE and view.error is None
+    assert view.queued_at <= view.started_at <= view.finished_at <= time.monotonic()
+    assert view.worker_cpu_s is not None and view.worker_cpu_s > 0
+
+
+def test_a_worker_sets_each_jobs_torch_threads_by_the_policy_within_its_share(monkeypatch):
+    """The worker loop run here in a thread, as a worker process of a pool of 2 runs it: each job applies the
+    thread policy for its model and the worker's share of the cores (torch's count is per OS thread here, so
+    the call is what is checked), then reports its CPU seconds before it is done."""
+    applied = []
+    monkeypatch.setattr(jobs.thread_policy, "apply", lambda model, sharing: applied.append((model, sharing)))
+    server, worker = multiprocessing.Pipe()
+    loop = threading.Thread(target=jobs._worker, args=(worker, threading.Event(), tiny_data, 2), daemon=True)
+    loop.start()
+    kinds = []
+    for job_id, model in ((7, "softmax"), (8, "cnn")):
+        server.send((job_id, TrainingRun(default_config(model, epochs=1, batch_size=64)).snapshot(), 1))
+        while not kinds or kinds[-1] not in ("done", "error"):
+            kind, _, payload = server.recv()
+            kinds.append(kind)
+            if kind == "cpu":
+                assert payload > 0
+        assert kinds[-2:] == ["cpu", "done"]
+        kinds.clear()
+    server.send(None)
+    loop.join(timeout=30)
+    assert applied == [("softmax", 2), ("cnn", 2)]

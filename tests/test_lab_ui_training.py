@@ -90,3 +90,24 @@ def test_a_run_dropped_from_the_session_stops_its_job(session_state, pool):
     session_state[state.RUNS] = []
     assert training.sync() is None and state.job() is None
     assert train_job.job.wait_done(timeout=30).phase == "done"
+
+
+def test_an_ended_job_is_logged_with_its_wait_training_and_cpu_when_asked(session_state, pool, tmp_path, monkeypatch):
+    import json
+
+    log = tmp_path / "jobs.jsonl"
+    monkeypatch.setenv(training.JOB_LOG_ENV, str(log))
+    training.start(default_config("softmax", epochs=2, batch_size=64))
+    train_job = state.job()
+    training.note_rerun(0.01)  # the live panel counts each of its reruns
+    training.note_rerun(0.02)
+    wait_for_end(train_job)
+    (record,) = [json.loads(line) for line in log.read_text().splitlines()]
+    assert record["model"] == "softmax" and record["epochs"] == 2
+    assert record["reruns"] == 2 and record["rerun_cpu_s"] == pytest.approx(0.03)
+    assert record["queued_s"] >= 0 and record["trained_s"] > 0 and record["worker_cpu_s"] > 0
+    training.note_rerun(0.5)  # no job: nothing to count against
+    monkeypatch.delenv(training.JOB_LOG_ENV)
+    training.start(default_config("softmax", epochs=1, batch_size=64))
+    wait_for_end(state.job())
+    assert len(log.read_text().splitlines()) == 1, "unset: nothing written"
