@@ -18,7 +18,7 @@ def test_home_runs_and_says_what_is_active():
     assert "Active model:" in info and "Default" in info and "test accuracy" in info
     # the sidebar's picker names the default model
     assert at.sidebar.selectbox[0].label == "Active model"
-    assert len(at.get("page_link")) == 4
+    assert len(at.get("page_link")) == 5  # Lesson, Train, Browse, Upload, Inside softmax
 
 
 @pytest.mark.parametrize(
