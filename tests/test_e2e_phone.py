@@ -149,11 +149,11 @@ def test_the_width_check_sees_what_sticks_out_but_not_a_scrolling_box(phone):
 
 def test_home_fits_and_shows_the_pages(phone):
     main = phone.locator(MAIN)
-    link = main.locator('[data-testid="stPageLink"]').filter(has_text="Train").first
+    link = main.locator('[data-testid="stPageLink"]').filter(has_text="Lesson").first  # the first of the pages
     open_on_phone(phone, "Home", link)
     assert_fits_the_width(phone)
     assert_in_view(phone, main.locator("h1").first, "the title")
-    assert_in_view(phone, link, "the link to Train")
+    assert_in_view(phone, link, "the link to the Lesson")
 
 
 def test_train_fits_the_width(phone):
