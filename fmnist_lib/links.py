@@ -170,6 +170,7 @@ PAGES: dict[str, dict[str, Param]] = {
     ),
     "upload": _params(
         Param("mirror", "mirror step", _switch, lambda v: "on" if v else "off", "on, off"),
+        Param("fill", "fill step for outline drawings", _switch, lambda v: "on" if v else "off", "on, off"),
     ),
     "softmax": _params(
         _param("src", "image source", _word(INSIDE_SOURCES)),

@@ -66,6 +66,10 @@ CELL_PRED = "browse.cell_pred"
 TEMPERATURE = "upload.temperature"
 USE_CAMERA = "upload.use_camera"
 MIRROR = "upload.mirror"  # mirror-aware Top-3 (the garment read facing Fashion-MNIST's way)
+FILL = "upload.fill"  # fill an outline drawing's inside (fmnist_lib/outline.py)
+USE_CANVAS = "upload.use_canvas"  # draw a garment instead of a photo
+PEN_WIDTH = "upload.pen_width"
+CANVAS_DARK = "upload.canvas_dark"  # white strokes on black instead of black on white
 # Inside softmax (and calibration on Browse)
 INSIDE_SOURCE = "inside.source"  # random | index | upload
 INSIDE_INDEX = "inside.index"  # the test image chosen by index
@@ -92,6 +96,7 @@ NEW_BATCH_BUTTON = "w.browse.new_batch"
 CONFUSION_CHART = "w.browse.confusion"
 IMAGE_UPLOAD = "w.upload.file"
 CAMERA = "w.upload.camera"
+CANVAS = "w.upload.canvas"  # the drawing canvas (its drawing lives in the component; a new key clears it)
 
 
 def widget_key(name: str) -> str:
