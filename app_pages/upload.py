@@ -4,7 +4,7 @@ import streamlit as st
 
 from fmnist_lib.analysis import class_biases, evidence_maps
 from fmnist_lib.links import PAGE_DEFAULTS, TEMPERATURES
-from lab_ui import charts, layout, resources, share, state, tutorial_view, uploads
+from lab_ui import charts, layout, resources, share, sketch, state, tutorial_view, uploads
 from lab_ui.text import plain
 
 st.title(":material/photo_camera: Upload a photo")
@@ -19,8 +19,11 @@ st.caption(
     "A photo of one garment, ideally on a plain background. It is turned into a 28×28 greyscale image "
     "like Fashion-MNIST's (a light garment on black), then classified by the active model."
 )
-use_camera = st.toggle("Use the camera instead", **state.bind(state.USE_CAMERA, False))
-if use_camera:
+use_canvas = st.toggle("Draw a garment instead", **state.bind(state.USE_CANVAS, False))
+use_camera = not use_canvas and st.toggle("Use the camera instead", **state.bind(state.USE_CAMERA, False))
+if use_canvas:
+    source = sketch.drawing()
+elif use_camera:
     source = st.camera_input("Take a photo of a garment", key=state.CAMERA)
 else:
     source = st.file_uploader(
@@ -35,10 +38,16 @@ share.link_box(
     "opens it uploads their own photo.",
 )
 if source is None:
-    st.info("Upload a photo (or take one) to see how the model sees it.", icon=":material/upload:")
+    st.info("Upload a photo (or take one, or draw) to see how the model sees it.", icon=":material/upload:")
     st.stop()
 
-result = uploads.process(source.getvalue())
+fill = st.toggle(
+    "Fill outline drawings",
+    help="A drawing of thin strokes around empty paper is filled inside, as Fashion-MNIST garments are solid "
+    "shapes; switch it off to see what the model makes of a hollow outline. Photos are never changed.",
+    **state.bind(state.FILL, True),
+)
+result = uploads.process(source.getvalue(), fill=fill)
 if result.error:
     st.error(f"**{plain(getattr(source, 'name', 'This file'))}** can't be used: {result.error}")
     st.stop()

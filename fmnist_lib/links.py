@@ -170,6 +170,7 @@ PAGES: dict[str, dict[str, Param]] = {
     ),
     "upload": _params(
         Param("mirror", "mirror step", _switch, lambda v: "on" if v else "off", "on, off"),
+        Param("fill", "fill step for outline drawings", _switch, lambda v: "on" if v else "off", "on, off"),
     ),
     "softmax": _params(
         _param("src", "image source", _word(INSIDE_SOURCES)),
@@ -297,7 +298,7 @@ PAGE_DEFAULTS: dict[str, dict[str, Any]] = {
     "lesson": {},
     "train": train_defaults("softmax"),
     "browse": {"view": "all", "n": 8},
-    "upload": {"mirror": True},
+    "upload": {"mirror": True, "fill": True},
     "softmax": {"src": "random", "i": 0, "t": 1.0, "shift": 100, "step_lr": 0.1},
 }
 

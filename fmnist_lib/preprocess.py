@@ -7,6 +7,7 @@ garment on black, plus every intermediate `Stage` for the Upload page):
   (possibly uneven) background as a plane fitted to the border pixels; measure
   each pixel's difference to it relative to the local background (the sign
   decides the polarity, so the garment comes out light on black either way);
+  fill an outline drawing's inside (thin strokes around empty paper: outline.py);
   keep the garment (Otsu's threshold, what it encloses and a thin margin) and
   blacken the rest (shadow, specks); stand it upright when it lies 2-10 degrees
   off (the median of three tilt estimates: smallest box, edges along the axes,
@@ -32,6 +33,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageOps, ImageStat
 
 from .decode import Decoded, open_image, reduce_image
 from .deskew import upright_angle
+from .outline import fill, outline_interior
 
 PIPELINES = ("ours", "tutorial")  # the names preprocess_image accepts
 MIN_CONTRAST = 12.0  # grey levels: a garment must differ from the background at least this much
@@ -231,6 +233,25 @@ def _core(g: _Garment) -> np.ndarray:
     return core
 
 
+def _fill_outline(g: _Garment, stages: list[Stage]) -> _Garment:
+    """An outline drawing (thin strokes around empty paper) with its inside filled (outline.py); else g."""
+    strokes = g.pixels > CORE_FRACTION * max(g.threshold - g.floor, 0)
+    found = outline_interior(g.pixels, strokes)
+    if found is None:
+        return g
+    pixels = fill(g.pixels, found)
+    stages.append(
+        Stage(
+            "Filled outline",
+            reduce_image(_as_l(pixels)),
+            f"A drawing of thin strokes (about {found.stroke_width:.0f} px) around empty paper: what they enclose "
+            "is filled, as every Fashion-MNIST garment is a solid shape (a hollow ring reads as a bag); openings "
+            "that reach the outside, and holes behind a second stroke, stay open.",
+        )
+    )
+    return _Garment(pixels, g.threshold, g.floor)
+
+
 def _straighten(
     g: _Garment, core: np.ndarray, stages: list[Stage], lay_on_sole: bool = True
 ) -> tuple[_Garment, np.ndarray]:
@@ -320,10 +341,11 @@ def _sharpen(pixels: np.ndarray) -> np.ndarray:
     return np.where(pixels > 0, np.asarray(sharp), 0).astype(np.uint8)
 
 
-def our_pipeline(src, lay_on_sole: bool = True) -> Preprocessed:
+def our_pipeline(src, lay_on_sole: bool = True, fill_outlines: bool = True) -> Preprocessed:
     """Real photo -> Fashion-MNIST: background, difference, crop, longest side 28, centre. See the module doc.
 
-    lay_on_sole=False leaves a tilted shoe as it lies (bench/outside_set.py reports both).
+    lay_on_sole=False leaves a tilted shoe as it lies (bench/outside_set.py reports both);
+    fill_outlines=False leaves an outline drawing hollow (bench/outline_set.py reports both).
     """
     dec = open_image(src)
     stages = [Stage("Decoded", dec.image, " ".join(dec.steps))]
@@ -337,6 +359,8 @@ def our_pipeline(src, lay_on_sole: bool = True) -> Preprocessed:
         notes = ["No garment stands out from the background: the model sees an empty image."]
         return Preprocessed(np.zeros((28, 28), dtype=np.uint8), stages, "ours", notes)
     garment = _darkness(diff, bg, fg, noise, stages)
+    if fill_outlines:
+        garment = _fill_outline(garment, stages)
     garment, core = _straighten(garment, _core(garment), stages, lay_on_sole)
     crop = _keep_garment(garment, core, stages)
     pixels, (nw, nh) = _to_28(crop)
@@ -383,10 +407,10 @@ def tutorial_pipeline(src) -> Preprocessed:
     return Preprocessed(np.asarray(canvas, dtype=np.uint8).copy(), stages, "tutorial")
 
 
-def preprocess_image(src, pipeline: str = "ours", lay_on_sole: bool = True) -> Preprocessed:
+def preprocess_image(src, pipeline: str = "ours", lay_on_sole: bool = True, fill_outlines: bool = True) -> Preprocessed:
     """Run a named pipeline ("ours" or "tutorial"). Raises ImageError for unusable input."""
     if pipeline == "ours":
-        return our_pipeline(src, lay_on_sole)
+        return our_pipeline(src, lay_on_sole, fill_outlines)
     if pipeline == "tutorial":
         return tutorial_pipeline(src)
     raise ValueError(f"Unknown pipeline {pipeline!r}; choose one of {', '.join(PIPELINES)}.")

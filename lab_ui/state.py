@@ -102,6 +102,10 @@ BROWSE_SEED = "lab.value.browse.batch"  # where that seed is stored (value_key(B
 TEMPERATURE = "upload.temperature"
 USE_CAMERA = "upload.use_camera"
 MIRROR = "upload.mirror"  # mirror-aware Top-3 (the garment read facing Fashion-MNIST's way)
+FILL = "upload.fill"  # fill an outline drawing's inside (fmnist_lib/outline.py)
+USE_CANVAS = "upload.use_canvas"  # draw a garment instead of a photo
+PEN_WIDTH = "upload.pen_width"
+CANVAS_DARK = "upload.canvas_dark"  # white strokes on black instead of black on white
 # Inside softmax (and calibration on Browse)
 INSIDE_SOURCE = "inside.source"  # random | index | upload
 INSIDE_INDEX = "inside.index"  # the test image chosen by index
@@ -142,7 +146,7 @@ URL_SETTINGS = {
         "seed": SEED,
     },
     "browse": {"view": VIEW, "n": BATCH_SIZE, "batch": BROWSE_BATCH},
-    "upload": {"mirror": MIRROR},
+    "upload": {"mirror": MIRROR, "fill": FILL},
     "softmax": {
         "src": INSIDE_SOURCE,
         "i": INSIDE_INDEX,
@@ -171,6 +175,7 @@ CAMERA = "w.upload.camera"
 LESSON_UPLOAD = "w.lesson.upload"
 REVEAL_PRECISION_BUTTON = "w.lesson.reveal_precision"
 LESSON_REPORT_BUTTON = "w.lesson.report"
+CANVAS = "w.upload.canvas"  # the drawing canvas (its drawing lives in the component; a new key clears it)
 
 
 def widget_key(name: str) -> str:

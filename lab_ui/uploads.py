@@ -71,16 +71,16 @@ def _original_thumbnail(data: bytes) -> Image.Image | None:
     return img if img.mode in ("RGB", "L") else img.convert("RGB")
 
 
-def process(data: bytes) -> UploadResult:
-    """Both pipelines on the bytes (memoised per session for the last upload)."""
-    digest = hashlib.sha256(data).hexdigest()
+def process(data: bytes, fill: bool = True) -> UploadResult:
+    """Both pipelines on the bytes (memoised per session for the last upload); fill: fill an outline drawing."""
+    digest = hashlib.sha256(data).hexdigest() + ("" if fill else ".hollow")
     memo = st.session_state.get(state.UPLOAD_MEMO)
     if memo is not None and memo.digest == digest:
         return memo
     result = UploadResult(digest)
     try:
         for name in PIPELINES:
-            pre = preprocess_image(data, pipeline=name)
+            pre = preprocess_image(data, pipeline=name, fill_outlines=fill)
             result.pipelines[name] = Processed(
                 pixels=np.asarray(pre.pixels, dtype=np.uint8),
                 stages=[(s.name, thumbnail(s.image), s.caption) for s in pre.stages],

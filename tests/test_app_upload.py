@@ -149,3 +149,30 @@ def test_the_tutorials_answer_as_written_beside_the_models_own_scaling(at):
 def test_a_file_name_is_shown_as_text_not_markdown(at):
     upload(at, "**bold** :red[x] $y$.png", b"not an image", "image/png")
     assert at.error and r"\*\*bold\*\* \:red\[x\] \$y\$.png" in at.error[0].value
+
+
+def _outline_drawing() -> bytes:
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", (240, 240), "white")
+    pts = [(80, 40), (160, 40), (210, 90), (185, 115), (165, 95), (165, 210), (75, 210), (75, 95), (55, 115), (30, 90)]
+    ImageDraw.Draw(img).line([*pts, pts[0]], fill="black", width=5)
+    return encode(img, "PNG")
+
+
+def test_an_outline_drawing_is_filled_in_its_own_step_unless_switched_off(at):
+    upload(at, "drawing.png", _outline_drawing(), "image/png")
+    assert shows_top3(at)
+    assert "**Filled outline**" in texts(at.markdown)
+    set_widget(at, "toggle", state.FILL, False)
+    assert shows_top3(at) and "**Filled outline**" not in texts(at.markdown)
+    set_widget(at, "toggle", state.FILL, True)
+
+
+def test_the_canvas_is_offered(at):
+    set_widget(at, "toggle", state.USE_CANVAS, True)
+    assert_ok(at)
+    assert any("draw" in t for t in texts(at.info)), "an empty canvas: the page asks for a drawing"
+    assert at.select_slider(key=state.widget_key(state.PEN_WIDTH)).value == 8
+    assert not any(t.startswith("Predicted: ") for t in texts(at.success))
+    set_widget(at, "toggle", state.USE_CANVAS, False)

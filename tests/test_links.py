@@ -65,6 +65,13 @@ def test_upload_mirror_switch():
     assert links.read_query("upload", {"mirror": "maybe"}).ignored
 
 
+def test_upload_fill_switch():
+    assert links.read_query("upload", {"fill": "off"}).values == {"fill": False}
+    assert links.read_query("upload", {"fill": "on", "mirror": "off"}).values == {"fill": True, "mirror": False}
+    assert links.read_query("upload", {"fill": "hollow"}).ignored
+    assert links.link("upload", {"fill": False}) == "upload?fill=off"
+
+
 def test_link_writes_what_read_query_reads_back():
     values = {"model": "softmax", "lr": 10.0, "epochs": 3, "seed": 7, "wd": 1e-4}
     url = links.link("train", values)

@@ -1,0 +1,66 @@
+"""End-to-end: draw a garment on Upload's canvas with mouse events in Chromium and get its Top-3.
+
+A T-shirt outline drawn black on white is filled by the pipeline's "Filled outline" step and read as a
+T-shirt; trousers drawn white on black are read too; on a 390 px phone the canvas fits the screen.
+Run alone: .venv/bin/python -m pytest -m browser tests/test_e2e_canvas.py
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.canvas import CANVAS, DARK_TOGGLE, T_SHIRT, TROUSERS, draw, open_canvas, wait_top3
+from tests.support.server import (
+    arm_run_watch,
+    browser_marks,
+    exceptions_on_page,
+    goto_page,
+    new_context,
+    open_app,
+    wait_run_done,
+)
+
+pytestmark = browser_marks()
+
+
+@pytest.fixture
+def page(browser, server, request):
+    width, height = getattr(request, "param", (1280, 900))
+    context = new_context(browser, width, height)
+    context.set_default_timeout(60_000)
+    p = context.new_page()
+    errors: list[str] = []
+    p.on("pageerror", lambda e: errors.append(str(e)))
+    open_app(p, server.url)
+    goto_page(p, "Upload")
+    yield p
+    assert not errors, f"JavaScript errors: {errors}"
+    assert not exceptions_on_page(p)
+    context.close()
+
+
+def test_a_drawn_outline_is_filled_and_read(page):
+    open_canvas(page)
+    draw(page, T_SHIRT)
+    predicted = wait_top3(page)
+    assert predicted.startswith("Predicted: T-shirt/top"), predicted
+    assert page.get_by_text("Filled outline", exact=True).count() == 1  # its own step, shown
+    assert page.locator('[data-testid="stVegaLiteChart"]').count() >= 1  # the Top-3 chart
+
+
+def test_white_on_black_drawing(page):
+    open_canvas(page)
+    arm_run_watch(page)
+    page.get_by_text(DARK_TOGGLE).click()
+    wait_run_done(page)
+    draw(page, TROUSERS)
+    assert wait_top3(page).startswith("Predicted: Trouser")
+
+
+@pytest.mark.parametrize("page", [(390, 844)], indirect=True)
+def test_the_canvas_fits_a_phone(page):
+    open_canvas(page)
+    box = page.locator(CANVAS).first.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390
+    draw(page, T_SHIRT)
+    assert wait_top3(page).startswith("Predicted: ")
