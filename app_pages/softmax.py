@@ -17,12 +17,12 @@ st.caption(
     "*where is softmax?* and *why is it stable?*, happen below. `python -m fmnist_lib explain` prints the same numbers."
 )
 picked = inside.pick_image(data, clf)
-share.link_box(
-    "softmax",
+LINK_NOTE = (
     "It keeps the image source, the test index, the temperature, the logit shift and the step's rate "
-    "(a random image or your photo cannot travel in a link: pick *A test image by index* to share one).",
+    "(a random image or your photo cannot travel in a link: choose a test image by index to share one)."
 )
 if picked is None:
+    share.link_box("softmax", LINK_NOTE)
     st.stop()
 ex = explain(clf, picked.pixels, picked.label)
 
@@ -32,3 +32,6 @@ inside.step_loss(ex, clf.classes)
 inside.step_stability(ex, clf.classes)
 inside.step_gradient(ex, clf.classes)
 inside.step_sgd(ex, clf, picked, (run_id, run.steps, run.epochs_done))
+
+st.divider()
+share.link_box("softmax", LINK_NOTE)  # at the foot: on a phone, step 1 stays on the first screen

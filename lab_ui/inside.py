@@ -289,10 +289,11 @@ def step_stability(ex: Explanation, classes) -> None:
             hide_index=True,
             key="inside-naive",
         )
-        if demo.naive_broke and "moved_shift" in state.events():
-            # The lesson's "break the naive softmax": done once the learner has moved the shift until it broke
-            # (the page opens at a shift that already breaks it, which proves nothing about the learner).
-            state.record_event("saw_overflow")
+        if demo.naive_broke:
+            if "moved_shift" in state.events():
+                # The lesson's "break the naive softmax": done once the learner has moved the shift until it
+                # broke (the page opens at a shift that already breaks it, which proves nothing about them).
+                state.record_event("saw_overflow")
             why = (
                 f"exp overflows to inf above {FLOAT32_EXP_LIMIT:.2f} (the largest float32 is 3.4 × 10³⁸), and inf / inf is NaN"
                 if np.isinf(demo.exp_naive).any()
