@@ -19,7 +19,7 @@ st.caption(
 picked = inside.pick_image(data, clf)
 LINK_NOTE = (
     "It keeps the image source, the test index, the temperature, the logit shift and the step's rate "
-    "(a random image or your photo cannot travel in a link: choose a test image by index to share one)."
+    "(a random image or your photo cannot travel in a link: set the image source to an index to share one)."
 )
 if picked is None:
     share.link_box("softmax", LINK_NOTE)
