@@ -43,6 +43,11 @@ UPLOAD_MEMO = "lab.upload_memo"  # the last upload, preprocessed (small thumbnai
 LIVE_MEMO = "lab.live_memo"  # the Train page's latest charts and templates, by what they show
 NOTICE = "lab.notice"  # (run id, stretch or None): whose training ended last; its summary is shown
 LR_MOVED = "lab.lr_moved"  # True once the user moved the learning-rate slider (until Reset or a model change)
+# The session's copy on disk (lab_ui/persist.py, docs/sessions.md)
+PERSIST_CHECKED = "lab.persist.checked"  # True once this session looked for its stored runs
+PERSIST_SAVED = "lab.persist.saved"  # what was stored last (persist._signature), to store only changes
+PERSIST_NOTE = "lab.persist.note"  # (level, text) about the stored session, shown once
+SESSION_FILE_SEEN = "lab.session_file_seen"  # (file id, level, message) of the last session file loaded
 
 # --- widgets whose values persist across pages (name -> widget key "w.<name>") ---
 # Train
@@ -88,6 +93,8 @@ STOP_BUTTON = "w.train.stop"
 CONTINUE_BUTTON = "w.train.continue"
 RESET_BUTTON = "w.train.reset"
 CHECKPOINT_UPLOAD = "w.train.checkpoint_upload"
+SESSION_FILE_UPLOAD = "w.train.session_file"
+FORGET_BUTTON = "w.train.forget"
 NEW_BATCH_BUTTON = "w.browse.new_batch"
 CONFUSION_CHART = "w.browse.confusion"
 IMAGE_UPLOAD = "w.upload.file"
@@ -183,6 +190,7 @@ class TrainJob:
     started: float = 0.0  # time.perf_counter() of the click on Train / Continue
     start_epochs: int = 0  # the run's epochs at that click (the stretch of this press is told apart)
     taken: dict | None = field(default=None, repr=False)  # the job's snapshot the run last took
+    connection: str | None = None  # the browser connection that last read it (lab_ui/session_cookie.py)
 
 
 def runs() -> list[LabRun]:
