@@ -30,7 +30,6 @@ pytestmark = browser_marks()
 
 TRAIN_TIMEOUT = 120_000  # ms
 TABLE = '[data-testid="stTable"]'
-SIDEBAR = '[data-testid="stSidebar"]'
 FINISHED = re.compile(r"Finished \d+ epochs")
 
 
@@ -85,7 +84,10 @@ def _wait_runs(page, *names: str, timeout: float = 60_000) -> str:
 
 
 def _active_model(page) -> str:
-    return page.locator(SIDEBAR).locator('[data-testid="stSelectbox"]').first.inner_text()
+    """The page's "Active model: NAME — test accuracy" line."""
+    line = page.locator('[data-testid="stAlertContentInfo"]').filter(has_text="Active model:").first
+    line.wait_for(state="visible")
+    return line.inner_text()
 
 
 def test_reload_brings_back_the_runs_and_the_active_model(context, server):
