@@ -288,9 +288,13 @@ def _store_result(key: str, job_id: int, view: JobView, finish) -> None:
             return
 
 
-def session_file_bytes() -> bytes:
-    """The whole session as one file, for the learner to download (without its job: that is this server's)."""
-    return session_bytes(current(with_job=False))
+def session_file_bytes() -> Callable[[], bytes]:
+    """The whole session as one file, for the learner to download (without its job: that is this server's).
+
+    A function for st.download_button that serializes on the click only: the session is taken now (its runs,
+    not copies), because the click's deferred call runs outside this session's state."""
+    session = current(with_job=False)
+    return lambda: session_bytes(session)
 
 
 def load_session_file(data: bytes) -> tuple[str, str]:

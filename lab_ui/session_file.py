@@ -20,7 +20,7 @@ def draw(busy: bool) -> None:
         )
         st.download_button(
             "Save the session (all runs)",
-            persist.session_file_bytes,
+            persist.session_file_bytes(),  # made when clicked, from the runs as drawn now
             file_name="fmnist-session.pt",
             mime="application/octet-stream",
             on_click="ignore",
