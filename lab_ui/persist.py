@@ -265,7 +265,18 @@ _result_lock = threading.Lock()
 
 
 def _store_result(key: str, job_id: int, view: JobView, finish) -> None:
-    """The job ended (pool thread): put its result into the stored session, unless the session took it already."""
+    """The job ended (pool thread): put its result into the stored session, unless the session took it already;
+    then forget the job (its last snapshot: up to a few MB per browser that trained)."""
+    try:
+        _store_result_now(key, job_id, view, finish)
+    finally:
+        with _jobs_lock:
+            kept = _jobs.get(file_name(key))
+            if kept is not None and kept.job is not None and kept.job.id == job_id:
+                del _jobs[file_name(key)]
+
+
+def _store_result_now(key: str, job_id: int, view: JobView, finish) -> None:
     with _result_lock:
         try:
             stored = store().load(key)
