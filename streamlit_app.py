@@ -9,6 +9,8 @@ This file is read two ways:
   serves the app through it: the server imports this file once as a module, and the App's
   lifespan starts loading the data set and training the default model as soon as the
   server starts (lab_ui/warmup.py), while the first browser is still loading the page;
+  Its middleware (lab_ui/session_cookie.py) gives each browser an HttpOnly session-key cookie, by
+  which a reload finds the session's runs again (lab_ui/persist.py, docs/sessions.md);
 * for every page run, Streamlit executes it as ``__main__``: `main()` below.
 """
 
@@ -24,6 +26,8 @@ def main() -> None:
 if __name__ == "__main__":
     main()
 else:
-    from lab_ui import warmup
+    from starlette.middleware import Middleware
 
-    app = st.App(__file__, lifespan=warmup.lifespan)
+    from lab_ui import session_cookie, warmup
+
+    app = st.App(__file__, lifespan=warmup.lifespan, middleware=[Middleware(session_cookie.SessionCookie)])

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from lab_ui import checkpoint_upload, controls, layout, live, resources, session_runs, share, state
+from lab_ui import checkpoint_upload, controls, layout, live, resources, session_file, session_runs, share, state
 
 st.title(":material/model_training: Train a model")
 share.notes("train")
@@ -26,3 +26,4 @@ st.divider()
 st.subheader("Runs of this session")
 session_runs.draw(busy)
 checkpoint_upload.draw(busy)
+session_file.draw(busy)

@@ -24,6 +24,7 @@ import pickletools
 import secrets
 import warnings
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -36,7 +37,16 @@ from .files import UnreadableFile, read_regular_file
 from .run import EpochStats, TrainingRun
 from .scaling import InputScaling
 
-__all__ = ["CheckpointError", "checkpoint_bytes", "checkpoint_dict", "load_checkpoint", "save_checkpoint"]
+__all__ = [
+    "CheckpointError",
+    "Limits",
+    "checkpoint_bytes",
+    "checkpoint_dict",
+    "load_checkpoint",
+    "load_plain",
+    "run_from_dict",
+    "save_checkpoint",
+]
 
 FORMAT = "fmnist-lab-checkpoint"
 VERSION = 1
@@ -44,6 +54,19 @@ MAX_CHECKPOINT_BYTES = 50 * 1024 * 1024  # our largest (the CNN, with Adam state
 MAX_UNPACKED_BYTES = MAX_CHECKPOINT_BYTES  # stored entries: unpacked = packed
 MAX_PICKLE_BYTES = 4 * 1024 * 1024  # data.pkl: ~1 KB plus ~200 bytes per epoch of history
 MAX_ENTRIES = 256  # the CNN's checkpoint has 49
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How big a file load_plain reads: a checkpoint's by default; a whole session's (session_store) is larger."""
+
+    max_bytes: int = MAX_CHECKPOINT_BYTES
+    max_pickle_bytes: int = MAX_PICKLE_BYTES
+    max_entries: int = MAX_ENTRIES
+    what: str = "checkpoint"  # how the messages name the file
+
+
+CHECKPOINT_LIMITS = Limits()
 _FIELDS = {"format", "version", "kind", "config", "classes", "scaling", "state_dict"}
 _OPTIONAL = {"optimizer", "generator", "steps", "history"}
 
@@ -91,8 +114,16 @@ def load_checkpoint(src: str | os.PathLike | bytes | BinaryIO) -> TrainingRun:
 
     Raises CheckpointError for anything that is not a usable checkpoint of this project.
     """
-    data = _read(src)
-    _check_archive(data)
+    return run_from_dict(load_plain(src))
+
+
+def load_plain(src: str | os.PathLike | bytes | BinaryIO, limits: Limits = CHECKPOINT_LIMITS) -> object:
+    """Steps 1-3 of the module's list: the file, the archive, then torch's restricted unpickler.
+
+    Returns the plain data and tensors the file holds; the caller checks every field (step 4).
+    """
+    data = _read(src, limits)
+    _check_archive(data, limits)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # e.g. "Detected pickle protocol 4": we refuse or accept anyway
@@ -102,10 +133,10 @@ def load_checkpoint(src: str | os.PathLike | bytes | BinaryIO) -> TrainingRun:
         # that would run code. The restricted unpickler stops there, before calling anything.
         if "global" in str(e).lower():
             raise CheckpointError(_CODE_REFUSED) from e
-        raise CheckpointError(f"The checkpoint's data cannot be read: {_first_line(e)}") from e
+        raise CheckpointError(f"The {limits.what}'s data cannot be read: {_first_line(e)}") from e
     except Exception as e:  # RuntimeError, ValueError, ... from torch's reader on a damaged archive
-        raise CheckpointError(f"The checkpoint's archive is damaged: {_first_line(e)}") from e
-    return _run_from_dict(obj)
+        raise CheckpointError(f"The {limits.what}'s archive is damaged: {_first_line(e)}") from e
+    return obj
 
 
 _CODE_REFUSED = (
@@ -120,31 +151,29 @@ def _first_line(e: BaseException) -> str:
     return (text.splitlines()[0] if text else type(e).__name__)[:200]
 
 
-def _read(src) -> bytes:
+def _read(src, limits: Limits) -> bytes:
     if isinstance(src, (bytes, bytearray, memoryview)):
         data = bytes(src)
     elif isinstance(src, (str, os.PathLike)):
         try:
-            data = read_regular_file(src, MAX_CHECKPOINT_BYTES, "checkpoint")
+            data = read_regular_file(src, limits.max_bytes, limits.what)
         except UnreadableFile as e:
             raise CheckpointError(str(e)) from e
     else:
         try:
-            data = src.read(MAX_CHECKPOINT_BYTES + 1)
+            data = src.read(limits.max_bytes + 1)
         except Exception as e:  # an upload or stream that fails while being read
-            raise CheckpointError(f"The checkpoint could not be read: {_first_line(e)}") from e
+            raise CheckpointError(f"The {limits.what} could not be read: {_first_line(e)}") from e
         if not isinstance(data, bytes):
-            raise CheckpointError("The checkpoint could not be read: the stream gave no bytes.")
-    if len(data) > MAX_CHECKPOINT_BYTES:
-        raise CheckpointError(
-            f"This file is over {MAX_CHECKPOINT_BYTES / 1e6:.0f} MB; a checkpoint of this app is a few MB."
-        )
+            raise CheckpointError(f"The {limits.what} could not be read: the stream gave no bytes.")
+    if len(data) > limits.max_bytes:
+        raise CheckpointError(f"This file is over {limits.max_bytes / 1e6:.0f} MB; no {limits.what} of this app is.")
     if not data:
-        raise CheckpointError("The checkpoint file is empty.")
+        raise CheckpointError(f"The {limits.what} file is empty.")
     return data
 
 
-def _check_archive(data: bytes) -> None:
+def _check_archive(data: bytes, limits: Limits) -> None:
     """Refuse what torch.load should not read: no zip, a truncated or damaged one, a bomb."""
     if not data.startswith(b"PK\x03\x04"):
         raise CheckpointError(_CODE_REFUSED if _is_code_pickle(data) else _NOT_OURS)
@@ -153,18 +182,20 @@ def _check_archive(data: bytes) -> None:
         infos = archive.infolist()
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
         raise CheckpointError(
-            f"This checkpoint is truncated or damaged: it starts like one (a zip archive) but its "
+            f"This {limits.what} is truncated or damaged: it starts like one (a zip archive) but its "
             f"directory at the end of the file is missing or broken ({len(data):,} bytes; {_first_line(e)}). "
             "A download or copy that was cut short looks like this: download it again."
         ) from e
-    if len(infos) > MAX_ENTRIES:
-        raise CheckpointError(f"The checkpoint's archive has {len(infos)} entries; this app's have under 100.")
+    if len(infos) > limits.max_entries:
+        raise CheckpointError(
+            f"The {limits.what}'s archive has {len(infos)} entries; this app's have at most {limits.max_entries}."
+        )
     declared = sum(i.file_size for i in infos)
-    if declared > MAX_UNPACKED_BYTES:
+    if declared > limits.max_bytes:  # stored entries: unpacked = packed
         raise CheckpointError(
             f"Refused: the archive declares {declared / 1e6:,.0f} MB once unpacked (at most "
-            f"{MAX_UNPACKED_BYTES / 1e6:.0f} MB is read), which no checkpoint of this app needs: "
-            "a zip bomb, or not a checkpoint of this app."
+            f"{limits.max_bytes / 1e6:.0f} MB is read), which no {limits.what} of this app needs: "
+            f"a zip bomb, or not a {limits.what} of this app."
         )
     for info in infos:
         if info.compress_type != zipfile.ZIP_STORED:
@@ -172,9 +203,9 @@ def _check_archive(data: bytes) -> None:
                 f"Refused: the archive's entry {check.show(info.filename)} is compressed; torch.save "
                 "stores its entries uncompressed, so this file was not written by this app."
             )
-        if info.filename.endswith("data.pkl") and info.file_size > MAX_PICKLE_BYTES:
+        if info.filename.endswith("data.pkl") and info.file_size > limits.max_pickle_bytes:
             raise CheckpointError(
-                f"The checkpoint's data ({info.file_size / 1e6:.1f} MB) is larger than any of this app's."
+                f"The {limits.what}'s data ({info.file_size / 1e6:.1f} MB) is larger than any of this app's."
             )
     for info in infos:  # zipfile checks each entry's CRC-32 when its end is read
         try:
@@ -183,7 +214,7 @@ def _check_archive(data: bytes) -> None:
                     pass
         except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
             raise CheckpointError(
-                f"This checkpoint is damaged: its entry {check.show(info.filename)} fails its checksum "
+                f"This {limits.what} is damaged: its entry {check.show(info.filename)} fails its checksum "
                 f"({_first_line(e)}), so bytes changed after it was saved. Download it again."
             ) from e
 
@@ -197,7 +228,8 @@ def _is_code_pickle(data: bytes) -> bool:
     return bool(names & {"GLOBAL", "STACK_GLOBAL", "INST", "OBJ", "REDUCE"})
 
 
-def _run_from_dict(obj) -> TrainingRun:
+def run_from_dict(obj) -> TrainingRun:
+    """A run from a checkpoint's dict as torch.load(weights_only=True) gave it: every field checked."""
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         raise CheckpointError("This file is a PyTorch file but not a checkpoint of this app.")
     if obj.get("version") != VERSION:

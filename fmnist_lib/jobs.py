@@ -15,7 +15,11 @@ progress back through a pipe. Nothing here knows about Streamlit: the app reads 
   their lock; readers get copies.
 * `workers=0`: one slot in a thread of this process (same protocol), for tests and tiny machines.
 * A job nobody has looked at (`Job.view`) for `abandon_after` seconds is stopped: its browser tab was
-  closed, and its worker is better spent on the sessions still there.
+  closed, and its worker is better spent on the sessions still there. A job given `keep_alive` is
+  judged by it instead, every CHECK_SECONDS: stopped as soon as it says False (its session is gone for
+  good), never while it says True (its session can come back: the job finishes and waits for it).
+* `Job.on_done(fn)`: fn(view) is called once the job is over (in the pool's thread: plain Python only),
+  to keep its result somewhere (lab_ui/persist.py stores it into the session store).
 
 A job carries a run's state (`TrainingRun.snapshot()`) to the worker and gets one back after every
 epoch, so the caller's run takes the weights, history and status as they come (`TrainingRun.restore`).
@@ -43,6 +47,7 @@ QUEUED, RUNNING, DONE = "queued", "running", "done"
 # A page reads its job every fraction of a second; a background tab's timers may slow to one a minute
 # (Chromium's intensive throttling), so only a job unread for two minutes is taken as abandoned.
 ABANDON_SECONDS = 120.0
+CHECK_SECONDS = 1.0  # how often the pool asks a job's keep_alive whether its session is still there
 
 # Preloaded by the forkserver, so each forked worker starts with torch and the training code imported.
 _PRELOAD = ["fmnist_lib.jobs"]
@@ -134,6 +139,8 @@ class Job:
         self._stop_requested = False
         self._on_stop: Callable[[], None] | None = None  # set by the pool: tells the worker to stop
         self.read_at = time.monotonic()  # when view() was last called: the pool stops a job nobody reads
+        self.keep_alive: Callable[[], bool] | None = None  # see the module's docstring
+        self._done_callbacks: list[Callable[[JobView], None]] = []
 
     def view(self) -> JobView:
         with self._cond:
@@ -164,6 +171,14 @@ class Job:
         if on_stop is not None:
             on_stop()
 
+    def on_done(self, fn: Callable[[JobView], None]) -> None:
+        """Call fn(view) once the job is over (at once if it is already): from the pool's thread."""
+        with self._cond:
+            if self._phase != DONE:
+                self._done_callbacks.append(fn)
+                return
+        fn(self.view())
+
     def wait(self, version: int, timeout: float) -> JobView:
         """The job's state once its version passes `version` (or it is done), or after `timeout` s."""
         with self._cond:
@@ -181,6 +196,13 @@ class Job:
                 setattr(self, f"_{name}", value)
             self._version += 1
             self._cond.notify_all()
+            callbacks = self._done_callbacks if self._phase == DONE else []
+            self._done_callbacks = [] if callbacks else self._done_callbacks
+        if callbacks:
+            view = self.view()
+            for fn in callbacks:
+                with contextlib.suppress(Exception):  # a callback's failure must not stop the pool's thread
+                    fn(view)
 
 
 def _worker(conn, stop, load_data: Callable[[], FashionMNIST], sharing: int = 1) -> None:
@@ -394,7 +416,7 @@ class TrainingPool:
                     return
                 conns = {s.conn: s for s in self._slots}
                 sentinels = {s.process.sentinel: (s, s.process) for s in self._slots if s.process.sentinel is not None}
-            timeout = None if self.abandon_after is None else max(0.05, self.abandon_after / 4)
+            timeout = CHECK_SECONDS if self.abandon_after is None else min(CHECK_SECONDS, self.abandon_after / 4)
             ready = multiprocessing.connection.wait([self._wake_r, *conns, *sentinels], timeout)
             self._stop_abandoned()
             for r in ready:
@@ -409,13 +431,20 @@ class TrainingPool:
                     self._replace(*sentinels[r])
 
     def _stop_abandoned(self) -> None:
-        if self.abandon_after is None:
-            return
-        limit = time.monotonic() - self.abandon_after
+        limit = None if self.abandon_after is None else time.monotonic() - self.abandon_after
         with self._lock:
             jobs = [s.job for s in self._slots if s.job is not None] + list(self._queue)
         for job in jobs:
-            if job.read_at < limit and not job._stop_requested:
+            if job._stop_requested:
+                continue
+            if job.keep_alive is not None:
+                try:
+                    alive = job.keep_alive()
+                except Exception:  # a broken check keeps the job: the staleness rule below is not applied
+                    alive = True
+                if not alive:
+                    job.stop()
+            elif limit is not None and job.read_at < limit:
                 job.stop()
 
     def _receive(self, slot: _Slot) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from . import resources, state, training
+from . import persist, resources, state, training
 from .text import plain
 
 DEFAULT_OPTION = 0  # the picker's value for the default model (run ids start at 1)
@@ -70,10 +70,14 @@ def run_app() -> None:
     }
     page = st.navigation(list(pages.values()))
     resources.set_up()
+    persist.restore()  # a reload or a reopened tab: this browser's stored runs (and its job) come back
     if page.url_path != pages["train"].url_path:
         training.pause_if_running("you left the Train page")
     else:
         training.sync()  # a job that ended since the last script run: the page shows how
     state.open_url(page.url_path)  # a link's settings, or the page's own into the address bar
+    persist.save_if_changed()  # before the page: a page's st.rerun() or st.stop() would skip a later call
     sidebar()
+    persist.show_note()
     page.run()
+    persist.save_if_changed()

@@ -15,7 +15,7 @@ from fmnist_lib import TrainingRun
 from fmnist_lib.analysis import templates
 from fmnist_lib.jobs import QUEUED, JobView
 
-from . import charts, controls, divergence, state, training
+from . import charts, controls, divergence, persist, state, training
 from .text import plain
 
 CHART_CAPTION = (
@@ -58,6 +58,7 @@ def _live(busy: bool) -> None:
 
 def _draw_live(busy: bool) -> None:
     view = training.sync()
+    persist.save_if_changed()  # each new epoch is stored as it comes (a tick without one stores nothing)
     train_job = state.job()
     if train_job is not None and not busy:
         st.rerun(scope="app")  # Continue (in this fragment) started a job: the whole page, its controls locked

@@ -13,7 +13,9 @@ from .text import plain
 def draw(busy: bool) -> None:
     lab_runs = state.runs()
     if not lab_runs:
-        st.caption("Runs you train (or load from a checkpoint) are kept here while this browser tab is open.")
+        st.caption(
+            "Runs you train (or load from a checkpoint) are kept here, and for 12 hours in this browser: a reload finds them again."
+        )
         return
     training_id = state.job().run_id if busy else None
     rows = [

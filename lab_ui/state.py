@@ -77,6 +77,11 @@ LESSON_RUNS = "lab.lesson_runs"  # dict run id -> lessons.RunFacts: every run th
 LESSON_UPLOADED = "lab.lesson_uploaded"  # the lesson a teacher uploaded in this session (lessons.Lesson), or None
 LESSON_UPLOAD_SEEN = "lab.lesson_upload_seen"  # file_id of the last lesson upload handled
 LESSON_UPLOAD_PROBLEMS = "lab.lesson_upload_problems"  # (file name, problems) of the last refused upload
+# The session's copy on disk (lab_ui/persist.py, docs/sessions.md)
+PERSIST_CHECKED = "lab.persist.checked"  # True once this session looked for its stored runs
+PERSIST_SAVED = "lab.persist.saved"  # what was stored last (persist._signature), to store only changes
+PERSIST_NOTE = "lab.persist.note"  # (level, text) about the stored session, shown once
+SESSION_FILE_SEEN = "lab.session_file_seen"  # (file id, level, message) of the last session file loaded
 
 # --- widgets whose values persist across pages (name -> widget key "w.<name>") ---
 # Train
@@ -168,6 +173,8 @@ STOP_BUTTON = "w.train.stop"
 CONTINUE_BUTTON = "w.train.continue"
 RESET_BUTTON = "w.train.reset"
 CHECKPOINT_UPLOAD = "w.train.checkpoint_upload"
+SESSION_FILE_UPLOAD = "w.train.session_file"
+FORGET_BUTTON = "w.train.forget"
 NEW_BATCH_BUTTON = "w.browse.new_batch"
 CONFUSION_CHART = "w.browse.confusion"
 IMAGE_UPLOAD = "w.upload.file"
@@ -376,6 +383,7 @@ class TrainJob:
     taken: dict | None = field(default=None, repr=False)  # the job's snapshot the run last took
     reruns: int = 0  # the live panel's reruns while the job was on, and their CPU seconds (script thread)
     rerun_cpu_s: float = 0.0
+    connection: str | None = None  # the browser connection that last read it (lab_ui/session_cookie.py)
 
 
 def runs() -> list[LabRun]:

@@ -24,7 +24,7 @@ import streamlit as st
 from fmnist_lib import TrainConfig, TrainingRun
 from fmnist_lib.jobs import DONE, JobView
 
-from . import resources, state
+from . import persist, resources, state
 
 TICK_SECONDS = 1.0  # how often the live panel reads its job: a redraw a second keeps a class's browsers light
 # A file to which each job that ends appends one JSON line: where its time and the server's CPU went
@@ -55,10 +55,12 @@ def resume(run_id: int) -> None:
 
 def _submit(lab_run: state.LabRun, target_epochs: int) -> None:
     job = resources.pool().submit(lab_run.run.snapshot(), target_epochs)
-    st.session_state[state.JOB] = state.TrainJob(
+    train_job = state.TrainJob(
         lab_run.id, target_epochs, job, started=time.perf_counter(), start_epochs=lab_run.run.epochs_done
     )
+    st.session_state[state.JOB] = train_job
     st.session_state.pop(state.NOTICE, None)
+    persist.track(train_job, finish)  # a reload finds it again; a tab gone for good stops it
 
 
 def request_stop() -> None:
@@ -78,6 +80,16 @@ def pause_if_running(reason: str) -> None:
     sync()
 
 
+def finish(run: TrainingRun, view: JobView, train_job: state.TrainJob) -> None:
+    """The job is over: how it ended is the run's to record (plain Python: also called from the pool's thread)."""
+    if view.error is not None:
+        run.fail(view.error)
+    elif train_job.pause_reason is not None:
+        run.pause(train_job.pause_reason)
+    elif train_job.stop_requested or run.status == "running":
+        run.stop()
+
+
 def sync() -> JobView | None:
     """Bring the session's run up to date with its job; end the session's job once the pool is done with it.
 
@@ -87,6 +99,7 @@ def sync() -> JobView | None:
     if train_job is None:
         return None
     view = train_job.job.view()
+    train_job.connection = persist.connection() or train_job.connection  # a reconnect's new connection
     lab_run = state.find_run(train_job.run_id)
     if lab_run is None:  # dropped from the session: nobody will look at it
         train_job.job.stop()
@@ -98,13 +111,7 @@ def sync() -> JobView | None:
         train_job.taken = view.snapshot
     if view.phase != DONE:
         return view
-    # The job is over: how it ended is the run's to record.
-    if view.error is not None:
-        run.fail(view.error)
-    elif train_job.pause_reason is not None:
-        run.pause(train_job.pause_reason)
-    elif train_job.stop_requested or run.status == "running":
-        run.stop()
+    finish(run, view, train_job)
     st.session_state[state.JOB] = None
     stretch = (run.epochs_done - train_job.start_epochs, time.perf_counter() - train_job.started)
     st.session_state[state.NOTICE] = (lab_run.id, stretch)

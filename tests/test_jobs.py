@@ -239,6 +239,45 @@ def test_a_job_nobody_reads_is_stopped_and_keeps_what_it_learned():
         pool.close()
 
 
+def test_a_job_whose_session_is_gone_is_stopped_at_the_next_check():
+    """keep_alive False (no key, its browser's connection closed): stopped within a check, not minutes."""
+    pool = TrainingPool(1, tiny_data, abandon_after=600.0)
+    try:
+        job = pool.submit(TrainingRun(slow_config(epochs=50)).snapshot(), 50)
+        gone = threading.Event()
+        job.keep_alive = lambda: not gone.is_set()
+        view = job.wait(-1, timeout=30)
+        while view.progress is None:
+            view = job.wait(view.version, timeout=30)
+        gone.set()
+        view = job.wait_done(timeout=30)  # the 600 s staleness rule would never end it within this
+        assert view.phase == DONE and view.snapshot["status"] == "stopped" and len(view.snapshot["history"]) < 50
+    finally:
+        pool.close()
+
+
+def test_a_job_whose_session_can_come_back_finishes_unread_and_reports_its_result():
+    """keep_alive True (its session has a stored key): nobody reads it, it trains on to the end."""
+    pool = TrainingPool(1, tiny_data, abandon_after=0.2)
+    try:
+        job = pool.submit(TrainingRun(default_config("softmax", batch_size=64, epochs=3)).snapshot(), 3)
+        job.keep_alive = lambda: True
+        results = []
+        job.on_done(results.append)
+        with job._cond:  # wait without reading: view() would renew the lease
+            job._cond.wait_for(lambda: job._phase == DONE, timeout=60)
+        deadline = time.monotonic() + 10
+        while not results and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(results) == 1 and results[0].phase == DONE
+        assert results[0].snapshot["status"] == "finished" and len(results[0].snapshot["history"]) == 3
+        late = []
+        job.on_done(late.append)  # registered after the end: called at once
+        assert late and late[0].snapshot is results[0].snapshot
+    finally:
+        pool.close()
+
+
 def test_the_pool_names_the_worker_of_a_running_job(pool):
     job = pool.submit(TrainingRun(slow_config(epochs=50)).snapshot(), 50)
     try:

@@ -1,0 +1,187 @@
+"""End-to-end: a learner's runs survive a reload, a closed tab and a new machine; no other browser sees them.
+
+The real app in Chromium (fixtures as in test_e2e.py), with its own session store in a temporary folder
+(FMNIST_SESSION_DIR). Each browser context is one browser: its cookie is its session key.
+Run alone: .venv/bin/python -m pytest -m browser tests/test_e2e_sessions.py
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from fmnist_lib import links
+from tests.support.server import (
+    ARTIFACTS,
+    SUCCESS,
+    StreamlitServer,
+    browser_marks,
+    click_button,
+    exceptions_on_page,
+    new_context,
+    open_app,
+    set_epochs,
+    upload,
+    wait_idle,
+)
+
+pytestmark = browser_marks()
+
+TRAIN_TIMEOUT = 120_000  # ms
+TABLE = '[data-testid="stTable"]'
+FINISHED = re.compile(r"Finished \d+ epochs")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    store = tmp_path_factory.mktemp("sessions")
+    srv = StreamlitServer(
+        log_path=ARTIFACTS / "e2e_sessions-streamlit.log", env={"FMNIST_SESSION_DIR": str(store)}
+    ).start()
+    try:
+        srv.wait_healthy(timeout=90)
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture
+def context(browser):
+    ctx = new_context(browser)
+    ctx.set_default_timeout(60_000)
+    yield ctx
+    ctx.close()
+
+
+def _train_page(page, server, query: str = "") -> None:
+    open_app(page, f"{server.url}/train{query}")
+    assert not exceptions_on_page(page)
+
+
+def _set_epochs(page, n: int) -> None:
+    set_epochs(page, "Home")
+    for _ in range(n - 1):
+        set_epochs(page, "ArrowRight")
+
+
+def _train(page, epochs: int = 1) -> None:
+    _set_epochs(page, epochs)
+    click_button(page, "Train")
+    page.locator(SUCCESS).filter(has_text=FINISHED).first.wait_for(state="visible", timeout=TRAIN_TIMEOUT)
+    wait_idle(page)
+
+
+def _runs_table(page) -> str:
+    table = page.locator(TABLE)
+    return table.first.inner_text() if table.count() else ""
+
+
+def _wait_runs(page, *names: str, timeout: float = 60_000) -> str:
+    for name in names:
+        page.locator(TABLE).filter(has_text=name).first.wait_for(state="visible", timeout=timeout)
+    return _runs_table(page)
+
+
+def _active_model(page) -> str:
+    """The page's "Active model: NAME — test accuracy" line."""
+    line = page.locator('[data-testid="stAlertContentInfo"]').filter(has_text="Active model:").first
+    line.wait_for(state="visible")
+    return line.inner_text()
+
+
+def test_reload_brings_back_the_runs_and_the_active_model(context, server):
+    page = context.new_page()
+    _train_page(page, server)
+    _train(page, 1)
+    assert "#1 Softmax" in _runs_table(page) and "#1 Softmax" in _active_model(page)
+    page.reload()
+    _train_page(page, server)
+    table = _wait_runs(page, "#1 Softmax")
+    assert "finished" in table
+    assert "#1 Softmax" in _active_model(page)
+    assert not exceptions_on_page(page)
+
+
+def test_a_closed_tab_finds_its_result_in_a_new_tab_and_other_browsers_see_nothing(browser, context, server):
+    page = context.new_page()
+    _train_page(page, server)
+    _set_epochs(page, 3)
+    click_button(page, "Train")
+    page.get_by_text(re.compile(r"Epoch \d of 3")).first.wait_for(state="visible", timeout=TRAIN_TIMEOUT)
+    page.close()  # mid-training: the job finishes without anyone watching, its result is stored
+    again = context.new_page()
+    _train_page(again, server)
+    table = _wait_runs(again, "#1 Softmax")
+    again.locator(TABLE).filter(has_text="finished").first.wait_for(state="visible", timeout=TRAIN_TIMEOUT)
+    assert "3" in _runs_table(again)
+
+    other = new_context(browser)
+    try:
+        stranger = other.new_page()
+        _train_page(stranger, server)
+        assert _runs_table(stranger) == "", table
+        assert "Default" in _active_model(stranger)
+        # An experiment link (settings in the URL) opened elsewhere carries settings, never runs.
+        linked = other.new_page()
+        _train_page(linked, server, "?" + links.link("train", {"epochs": 2}).split("?", 1)[1])
+        assert _runs_table(linked) == ""
+        cookies = {c["name"]: c for c in context.cookies()}
+        assert "fmnist_lab_session" in cookies and cookies["fmnist_lab_session"]["httpOnly"]
+        assert cookies["fmnist_lab_session"]["value"] not in links.link("train", {"epochs": 2})
+        assert cookies["fmnist_lab_session"]["value"] != {c["name"]: c for c in other.cookies()}.get(
+            "fmnist_lab_session", {}
+        ).get("value")
+    finally:
+        other.close()
+
+
+def test_a_session_file_restores_every_run_in_a_fresh_browser(browser, context, server, tmp_path):
+    page = context.new_page()
+    _train_page(page, server)
+    _train(page, 1)
+    _train(page, 2)
+    page.locator(TABLE).filter(has_text="#2 Softmax").filter(has_not_text="training").first.wait_for(
+        state="visible", timeout=TRAIN_TIMEOUT
+    )
+    before = _wait_runs(page, "#1 Softmax", "#2 Softmax")
+    page.get_by_text("Save or load the whole session").click()
+    with page.expect_download() as download:
+        click_button(page, "Save the session (all runs)", exact=False)
+    path = tmp_path / "session.pt"
+    download.value.save_as(path)
+
+    fresh = new_context(browser)
+    try:
+        p2 = fresh.new_page()
+        _train_page(p2, server)
+        assert _runs_table(p2) == ""
+        p2.get_by_text("Save or load the whole session").click()
+        upload(p2, "session.pt", path.read_bytes(), "application/octet-stream", index=1)
+        try:
+            after = _wait_runs(p2, "#1 Softmax", "#2 Softmax")
+        except Exception:
+            alerts = p2.locator('[data-testid^="stAlertContent"]').all_inner_texts()
+            pytest.fail(f"the session file's runs did not appear; the page says: {alerts}")
+        assert after.count("finished") == before.count("finished") == 2
+        assert not exceptions_on_page(p2)
+    finally:
+        fresh.close()
+
+
+def test_a_reload_mid_training_watches_the_same_job_on(context, server):
+    page = context.new_page()
+    _train_page(page, server)
+    _set_epochs(page, 15)
+    click_button(page, "Train")
+    page.get_by_text(re.compile(r"Epoch [2-6] of 15")).first.wait_for(state="visible", timeout=TRAIN_TIMEOUT)
+    page.reload(wait_until="domcontentloaded")
+    # The same job, watched on after the reload: its progress bar again (no new run, no Train click), then its end.
+    page.get_by_text(re.compile(r"Epoch \d+ of 15")).first.wait_for(state="visible", timeout=TRAIN_TIMEOUT)
+    page.locator(TABLE).filter(has_text="#1 Softmax").filter(has_not_text="training").first.wait_for(
+        state="visible", timeout=TRAIN_TIMEOUT
+    )
+    wait_idle(page)
+    table = _runs_table(page)
+    assert "finished" in table and "15" in table and "#2" not in table, table
+    assert not exceptions_on_page(page)

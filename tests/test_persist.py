@@ -1,0 +1,77 @@
+"""lab_ui.persist in AppTest: a new session of the same browser (the same key) gets the runs back;
+a session without a key stores nothing; a session file is refused or loaded with a message."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from fmnist_lib import session_store
+from lab_ui import persist, state
+from tests.support.apptest import assert_ok, open_page, texts, train_on_the_train_page
+
+KEY = session_store.new_key()
+
+
+@pytest.fixture
+def keyed(tmp_path, monkeypatch):
+    """A browser with a session key (AppTest has no cookies: the key is given) and a store of its own."""
+    monkeypatch.setattr(persist, "_store", session_store.SessionStore(tmp_path))
+    monkeypatch.setattr(persist, "session_key", lambda: KEY)
+    return tmp_path
+
+
+def test_a_new_session_of_the_same_browser_gets_the_runs_and_the_active_model_back(keyed):
+    first = train_on_the_train_page(epochs=1)
+    trained = first.session_state[state.RUNS][0]
+    assert os.listdir(keyed) == [session_store.file_name(KEY)]
+
+    again = open_page("app_pages/train.py")  # a reload: a new Streamlit session, the same cookie
+    back = again.session_state[state.RUNS]
+    assert [(r.id, r.name, r.run.epochs_done, r.run.status) for r in back] == [
+        (trained.id, trained.name, 1, "finished")
+    ]
+    assert again.session_state[state.ACTIVE] == trained.id
+    assert any("Active model:** #1" in t for t in texts(again.info))
+
+
+def test_forget_removes_the_runs_and_the_stored_file(keyed):
+    at = train_on_the_train_page(epochs=1)
+    at.button(key=state.FORGET_BUTTON).click().run()
+    assert_ok(at)
+    assert state.RUNS not in at.session_state or at.session_state[state.RUNS] == []
+    assert os.listdir(keyed) == []
+    assert open_page("app_pages/train.py").session_state[state.RUNS] == []
+
+
+def test_without_a_key_nothing_is_stored(tmp_path, monkeypatch):
+    monkeypatch.setattr(persist, "_store", session_store.SessionStore(tmp_path))
+    train_on_the_train_page(epochs=1)
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_damaged_stored_session_is_discarded_with_a_message(keyed):
+    (keyed / session_store.file_name(KEY)).write_bytes(b"PK\x03\x04 cut short")
+    at = open_page()  # the first page run of the session says it (once)
+    assert any("could not be read" in t and "truncated or damaged" in t for t in texts(at.warning))
+    assert os.listdir(keyed) == []
+
+
+def test_a_session_file_is_loaded_with_every_run_and_a_bad_one_is_refused(keyed):
+    at = train_on_the_train_page(epochs=1)
+    data = session_store.session_bytes(persist_session(at))
+    fresh = open_page("app_pages/train.py")
+    fresh.file_uploader(key=state.SESSION_FILE_UPLOAD).set_value(("s.pt", b"not a session", "application/x"))
+    fresh.run()
+    assert any("was refused" in t for t in texts(fresh.error))
+    fresh.file_uploader(key=state.SESSION_FILE_UPLOAD).set_value(("s.pt", data, "application/octet-stream"))
+    fresh.run()
+    assert_ok(fresh)
+    names = [r.name for r in fresh.session_state[state.RUNS]]
+    assert len(names) == 2 and names[0].startswith("#1 ") and names[1].startswith("#2 ")  # its own run, then the file's
+
+
+def persist_session(at) -> session_store.StoredSession:
+    runs = [session_store.StoredRun(r.id, r.name, r.origin, r.run) for r in at.session_state[state.RUNS]]
+    return session_store.StoredSession(runs)
