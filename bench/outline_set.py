@@ -5,7 +5,7 @@
     .venv/bin/python -m bench.outline_set --cost 300      # also: Fashion-MNIST and the photo variants with / without
 
 A hollow outline is something no Fashion-MNIST image looks like (issue 24): this set measures what the fill
-step (fmnist_lib/outline.py) does for such drawings. Four sources, all black strokes on white, 256x256 PNGs
+step (fmnist_lib/images/outline.py) does for such drawings. Four sources, all black strokes on white, 256x256 PNGs
 built into data/outline/ (git-ignored), every picture mapped to its class by construction or by its name:
 
 * **Fashion-MNIST traced**: the edge of each garment's mask (test images, PER_CLASS per class, seed 0), at
@@ -36,9 +36,9 @@ from PIL import Image, ImageDraw
 
 from bench.outside_set import EMOJI, ICONS, npm_install, svg_to_png
 from fmnist_lib import CLASSES, default_config, fit_or_load, load_fashion_mnist
-from fmnist_lib.outline import dilate
-from fmnist_lib.outline import label as label_regions
-from fmnist_lib.preprocess import preprocess_image
+from fmnist_lib.images.outline import dilate
+from fmnist_lib.images.outline import label as label_regions
+from fmnist_lib.images.preprocess import preprocess_image
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT_DIR = ROOT / "data" / "outline"

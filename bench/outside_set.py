@@ -42,8 +42,8 @@ from PIL import Image, ImageDraw, ImageFont
 from bench import tuning_set
 from bench.garment_sets import BAG, BOOT, DRESS, EMOJI, SNEAKER, TROUSER, Item, T, has_rsvg, npm_install, svg_to_png
 from fmnist_lib import CLASSES, default_config, fit_or_load, load_fashion_mnist
+from fmnist_lib.images.preprocess import preprocess_image
 from fmnist_lib.inference import FACING_MARGIN, mirror_combine, mirror_images, own_view_weight
-from fmnist_lib.preprocess import preprocess_image
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT_DIR = ROOT / "data" / "outside"

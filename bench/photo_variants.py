@@ -53,8 +53,8 @@ from fmnist_lib import (
     fit_or_load,
     load_fashion_mnist,
 )
-from fmnist_lib.decode import ImageError
-from fmnist_lib.preprocess import preprocess_image
+from fmnist_lib.images.decode import ImageError
+from fmnist_lib.images.preprocess import preprocess_image
 from tests.support.images import encode, exif_jpeg, render_photo
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from fmnist_lib import CLASSES, load_fashion_mnist
-from fmnist_lib.preprocess import preprocess_image
+from fmnist_lib.images.preprocess import preprocess_image
 from tests.support.images import on_white, turned
 
 TILT = 30.0  # degrees, clockwise: the shoe's toe (left) goes up, as Apple's and Facebook's emoji lean

@@ -21,13 +21,13 @@ from . import __name__ as _pkg
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .config import AUGMENTATIONS, OPTIMIZERS, SCHEDULES, TrainConfig, default_config
 from .data import DataError, FashionMNIST, load_fashion_mnist
-from .decode import ImageError
 from .explain import explain
+from .images.decode import ImageError
+from .images.preprocess import preprocess_image
 from .inference import accuracy
 from .lessons import LessonError, load_lesson
 from .model_cache import cache_dir, fit_or_load
 from .models import MODEL_KINDS
-from .preprocess import preprocess_image
 from .run import TrainingRun
 from .threads import apply as apply_threads
 

@@ -1,6 +1,6 @@
 """Uploaded photos: preprocess once per upload (both pipelines) and keep small thumbnails only.
 
-A 12-megapixel photo is decoded by fmnist_lib.preprocess; what the page keeps and draws
+A 12-megapixel photo is decoded by fmnist_lib.images.preprocess; what the page keeps and draws
 are thumbnails (<= THUMB px), so reruns (the temperature slider, ...) cost nothing and
 the session holds no big images.
 """
@@ -14,9 +14,9 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from fmnist_lib.decode import ImageError, preview_image
+from fmnist_lib.images.decode import ImageError, preview_image
+from fmnist_lib.images.preprocess import preprocess_image
 from fmnist_lib.inference import MirroredPrediction
-from fmnist_lib.preprocess import preprocess_image
 
 from . import state
 from .text import plain

@@ -15,7 +15,7 @@ from PIL import Image
 
 from fmnist_lib import TrainingRun, cli, default_config, save_checkpoint
 from fmnist_lib.cli import main
-from fmnist_lib.preprocess import preprocess_image
+from fmnist_lib.images.preprocess import preprocess_image
 from tests.support.checkpoints import evil
 from tests.support.data import make_tiny_data
 from tests.support.images import garment_photo

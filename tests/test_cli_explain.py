@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from fmnist_lib import TrainingRun, default_config, save_checkpoint
 from fmnist_lib.cli import main
 from fmnist_lib.explain import explain
-from fmnist_lib.preprocess import preprocess_image
+from fmnist_lib.images.preprocess import preprocess_image
 from tests.support.data import make_tiny_data
 from tests.support.images import encode, garment
 

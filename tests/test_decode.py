@@ -1,4 +1,4 @@
-"""fmnist_lib.decode: unreadable sources become ImageError; the work per upload is bounded (aspect ratio,
+"""fmnist_lib.images.decode: unreadable sources become ImageError; the work per upload is bounded (aspect ratio,
 pixels per kind, reduced decoding, nothing copied at full size after decoding). Files made here."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fmnist_lib import decode
-from fmnist_lib.decode import PIXEL_LIMITS, WORK_SIZE, ImageError, open_image
+from fmnist_lib.images import decode
+from fmnist_lib.images.decode import PIXEL_LIMITS, WORK_SIZE, ImageError, open_image
 from tests.support.images import encode, garment, png_bomb
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from fmnist_lib.deskew import SOLE_MAX, SOLE_MIN, Turn, sole_angle, upright_angle
+from fmnist_lib.images.deskew import SOLE_MAX, SOLE_MIN, Turn, sole_angle, upright_angle
 from tests.support.images import SNEAKER_OUTLINE as SNEAKER
 
 # A T-shirt: mirror-symmetric about x = 150.

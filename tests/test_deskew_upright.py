@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fmnist_lib.preprocess import preprocess_image
+from fmnist_lib.images.preprocess import preprocess_image
 from tests.support.images import on_white
 
 pytestmark = pytest.mark.integration

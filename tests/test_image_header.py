@@ -1,4 +1,4 @@
-"""fmnist_lib.image_header: each fault of a PNG header gets its own sentence, and a JPEG's scan data
+"""fmnist_lib.images.image_header: each fault of a PNG header gets its own sentence, and a JPEG's scan data
 is checked against the size its frame header claims, on files made here."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import zlib
 import pytest
 from PIL import Image
 
-from fmnist_lib.image_header import jpeg_frame, jpeg_scan_problem, png_chunks_problem, png_header_problem
+from fmnist_lib.images.image_header import jpeg_frame, jpeg_scan_problem, png_chunks_problem, png_header_problem
 from tests.support.images import encode, garment, jpeg_claiming, png_with_chunk, png_with_header
 
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from fmnist_lib import outline as ol
-from fmnist_lib.preprocess import preprocess_image
+from fmnist_lib.images import outline as ol
+from fmnist_lib.images.preprocess import preprocess_image
 from tests.support.images import encode, garment, sneaker
 
 SIZE = 120

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFile, ImageFilter
 
-from fmnist_lib import preprocess as pp
-from fmnist_lib.decode import MAX_UPLOAD_BYTES, WORK_SIZE, ImageError, decode_image, open_image
-from fmnist_lib.preprocess import PIPELINES, Preprocessed, preprocess_image
+from fmnist_lib.images import preprocess as pp
+from fmnist_lib.images.decode import MAX_UPLOAD_BYTES, WORK_SIZE, ImageError, decode_image, open_image
+from fmnist_lib.images.preprocess import PIPELINES, Preprocessed, preprocess_image
 from tests.support.images import all_cases, case, encode, error_cases, exif_jpeg, garment, sneaker, turned, valid_cases
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -365,7 +365,7 @@ def test_the_reduced_decoding_note_appears_only_when_the_jpeg_was_reduced():
 
     from PIL import Image as _Image
 
-    from fmnist_lib.preprocess import preprocess_image as _pre
+    from fmnist_lib.images.preprocess import preprocess_image as _pre
 
     def first_caption(size):
         buf = _io.BytesIO()

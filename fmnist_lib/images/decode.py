@@ -27,7 +27,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
-from .files import UnreadableFile, read_regular_file
+from ..files import UnreadableFile, read_regular_file
 from .image_header import PNG_SIGNATURE, jpeg_frame, jpeg_scan_problem, png_chunks_problem, png_header_problem
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # the same cap as .streamlit/config.toml's server.maxUploadSize (MB)
