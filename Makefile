@@ -81,5 +81,9 @@ replicas: setup data nginx
 bench: setup-dev data
 	$(PY) -m bench.bench_training
 
+# The README's screenshots in docs/screenshots/ (desktop and phone): tools/screenshots.py is their only writer.
+screenshots: setup-dev data chromium
+	$(PY) -m tools.screenshots
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache artifacts

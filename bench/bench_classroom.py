@@ -40,7 +40,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.bench_replica_memory import Sampler, tree_memory
+from bench.common import TreeSampler, load_average, tree_memory
 from deploy.run_replicas import Deployment
 from tests.support import server as e
 from tests.support.images import garment_photo
@@ -187,8 +187,8 @@ def measure(
     cnn: bool = True,
     job_log: Path | None = None,
 ) -> dict:
-    r = {"label": label, "n": n, "mem_before": memory(pids) if pids else None, "load_before": _load()}
-    samplers = [Sampler(pid) for pid in pids]
+    r = {"label": label, "n": n, "mem_before": memory(pids) if pids else None, "load_before": load_average(1)}
+    samplers = [TreeSampler(pid) for pid in pids]
     for s in samplers:
         s.__enter__()
     try:
@@ -206,7 +206,7 @@ def measure(
         spread = wait_accuracies(pages, press_train(pages))
         r["class_jobs"] = wait_records(job_log, since, n)
         r["class_server_cpu"] = server_cpu(pids) - cpu0 if pids else None
-        r["load_after"] = _load()
+        r["load_after"] = load_average(1)
         r["class"] = [(t, a, rep) for (t, a), (_, _, rep) in zip(spread, sessions, strict=True)]
         r["exceptions"] = sum(len(e.exceptions_on_page(p)) for p in pages)
         r["mem_after"] = memory(pids) if pids else None
@@ -240,10 +240,6 @@ def softmax_row(r: dict) -> str:
         f"(median {statistics.median(times):.1f}) | **{max(times) / alone:.1f}×** | "
         f"{', '.join(f'{a:.1f}' for a in accs)}% | {reps} | {r['exceptions']} |"
     )
-
-
-def _load() -> str:
-    return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def server_side(job: dict) -> float:
@@ -374,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
     from playwright.sync_api import sync_playwright
 
     photo, _ = garment_photo(0)
-    load = _load()
+    load = load_average(1)
     cli = None if args.url else cli_cost()  # the CLI's CPU for the same run, first: nothing measured is lost to it
     results = []
     tmp = Path(tempfile.mkdtemp(prefix="bench-classroom-"))

@@ -25,15 +25,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.bench_replica_memory import PeakSampler
-from bench.bench_ui import loadavg, machine
+from bench.common import MB, PeakSampler, load_average, machine, write_results
 from tests.support import server as e
 from tests.support.images import ImageCase, encode, garment, hostile_uploads
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "hostile_uploads.md"
-MB = 1024 * 1024
 TARGET = 1024 * MB  # the README's memory target for the server process
+REPRODUCE = (
+    "`make setup-dev data chromium && .venv/bin/python -m bench.bench_hostile` (about a minute; "
+    "`--app-dir DIR` measures another checkout, e.g. one made with `git archive`)."
+)
 
 
 def server_rss(srv: e.StreamlitServer) -> int:
@@ -158,13 +160,8 @@ def write_report(r: dict, path: Path) -> None:
         "",
         "“As expected”: a refused file shows its own message (tests/support/images.py) and a prediction none; an "
         "allowed one shows “Predicted: …”; no uncaught exception on the page.",
-        "",
-        "Reproduce: `make setup-dev data chromium && .venv/bin/python -m bench.bench_hostile` (about a minute; "
-        "`--app-dir DIR` measures another checkout, e.g. one made with `git archive`).",
-        "",
     ]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines))
+    write_results(path, lines, REPRODUCE)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -181,10 +178,10 @@ def main(argv: list[str] | None = None) -> int:
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": machine(),
         "app": "this checkout" if args.app_dir.resolve() == REPO else f"`{args.app_dir}`",
-        "load_start": loadavg(),
+        "load_start": load_average(),
     }
     r.update(measure(args.app_dir.resolve(), cases, e.ARTIFACTS / "bench-hostile-streamlit.log"))
-    r["load_end"] = loadavg()
+    r["load_end"] = load_average()
     write_report(r, args.out)
     print(args.out.read_text())
     return 0 if all(row["ok"] for row in r["rows"]) and max(row["peak"] for row in r["rows"]) <= TARGET else 1

@@ -13,84 +13,17 @@ be charged, so size a pod from RSS). The Kubernetes requests/limits in deploy/k8
 from __future__ import annotations
 
 import argparse
-import contextlib
 import re
 import sys
-import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
+from bench.common import MB, TreeSampler, tree_memory
 from tests.support import server as e
 from tests.support.images import garment_photo
 
 REPO = Path(__file__).resolve().parents[1]
-MB = 1024 * 1024
 ACCURACY = re.compile(r"Test accuracy\s*:?\s*(\d{1,3}\.\d)\s*%")
-
-
-def tree_memory(pid: int) -> tuple[int, int, int]:
-    """(RSS summed, PSS summed, number of processes) of a process and its descendants."""
-    import psutil
-
-    root = psutil.Process(pid)
-    rss = pss = n = 0
-    for p in [root, *root.children(recursive=True)]:
-        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
-            info = p.memory_full_info()
-            rss, pss, n = rss + info.rss, pss + info.pss, n + 1
-    return rss, pss, n
-
-
-class PeakSampler:
-    """The peak of `measure()` (a number, or a tuple of numbers each peaking on its own), sampled every
-    `every` s in a thread while the `with` block runs; reset() starts a new peak from the value now."""
-
-    def __init__(self, measure: Callable[[], int | tuple[int, ...]], every: float = 0.2):
-        self.measure, self.every = measure, every
-        self.peak: int | tuple[int, ...] | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            with contextlib.suppress(Exception):  # a child may vanish between listing and reading it
-                now = self.measure()
-                if self.peak is None:
-                    self.peak = now
-                elif isinstance(now, tuple):
-                    self.peak = tuple(max(p, n) for p, n in zip(self.peak, now, strict=True))
-                else:
-                    self.peak = max(self.peak, now)
-            self._stop.wait(self.every)
-
-    def reset(self) -> int | tuple[int, ...]:
-        now = self.measure()
-        self.peak = now
-        return now
-
-    def __enter__(self) -> PeakSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
-class Sampler(PeakSampler):
-    """Peak RSS and PSS of a process tree (summed over the process and its descendants)."""
-
-    def __init__(self, pid: int, every: float = 0.2):
-        super().__init__(lambda: tree_memory(pid)[:2], every)
-
-    @property
-    def peak_rss(self) -> int:
-        return self.peak[0] if self.peak else 0
-
-    @property
-    def peak_pss(self) -> int:
-        return self.peak[1] if self.peak else 0
 
 
 def train(page, model_title: str | None, epochs_key: str | None, timeout: float) -> float:
@@ -148,11 +81,11 @@ def main(argv: list[str] | None = None) -> int:
             page = e.new_context(browser).new_page()
             e.open_app(page, srv.url, timeout=120)
             note("one session on Home", srv.pid)
-            with Sampler(srv.pid) as s:
+            with TreeSampler(srv.pid) as s:
                 acc = train(page, None, None, timeout=300)
             note(f"after softmax defaults ({acc:.1f}%)", srv.pid)
             rows.append(("peak during softmax", s.peak_rss, s.peak_pss, 0))
-            with Sampler(srv.pid) as s:
+            with TreeSampler(srv.pid) as s:
                 acc = train(page, "Small CNN", "Home", timeout=600)  # Home: 1 epoch, the memory peak of 8
             note(f"after the CNN, 1 epoch ({acc:.1f}%)", srv.pid)
             rows.append(("peak during the CNN", s.peak_rss, s.peak_pss, 0))

@@ -28,6 +28,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from bench.common import cpu_model, load_average
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "threads.md"
 CNN_TRAIN_IMAGES, CNN_EPOCHS = 6000, 2
@@ -67,10 +69,6 @@ def worker(model: str, threads: int) -> dict:
     }
 
 
-def _load() -> str:
-    return " ".join(f"{x:.1f}" for x in os.getloadavg())
-
-
 def measure(model: str, threads: int, wait: str | None, busy: bool, timeout: float) -> dict:
     """Run the worker in a subprocess (with OMP_WAIT_POLICY=wait if given), with a busy core or not.
 
@@ -86,13 +84,13 @@ def measure(model: str, threads: int, wait: str | None, busy: bool, timeout: flo
     try:
         if spinner is not None:
             time.sleep(0.3)  # spinning before the run starts
-        before = _load()
+        before = load_average(1)
         cmd = [sys.executable, "-m", "bench.bench_threads", "--worker", model, "--threads", str(threads)]
         try:
             proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=timeout)
         except subprocess.TimeoutExpired:
             proc = None
-        after = _load()
+        after = load_average(1)
     finally:
         if spinner is not None:
             spinner.kill()
@@ -157,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     cores = policy.cores()
     models = ["softmax"] if args.skip_cnn else ["softmax", "cnn"]
     settings = candidates(cores)
-    load_start, started = _load(), time.strftime("%Y-%m-%d %H:%M")
+    load_start, started = load_average(1), time.strftime("%Y-%m-%d %H:%M")
     raw: dict[tuple, list[dict]] = {}
     for rep in range(args.repeats):
         for model in models:
@@ -175,10 +173,10 @@ def main(argv: list[str] | None = None) -> int:
         "# torch threads per model, alone and with one busy core",
         "",
         f"`python -m bench.bench_threads {' '.join(argv if argv is not None else sys.argv[1:])}`".replace(" `", "`"),
-        f"on {platform.node()}: {cores} cores ({_cpu_model()}), torch {torch.__version__}, "
+        f"on {platform.node()}: {cores} cores ({cpu_model()}), torch {torch.__version__}, "
         f"Python {platform.python_version()}; {started}, {args.repeats} run(s) of each setting in each condition, "
         "settings alternating. Load average (1, 5, 15 min) at the start: "
-        f"{load_start}; at the end: {_load()}. Other agents shared this machine: *idle* means no busy process "
+        f"{load_start}; at the end: {load_average(1)}. Other agents shared this machine: *idle* means no busy process "
         "of the bench's own, not a quiet machine.",
         "",
         "Busy: one spinning Python process (unpinned) started by the bench for the run. Softmax: the tutorial's "
@@ -227,16 +225,6 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(text)
     print(text)
     return 0
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 if __name__ == "__main__":

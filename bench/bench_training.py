@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.common import cpu_model
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "training.md"
 # The code before the faster CNN default (8 epochs, batch 128, cosine, no augmentation, NCHW).
@@ -55,7 +57,7 @@ def worker(kind: str, epochs: int | None) -> dict:
     rss_before = _rss_mb()
     start = time.perf_counter()
     if kind == "seed":
-        from bench.seed_loop import run
+        from tools.seed_loop import run
 
         # The tutorial's loop reads the same files through torchvision's FashionMNIST.
         root = str(Path(data.source))
@@ -110,14 +112,10 @@ def _uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+def _per_epoch(model: str, which: str, result: dict) -> list[str]:
+    """A paragraph of a run's test accuracy after each epoch."""
+    accs = ", ".join(f"{e['test_acc']:.1%}" for e in result["history"])
+    return ["", f"{model} test accuracy per epoch, {which}: {accs}"]
 
 
 def main() -> None:
@@ -148,7 +146,7 @@ def main() -> None:
     lines = [
         "# Training benchmark",
         "",
-        f"Machine: {os.cpu_count()} cores ({_cpu_model()}), torch threads {ours['threads']}, "
+        f"Machine: {os.cpu_count()} cores ({cpu_model()}), torch threads {ours['threads']}, "
         f"OMP_WAIT_POLICY={ours['omp_wait_policy'] or 'unset'} for both loops, "
         f"Python {platform.python_version()}; measured {time.strftime('%Y-%m-%d %H:%M')}, "
         "all runs one after the other in one invocation of `python -m bench.bench_training`.",
@@ -191,21 +189,11 @@ def main() -> None:
             f"| small CNN: peak RSS of the process, today's / new | reported | | "
             f"{cnn_today['peak_rss_mb']:.0f} MB / {cnn['peak_rss_mb']:.0f} MB | |",
         ]
-        lines += [
-            "",
-            "CNN test accuracy per epoch, today's default: "
-            + ", ".join(f"{e['test_acc']:.1%}" for e in cnn_today["history"]),
-            "",
-            "CNN test accuracy per epoch, new default: " + ", ".join(f"{e['test_acc']:.1%}" for e in cnn["history"]),
-        ]
-    lines += [
-        "",
-        "Softmax test accuracy per epoch, tutorial's loop: "
-        + ", ".join(f"{e['test_acc']:.1%}" for e in seed["history"]),
-        "",
-        "Softmax test accuracy per epoch, fmnist_lib: " + ", ".join(f"{e['test_acc']:.1%}" for e in ours["history"]),
-        "",
-    ]
+        lines += _per_epoch("CNN", "today's default", cnn_today)
+        lines += _per_epoch("CNN", "new default", cnn)
+    lines += _per_epoch("Softmax", "tutorial's loop", seed)
+    lines += _per_epoch("Softmax", "fmnist_lib", ours)
+    lines += [""]
     text = "\n".join(lines)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(text)

@@ -1,6 +1,6 @@
 """Browser timings and server memory of the app, in Debian's Chromium.
 
-    .venv/bin/python -m bench.bench_ui            # writes bench/results/ui.md and docs/screenshots/*.png
+    .venv/bin/python -m bench.bench_ui            # writes bench/results/ui.md, screenshots in artifacts/
 
 What it measures (each step waits for Streamlit's script state "notRunning" and the expected text):
 
@@ -15,7 +15,8 @@ What it measures (each step waits for Streamlit's script state "notRunning" and 
    Home, Train a softmax, Browse, Upload a photo), contexts left open like students' tabs;
 4. upload: from handing a 12-megapixel JPEG (4000x3000, a generated garment photo) to the uploader
    to the Top-3 shown; each repetition in a new session opened on the Upload page;
-5. screenshots of each page for the README: docs/screenshots/{home,train,browse,upload}.png.
+5. screenshots of each page: artifacts/screenshots/bench-ui/{home,train,browse,upload}.png, to look at
+   after a run (the README's curated ones in docs/screenshots/ are written only by tools/screenshots.py).
 
 The machine is shared with other work while this runs: the load average is recorded with the results.
 A step that fails (e.g. a page not written yet) is reported as such; the others still run.
@@ -26,7 +27,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -36,14 +36,18 @@ import time
 import traceback
 from pathlib import Path
 
+from bench.common import MB, load_average, machine, write_results
 from tests.support import server as e
 from tests.support.images import garment_photo
 
 REPO = Path(__file__).resolve().parents[1]
 
 RESULTS = REPO / "bench" / "results" / "ui.md"
-DOC_SHOTS = REPO / "docs" / "screenshots"
-MB = 1024 * 1024
+SHOTS = e.SCREENSHOTS / "bench-ui"  # never docs/screenshots/: tools/screenshots.py owns those
+REPRODUCE = (
+    "`make setup-dev data chromium && .venv/bin/python -m bench.bench_ui` "
+    "(about 3-5 minutes; add `--cnn-epochs 0` to skip the CNN run)."
+)
 
 TARGETS = {
     "cold": 5.0,  # s, server start to Home rendered
@@ -55,36 +59,6 @@ TARGETS = {
 
 
 # --------------------------------------------------------------------------- machine
-
-
-def machine() -> dict[str, str]:
-    cpu = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    mem = "unknown"
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        kb = int(Path("/proc/meminfo").read_text().split("\n")[0].split()[1])
-        mem = f"{kb / 1024 / 1024:.0f} GB"
-    chromium = "missing"
-    exe = e.find_chromium()
-    if exe:
-        with contextlib.suppress(Exception):
-            chromium = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=30).stdout.strip()
-    import streamlit
-    import torch
-
-    return {
-        "nproc": str(os.cpu_count()),
-        "cpu": cpu,
-        "memory": mem,
-        "python": platform.python_version(),
-        "streamlit": streamlit.__version__,
-        "torch": f"{torch.__version__} ({torch.get_num_threads()} threads by default)",
-        "chromium": chromium,
-    }
 
 
 SPEED_PROBE = (
@@ -106,12 +80,6 @@ def speed_probe() -> float | None:
         )
         return float(out.stdout.strip().splitlines()[-1])
     return None
-
-
-def loadavg() -> str:
-    with contextlib.suppress(OSError):
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    return "?"
 
 
 # --------------------------------------------------------------------------- steps
@@ -208,8 +176,8 @@ def visit_session(browser, srv, small_photo: bytes) -> tuple[object, float, str]
     return context, seconds, text
 
 
-def doc_screenshots(browser, srv, photo: bytes, out: Path) -> list[str]:
-    """Screenshots of each page for the README, 1400 px wide, full page."""
+def page_screenshots(browser, srv, photo: bytes, out: Path) -> list[str]:
+    """Screenshots of each page, 1400 px wide, full page."""
     context = e.new_context(browser, width=1400, height=900)
     page = context.new_page()
     saved = []
@@ -322,14 +290,7 @@ def write_report(r: dict, path: Path) -> None:
         lines += ["", "Steps that failed:", ""]
         for item in r["errors"]:
             lines.append(f"- {item}")
-    lines += [
-        "",
-        "Reproduce: `make setup-dev data chromium && .venv/bin/python -m bench.bench_ui` "
-        "(about 3-5 minutes; add `--cnn-epochs 0` to skip the CNN run).",
-        "",
-    ]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines))
+    write_results(path, lines, REPRODUCE)
 
 
 # --------------------------------------------------------------------------- main
@@ -341,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sessions", type=int, default=8, help="further sessions for the memory step (default 8)")
     ap.add_argument("--cnn-epochs", type=int, default=1, help="CNN run in session 1: 1 epoch, 0 to skip")
     ap.add_argument("--out", type=Path, default=RESULTS)
-    ap.add_argument("--screenshots", type=Path, default=DOC_SHOTS, help="where the README screenshots go")
+    ap.add_argument("--screenshots", type=Path, default=SHOTS, help="where the page screenshots go")
     ap.add_argument("--no-screenshots", action="store_true")
     ap.add_argument("--torch-threads", type=int, default=None, help="run the server with OMP_NUM_THREADS=N")
     args = ap.parse_args(argv)
@@ -358,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": machine(),
         "playwright": version("playwright"),
-        "load_start": loadavg(),
+        "load_start": load_average(),
         "probe": speed_probe(),
         "server_env": env,
         "cold": [],
@@ -534,9 +495,9 @@ def main(argv: list[str] | None = None) -> int:
                 "and the temperature chart, may still be drawing)."
             )
 
-            # 5. screenshots for the README.
+            # 5. screenshots of each page.
             if not args.no_screenshots:
-                shots = step("screenshots", lambda: doc_screenshots(browser, srv, small, args.screenshots))
+                shots = step("screenshots", lambda: page_screenshots(browser, srv, small, args.screenshots))
                 if shots:
                     r["notes"].append("Screenshots: " + ", ".join(f"`{s}`" for s in shots) + ".")
             browser.close()
@@ -545,7 +506,7 @@ def main(argv: list[str] | None = None) -> int:
             s.stop()
         for d in model_dirs:
             shutil.rmtree(d, ignore_errors=True)
-    r["load_end"] = loadavg()
+    r["load_end"] = load_average()
     write_report(r, args.out)
     print(args.out.read_text())
     return 0 if not r["errors"] else 1

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("fmnist_lib", "lab_ui", "bench")
+PACKAGES = ("fmnist_lib", "lab_ui", "bench", "tools")
 
 
 def _modules() -> dict[str, Path]:
@@ -114,3 +114,13 @@ def test_every_module_is_in_the_architecture_map():
             if rel not in listed:
                 missing.append(f"{pkg}/{rel}")
     assert missing == [], f"not in docs/architecture.md's module tables: {missing}"
+
+
+def test_only_the_screenshot_tool_writes_docs_screenshots():
+    # The README's screenshots are curated: a benchmark or a test that wrote there would overwrite them.
+    writers = []
+    for pkg in ("fmnist_lib", "lab_ui", "app_pages", "bench", "tools", "tests"):
+        for path in (ROOT / pkg).rglob("*.py"):
+            if re.search(r"""["']docs["']\s*/\s*["']screenshots["']|["']docs/screenshots""", path.read_text()):
+                writers.append(path.relative_to(ROOT).as_posix())
+    assert sorted(writers) == ["tools/screenshots.py"]

@@ -1,7 +1,7 @@
 """Screenshots of every page for the README, on a desktop (1400x1000) and a phone (390x844).
 
-    .venv/bin/python -m bench.screenshots            # writes docs/screenshots/{page}.png and {page}-phone.png
-    .venv/bin/python -m bench.screenshots --out artifacts/shots --only phone
+    .venv/bin/python -m tools.screenshots            # writes docs/screenshots/{page}.png and {page}-phone.png
+    .venv/bin/python -m tools.screenshots --out artifacts/shots --only phone
 
 One browser session per screen size, like a student's: Home; Train three short runs that differ
 by seed and optimizer (so the comparison, the run names and the legend are on the page); Browse;
