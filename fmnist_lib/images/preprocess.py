@@ -33,7 +33,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageOps, ImageStat
 
 from .decode import Decoded, open_image, reduce_image
 from .deskew import upright_angle
-from .outline import fill, outline_interior
+from .outline import dilate, fill, outline_interior
 
 PIPELINES = ("ours", "tutorial")  # the names preprocess_image accepts
 MIN_CONTRAST = 12.0  # grey levels: a garment must differ from the background at least this much
@@ -127,22 +127,6 @@ def _as_l(a: np.ndarray, hi: float | None = None) -> Image.Image:
     hi = float(a.max()) if hi is None else hi
     scaled = a * (255.0 / hi) if hi > 0 else np.zeros_like(a)
     return Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8), "L")
-
-
-def _dilate(mask: np.ndarray, r: int) -> np.ndarray:
-    """Grow a boolean mask by r pixels (a square), with shifted maxima along each axis."""
-    out = mask.copy()
-    for axis in (0, 1):
-        grown = out.copy()
-        n = out.shape[axis]
-        for k in range(1, min(r, n - 1) + 1):
-            fwd = [slice(None)] * 2
-            bwd = [slice(None)] * 2
-            fwd[axis], bwd[axis] = slice(k, None), slice(None, -k)
-            grown[tuple(fwd)] |= out[tuple(bwd)]
-            grown[tuple(bwd)] |= out[tuple(fwd)]
-        out = grown
-    return out
 
 
 def _enclosed(mask: np.ndarray) -> np.ndarray:
@@ -288,7 +272,7 @@ def _keep_garment(g: _Garment, core: np.ndarray, stages: list[Stage]) -> np.ndar
     t = g.threshold
     ys, xs = np.nonzero(core)
     size = max(int(ys.max() - ys.min()), int(xs.max() - xs.min())) + 1
-    keep = _dilate(core, round(MARGIN * size)) | _enclosed(core)
+    keep = dilate(core, round(MARGIN * size)) | _enclosed(core)
     garment = np.where(keep, g.pixels, 0.0)
     box = Image.fromarray(((garment > BOX_LEVEL * t) & keep).astype(np.uint8) * 255, "L").getbbox()
     if box is None:
