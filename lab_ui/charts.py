@@ -62,17 +62,22 @@ def history_rows(named_histories: Sequence[tuple[str, Sequence[EpochStats]]]) ->
 
 
 def history_csv(history: Sequence[EpochStats], settings: dict | None = None) -> bytes:
-    """A run's history as CSV, one row per epoch, with the field names of EpochStats.
+    """A run's history as plain CSV (pandas.read_csv and a spreadsheet open it as is), one row per epoch:
+    the fields of EpochStats, then one column per setting ({"run": name, **config.to_dict()}), the same
+    value on every row, so the file says which run it is and files of several runs can be stacked.
 
-    `settings` ({"run": name, "optimizer": "adam", ...}) go first, one `# key: value` line each,
-    so the file says which run it is; pandas.read_csv(path, comment="#") skips them."""
-    header = "".join(f"# {k}: {_one_line(v)}\n" for k, v in (settings or {}).items())
-    table = pd.DataFrame([e.to_dict() for e in history]).to_csv(index=False)
-    return (header + table).encode()
+    A setting named like a stats column (TrainConfig.lr beside EpochStats.lr, the rate that epoch
+    used) gets the prefix "config_"; values are kept to one line (a file name may hold a newline)."""
+    rows = [e.to_dict() for e in history]
+    stats = set(rows[0]) if rows else {f for f in EpochStats.__dataclass_fields__}
+    columns = {(f"config_{k}" if k in stats else k): _one_line(v) for k, v in (settings or {}).items()}
+    table = pd.DataFrame([{**row, **columns} for row in rows])
+    return table.to_csv(index=False).encode()
 
 
-def _one_line(value) -> str:
-    return " ".join(str(value).split())  # a value with a newline would end the comment early
+def _one_line(value):
+    """Text on one line (whitespace runs become one space); numbers and flags stay as they are."""
+    return " ".join(value.split()) if isinstance(value, str) else value
 
 
 def _references(y_lo: float) -> alt.LayerChart:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
+from dataclasses import fields
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from fmnist_lib import EpochStats
+from fmnist_lib import EpochStats, TrainConfig
 from lab_ui import charts
 
 
@@ -195,16 +196,33 @@ def test_the_reference_lines_say_how_they_were_measured():
     assert rules and any(t.get("field") == "source" for t in rules[0]["encoding"]["tooltip"])
 
 
-def test_the_history_csv_says_which_run_it_is_and_pandas_skips_the_header():
+def test_the_history_csv_says_which_run_it_is_in_columns_a_plain_reader_opens():
     settings = {"run": "#2 Softmax regression · Adam lr 0.001", "optimizer": "adam", "batch_size": 64, "seed": 7}
     text = charts.history_csv(history(3), settings).decode()
-    assert "# optimizer: adam\n" in text and "# seed: 7\n" in text and "# batch_size: 64\n" in text
-    table = pd.read_csv(io.StringIO(text), comment="#")
+    assert not any(line.startswith("#") for line in text.splitlines())  # no comment lines: plain CSV
+    table = pd.read_csv(io.StringIO(text))  # no comment= needed, as a spreadsheet opens it
     assert list(table["epoch"]) == [1, 2, 3]
     assert table["test_acc"].iloc[-1] == pytest.approx(0.795)
+    # The settings are columns, the same value on every row.
+    assert list(table["run"]) == [settings["run"]] * 3
+    assert list(table["optimizer"]) == ["adam"] * 3
+    assert list(table["batch_size"]) == [64] * 3 and list(table["seed"]) == [7] * 3
 
 
-def test_a_setting_with_a_newline_stays_in_its_comment():
+def test_the_history_csv_has_a_column_per_train_config_field_and_keeps_the_epoch_lr_apart():
+    config = TrainConfig(lr=0.5, schedule="cosine")
+    text = charts.history_csv(history(2), {"run": "r", **config.to_dict()}).decode()
+    table = pd.read_csv(io.StringIO(text))
+    for f in fields(TrainConfig):
+        name = "config_lr" if f.name == "lr" else f.name  # EpochStats has its own lr: the epoch's rate
+        assert name in table.columns, name
+    assert list(table["config_lr"]) == [0.5, 0.5]
+    assert list(table["lr"]) == [0.0, 0.0]  # the stats' own column, untouched
+    assert list(table["schedule"]) == ["cosine", "cosine"]
+
+
+def test_a_setting_with_a_newline_stays_on_its_row():
     text = charts.history_csv(history(1), {"run": "loaded from a\nb.pt"}).decode()
-    assert text.splitlines()[0] == "# run: loaded from a b.pt"
-    assert len(pd.read_csv(io.StringIO(text), comment="#")) == 1
+    assert len(text.splitlines()) == 2  # a header and one row: no line break inside a cell
+    table = pd.read_csv(io.StringIO(text))
+    assert len(table) == 1 and table["run"].iloc[0] == "loaded from a b.pt"
