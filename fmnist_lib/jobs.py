@@ -103,6 +103,9 @@ class JobView:
     snapshot: dict | None  # the run's state after its latest epoch (or at the end); None: none yet
     version: int  # grows with each change: a reader compares it to skip unchanged states
     error: str | None  # why the job failed (the worker died, say); None otherwise
+    # The worker has stopped training (Stop): `snapshot` holds the part-epoch; the job is done once
+    # the worker has measured its test accuracy (a second or more for the CNN).
+    stopped: bool = False
 
 
 class Job:
@@ -118,6 +121,7 @@ class Job:
         self._snapshot: dict | None = None
         self._version = 0
         self._error: str | None = None
+        self._stopped = False
         self._stop_requested = False
         self._on_stop: Callable[[], None] | None = None  # set by the pool: tells the worker to stop
         self.read_at = time.monotonic()  # when view() was last called: the pool stops a job nobody reads
@@ -125,7 +129,9 @@ class Job:
     def view(self) -> JobView:
         with self._cond:
             self.read_at = time.monotonic()
-            return JobView(self._phase, self._ahead, self._progress, self._snapshot, self._version, self._error)
+            return JobView(
+                self._phase, self._ahead, self._progress, self._snapshot, self._version, self._error, self._stopped
+            )
 
     @property
     def done(self) -> bool:
@@ -151,6 +157,12 @@ class Job:
             self._cond.wait_for(lambda: self._phase == DONE, timeout)
         return self.view()
 
+    def wait_stopped(self, timeout: float) -> JobView:
+        """The job's state once its worker has stopped training (or the job is done), or after `timeout` s."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._stopped or self._phase == DONE, timeout)
+        return self.view()
+
     def _update(self, **changes) -> None:
         with self._cond:
             for name, value in changes.items():
@@ -162,8 +174,9 @@ class Job:
 def _worker(conn, stop, load_data: Callable[[], FashionMNIST], threads: int = 1) -> None:
     """A worker's loop: receive (job id, snapshot, target epochs), train, send messages back.
 
-    Messages: ("progress", id, LiveProgress), ("epoch", id, snapshot), ("done", id, snapshot),
-    ("error", id, text). None received (or a closed pipe) ends the worker.
+    Messages: ("progress", id, LiveProgress), ("epoch", id, snapshot), ("stopped", id, snapshot),
+    ("done", id, snapshot), ("error", id, text). A stop is checked before every step; a stopped
+    part-epoch is sent ("stopped") before its test accuracy is measured, so the page can say so at once. None received (or a closed pipe) ends the worker.
     """
     import torch
 
@@ -199,13 +212,17 @@ def _worker(conn, stop, load_data: Callable[[], FashionMNIST], threads: int = 1)
 
             while run.epochs_done < target and not stop.is_set():
                 start[0] = time.perf_counter()
-                stats = run.train_one_epoch(data, on_progress=on_progress, should_stop=stop.is_set)
+                stats = run.train_one_epoch(
+                    data, on_progress=on_progress, should_stop=stop.is_set, measure_stopped=False
+                )
                 if stats is None:  # diverged, or stopped before its first step
                     break
-                if run.epochs_done < target and stats.complete:
-                    conn.send(("epoch", job_id, run.snapshot()))
                 if not stats.complete:
+                    conn.send(("stopped", job_id, run.snapshot()))  # at once, then the test pass
+                    run.measure_last_epoch(data)
                     break
+                if run.epochs_done < target:
+                    conn.send(("epoch", job_id, run.snapshot()))
             conn.send(("done", job_id, run.snapshot()))
         except Exception as e:  # a bug, not a user error: fail this job, keep serving
             conn.send(("error", job_id, f"Training failed in the worker: {type(e).__name__}: {e}"))
@@ -405,6 +422,8 @@ class TrainingPool:
             job._update(progress=payload)
         elif kind == "epoch":
             job._update(snapshot=payload, progress=None)
+        elif kind == "stopped":
+            job._update(snapshot=payload, progress=None, stopped=True)
         else:  # done or error: the slot is free
             with self._lock:
                 slot.job = None

@@ -42,7 +42,10 @@ def panel() -> None:
     )
     if busy or state.runs():
         st.caption(CHART_CAPTION + charts.HUMAN_NOTE)  # outside the fragment: static text, not redrawn every tick
-    st.fragment(run_every=training.TICK_SECONDS if busy else None)(_live)(busy)
+    train_job = state.job()
+    stopping = train_job is not None and (train_job.stop_requested or train_job.pause_reason is not None)
+    tick = training.STOP_TICK_SECONDS if stopping else training.TICK_SECONDS
+    st.fragment(run_every=tick if busy else None)(_live)(busy)
 
 
 def _live(busy: bool) -> None:
@@ -86,8 +89,14 @@ def _progress(slot, view: JobView, train_job: state.TrainJob, run: TrainingRun) 
     """The progress bar of the job: waiting in the queue, the epoch in progress, or stopping."""
     target = train_job.target_epochs
     done = min(1.0, run.epochs_done / max(target, 1))
-    if train_job.stop_requested or train_job.pause_reason:
-        slot.progress(done, text="Stopping: finishing the current step and measuring the test accuracy…")
+    if view.stopped and run.history:
+        last = run.history[-1]
+        slot.progress(
+            done,
+            text=f"Stopped during epoch {last.epoch} after {last.examples:,} images; measuring its test accuracy…",
+        )
+    elif train_job.stop_requested or train_job.pause_reason:
+        slot.progress(done, text="Stopping: finishing the current step…")
     elif view.phase == QUEUED:
         ahead = "yours is next" if view.ahead == 0 else f"{view.ahead} run{'s' * (view.ahead > 1)} ahead of yours"
         slot.progress(done, text=f"Waiting for a free training worker: {ahead}.")
