@@ -17,6 +17,7 @@ from .loop import DivergedEpoch, Progress, TrainingDiverged, train_epoch
 from .models import build_model
 from .optim import make_optimizer
 from .scaling import InputScaling
+from .words import how_far, plural
 
 
 @dataclass
@@ -118,26 +119,22 @@ class TrainingRun:
         if stretch is not None and 0 < stretch[0] < self.epochs_done:
             took += f" (the last {stretch[0]} in {stretch[1]:.1f} s)"
         if self.status == "diverged":
-            kept = f" It keeps its {self.epochs_done} good epoch(s)." if self.history else ""
+            kept = f" It keeps its {plural(self.epochs_done, 'good epoch')}." if self.history else ""
             return "error", self.message + kept
         if self.status == "failed":
-            kept = f" It has {self.epochs_done} epoch(s) of training." if self.history else ""
+            kept = f" It has {plural(self.epochs_done, 'epoch')} of training." if self.history else ""
             return "error", self.message + kept
         if acc is None:
             return "info", "This run has no completed training yet."
         if self.status == "finished":
-            return "success", f"Finished {self.epochs_done} epochs{took}. Test accuracy {acc:.1%}."
-        partial = "" if self.history[-1].complete else " (the last one stopped part-way)"
+            return "success", f"Finished {plural(self.epochs_done, 'epoch')}{took}. Test accuracy {acc:.1%}."
+        far = how_far([e.complete for e in self.history])
         if self.paused_because:
             return "info", (
-                f"Training was paused because {self.paused_because}, after {self.epochs_done} epoch(s){partial}"
-                f"{took}. Everything learned so far is kept, including the epoch in progress: press "
-                f"Continue to train on. Test accuracy {acc:.1%}."
+                f"Training was paused because {self.paused_because}, {far}{took}. Everything learned so far is "
+                f"kept, including the epoch in progress: press Continue to train on. Test accuracy {acc:.1%}."
             )
-        return "info", (
-            f"Stopped after {self.epochs_done} epoch(s){partial}{took}; everything learned so far is kept. "
-            f"Test accuracy {acc:.1%}."
-        )
+        return "info", f"Stopped {far}{took}; everything learned so far is kept. Test accuracy {acc:.1%}."
 
     # --- moving a run between processes ---------------------------------------------------------
     def state(self) -> dict:
@@ -312,7 +309,9 @@ class TrainingRun:
             return self.status  # the epochs asked for, not yet the run's: stopped, Continue trains on
         self.status = "finished"
         if self.history:
-            self.message = f"Finished {self.epochs_done} epochs. Test accuracy {self.history[-1].test_acc:.1%}."
+            self.message = (
+                f"Finished {plural(self.epochs_done, 'epoch')}. Test accuracy {self.history[-1].test_acc:.1%}."
+            )
         return self.status
 
 

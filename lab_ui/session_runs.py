@@ -16,20 +16,25 @@ def draw(busy: bool) -> None:
         st.caption("Runs you train (or load from a checkpoint) are kept here while this browser tab is open.")
         return
     training_id = state.job().run_id if busy else None
-    rows = [
+    rows = table_rows(lab_runs, training_id)
+    st.table(rows, border="horizontal")  # static HTML: lighter to draw than a data grid, for a handful of runs
+    _compare(lab_runs, busy)
+    _downloads(lab_runs, busy)
+
+
+def table_rows(lab_runs: list[state.LabRun], training_id: int | None) -> list[dict]:
+    """The runs table's rows, every cell text: st.table would print a float such as 4.6 as "4.6000"."""
+    return [
         {
             "run": plain(r.name),  # st.table renders Markdown: a checkpoint's file name is shown as text
             "status": "training" if r.id == training_id else r.run.status,
-            "epochs": r.run.epochs_done,
+            "epochs": str(r.run.epochs_done),
             "test accuracy": f"{r.run.test_acc:.1%}" if r.run.test_acc is not None else "—",
-            "seconds": round(sum(e.seconds for e in r.run.history), 1),
+            "seconds": f"{sum(e.seconds for e in r.run.history):.1f}",
             "origin": r.origin,
         }
         for r in lab_runs
     ]
-    st.table(rows, border="horizontal")  # static HTML: lighter to draw than a data grid, for a handful of runs
-    _compare(lab_runs, busy)
-    _downloads(lab_runs, busy)
 
 
 def _compare(lab_runs: list[state.LabRun], busy: bool) -> None:

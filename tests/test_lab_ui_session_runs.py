@@ -1,0 +1,18 @@
+"""lab_ui/session_runs.py without a script run: the runs table's cells."""
+
+from __future__ import annotations
+
+from fmnist_lib import EpochStats, TrainingRun, default_config
+from lab_ui import session_runs, state
+
+
+def _lab_run(rid: int, seconds: tuple[float, ...]) -> state.LabRun:
+    run = TrainingRun(default_config("softmax"))
+    run.history = [EpochStats(i + 1, 0.5, 0.8, 0.8, s, 1.0, 60_000) for i, s in enumerate(seconds)]
+    return state.LabRun(rid, f"#{rid} Softmax", run)
+
+
+def test_seconds_are_shown_to_a_tenth_not_as_4_point_6000():
+    (row,) = session_runs.table_rows([_lab_run(1, (2.25, 2.35))], None)
+    assert row["seconds"] == "4.6" and row["epochs"] == "2" and row["test accuracy"] == "80.0%"
+    assert all(isinstance(v, str) for v in row.values())  # st.table prints floats with four decimals
