@@ -55,7 +55,7 @@ def reliability_chart(rel: Reliability, title: str) -> alt.LayerChart:
     df = pd.DataFrame(rows)
     pct = alt.Axis(format="%", values=[0, 0.2, 0.4, 0.6, 0.8, 1.0])
     x = alt.X("lo:Q", title="confidence (probability of the predicted class)", scale=alt.Scale(domain=[0, 1]), axis=pct)
-    y = alt.Y("accuracy:Q", title="accuracy in the bin", scale=alt.Scale(domain=[0, 1.08]), axis=pct)
+    y = alt.Y("accuracy:Q", title="accuracy in the bin", scale=alt.Scale(domain=[0, 1]), axis=pct)
     tooltip = [
         alt.Tooltip("lo:Q", format=".0%", title="from"),
         alt.Tooltip("hi:Q", format=".0%", title="to"),
@@ -73,7 +73,13 @@ def reliability_chart(rel: Reliability, title: str) -> alt.LayerChart:
         .mark_tick(color="#e45756", thickness=2, size=18)
         .encode(x=alt.X("mid:Q"), y=alt.Y("confidence:Q"), tooltip=tooltip)
     )
-    counts = alt.Chart(df).mark_text(dy=-7, fontSize=10).encode(x="mid:Q", y="accuracy:Q", text="count:Q")
+    # The counts sit at the foot of their bars, on a white halo: at the top they were covered by the red
+    # ticks (a calibrated bin's mean confidence is its bar's height) and ran past the top of the axis.
+    count_text = alt.Chart(df).encode(x="mid:Q", y=alt.datum(0), text="count:Q")
+    counts = alt.layer(
+        count_text.mark_text(dy=-7, fontSize=10, stroke="white", strokeWidth=3, color="white"),
+        count_text.mark_text(dy=-7, fontSize=10, color="black"),
+    )
     diagonal = (
         alt.Chart(pd.DataFrame({"lo": [0.0, 1.0], "accuracy": [0.0, 1.0]}))
         .mark_line(strokeDash=[4, 4], color="gray")

@@ -95,14 +95,21 @@ def pick_image(data, clf: Classifier) -> Picked | None:
 # --- charts ---------------------------------------------------------------------------------
 
 
-def value_bars(classes, values, title: str, x_title: str, fmt: str = "+.2f", highlight: int | None = None) -> alt.Chart:
-    """Horizontal bars of signed values, one per class in class order, each labelled with its value."""
+def value_bars(
+    classes, values, title: str, x_title: str, fmt: str = "+.2f", highlight: int | None = None, top: float | None = None
+) -> alt.Chart:
+    """Horizontal bars of signed values, one per class in class order, each labelled with its value.
+    top: the axis runs from 0 to `top` (1 for probabilities: an axis to 118% would show impossible values)."""
     df = pd.DataFrame({"class": list(classes), "value": [float(v) for v in values]})
     df["label"] = [format(v, fmt) for v in df["value"]]
     df["hl"] = [i == highlight for i in range(len(df))]
     base = alt.Chart(df).encode(
         y=alt.Y("class:N", sort=list(classes), title=None, axis=alt.Axis(labelOverlap=False)),
-        x=alt.X("value:Q", title=x_title, scale=alt.Scale(domain=_padded(df["value"]), nice=False)),
+        x=alt.X(
+            "value:Q",
+            title=x_title,
+            scale=alt.Scale(domain=[0.0, top] if top is not None else _padded(df["value"]), nice=False),
+        ),
     )
     bars = base.mark_bar().encode(
         color=alt.condition(alt.datum.hl, alt.value("#1f77b4"), alt.value("#9ecae1")),
@@ -227,7 +234,8 @@ def step_probabilities(ex: Explanation, classes) -> None:
         )
         p_t = softmax_with_temperature(torch.from_numpy(ex.logits), t).numpy()
         st.altair_chart(
-            value_bars(classes, p_t, f"softmax(z / {t:g})", "probability", fmt=".1%", highlight=k), width="stretch"
+            value_bars(classes, p_t, f"softmax(z / {t:g})", "probability", fmt=".1%", highlight=k, top=1.0),
+            width="stretch",
         )
         st.caption(
             "Dividing the logits by T before softmax: T < 1 sharpens (the top class takes almost everything), "

@@ -136,14 +136,17 @@ def progress_text(run: TrainingRun, epoch: int, target: int, examples_per_sec: f
     return " · ".join(parts)
 
 
-def draw_history(named_histories, max_epoch: int | None = None, memo: str = "live") -> None:
+def draw_history(named_histories, max_epoch: int | None = None, memo: str = "live", run_ids=None) -> None:
     """The loss and accuracy charts side by side.
     The accuracy axis is zoomed to the curves when the Train page's toggle says so."""
     zoom = bool(state.get(state.ACC_ZOOM, True))
     # The charts change only with a new epoch: made once per state of the histories (the panel redraws every tick).
-    key = (tuple((name, len(h), h[-1].examples if h else 0) for name, h in named_histories), max_epoch, zoom)
+    shape = tuple((name, len(h), h[-1].examples if h else 0) for name, h in named_histories)
+    key = (shape, max_epoch, zoom, tuple(run_ids or ()))
     loss, acc = state.memo(
-        f"{state.LIVE_MEMO}.{memo}", key, lambda: charts.history_specs(named_histories, max_epoch, zoom=zoom)
+        f"{state.LIVE_MEMO}.{memo}",
+        key,
+        lambda: charts.history_specs(named_histories, max_epoch, zoom=zoom, run_ids=run_ids),
     )
     c1, c2 = st.columns(2)
     c1.vega_lite_chart(spec=loss, width="stretch")

@@ -48,10 +48,27 @@ def _compare(lab_runs: list[state.LabRun], busy: bool) -> None:
         **state.bind_compare(ids),
     )
     chosen = [r for r in lab_runs if r.id in picked and r.run.history]
+    note = missing_note([r for r in lab_runs if r.id in picked and not r.run.history])
+    if note:
+        st.caption(note)
     if len(chosen) >= 2 and not busy:
-        live.draw_history([(r.name, r.run.history) for r in chosen], memo="compare")
+        live.draw_history([(r.name, r.run.history) for r in chosen], memo="compare", run_ids=[r.id for r in chosen])
     else:
         st.caption("Pick two or more runs (with at least one epoch) to overlay their curves.")
+
+
+def missing_note(undrawable: list[state.LabRun]) -> str:
+    """Why runs picked for the comparison are not drawn: they have no epoch to draw (a run that diverged in
+    its first epoch was rolled back to nothing; a run still training has none yet)."""
+    if not undrawable:
+        return ""
+
+    def why(r: state.LabRun) -> str:
+        if r.run.status == "diverged":
+            return "diverged in its first epoch and was rolled back, so it has no curve"
+        return "has no finished epoch yet"
+
+    return "Not drawn: " + "; ".join(f"{plain(r.name)} {why(r)}" for r in undrawable) + "."
 
 
 def _downloads(lab_runs: list[state.LabRun], busy: bool) -> None:

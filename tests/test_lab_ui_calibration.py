@@ -29,3 +29,24 @@ def test_the_page_says_when_it_helps():
     cal = _calibrated(sharpen=2.0)  # over-confident
     text = calibration.temperature_verdict(cal)
     assert "helps here" in text and "does not" not in text
+
+
+def _layers(spec: dict) -> list[dict]:
+    out = []
+    for layer in spec.get("layer", [spec]):
+        out += _layers(layer) if "layer" in layer else [layer]
+    return out
+
+
+def test_the_reliability_diagram_ends_at_one_and_its_counts_are_not_under_the_ticks():
+    cal = _calibrated()
+    spec = calibration.reliability_chart(cal.before, "t").to_dict()
+    layers = _layers(spec)
+    domains = [layer["encoding"]["y"].get("scale", {}).get("domain") for layer in layers if "y" in layer["encoding"]]
+    assert [0, 1] in domains and not any(d and d[1] > 1 for d in domains)  # not 1.08: no impossible accuracy
+    ticks = [layer for layer in layers if layer["mark"]["type"] == "tick"]
+    counts = [layer for layer in layers if layer["mark"]["type"] == "text"]
+    assert ticks and counts
+    # The ticks sit at the mean confidence (a calibrated bar's top); the counts at the foot of the bars.
+    assert all(layer["encoding"]["y"].get("datum") == 0 for layer in counts)
+    assert all(layer["encoding"]["y"]["field"] == "confidence" for layer in ticks)

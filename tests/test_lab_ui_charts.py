@@ -226,3 +226,51 @@ def test_a_setting_with_a_newline_stays_on_its_row():
     assert len(text.splitlines()) == 2  # a header and one row: no line break inside a cell
     table = pd.read_csv(io.StringIO(text))
     assert len(table) == 1 and table["run"].iloc[0] == "loaded from a b.pt"
+
+
+def _colour_scales(spec: dict) -> list[dict]:
+    found = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            colour = node.get("color")
+            if isinstance(colour, dict) and colour.get("field") == "run":
+                found.append(colour.get("scale"))
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(spec)
+    return found
+
+
+def test_runs_get_distinct_categorical_colours_that_follow_their_id():
+    loss, acc = charts.history_specs(runs(3), run_ids=[2, 5, 7])
+    for spec in (loss, acc):
+        scales = _colour_scales(spec)
+        assert scales and all(s is not None for s in scales)
+        for s in scales:
+            assert s["domain"] == [name for name, _ in runs(3)]
+            assert s["range"] == [charts.RUN_PALETTE[1], charts.RUN_PALETTE[4], charts.RUN_PALETTE[6]]
+            assert len(set(s["range"])) == 3
+    # Run 5 keeps its colour when compared with other runs.
+    (other,) = _colour_scales(charts.history_specs(runs(2), run_ids=[5, 1])[0])
+    assert other["range"][0] == charts.run_colour(5) == charts.RUN_PALETTE[4]
+    assert len(set(charts.RUN_PALETTE)) == 10
+
+
+def test_the_reference_labels_are_drawn_over_the_curves():
+    _, acc = charts.history_specs(runs(2))
+    kinds = [(layer.get("mark", {}).get("type"), layer) for layer in layers(acc)]
+    texts = [i for i, (k, _) in enumerate(kinds) if k == "text"]
+    curves = [i for i, (k, _) in enumerate(kinds) if k in ("line", "point")]
+    assert texts and curves and min(texts) > max(curves), "a label under a curve is crossed out by it"
+    assert any(layer.get("mark", {}).get("stroke") == "white" for _, layer in kinds)  # the halo
+
+
+def test_accuracy_axes_end_at_one():
+    for zoom in (True, False):
+        _, acc = charts.history_specs(runs(2), zoom=zoom)
+        assert _acc_domain(acc)[1] == 1

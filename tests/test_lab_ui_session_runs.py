@@ -16,3 +16,14 @@ def test_seconds_are_shown_to_a_tenth_not_as_4_point_6000():
     (row,) = session_runs.table_rows([_lab_run(1, (2.25, 2.35))], None)
     assert row["seconds"] == "4.6" and row["epochs"] == "2" and row["test accuracy"] == "80.0%"
     assert all(isinstance(v, str) for v in row.values())  # st.table prints floats with four decimals
+
+
+def test_the_comparison_says_why_a_picked_run_is_not_drawn():
+    diverged = _lab_run(3, ())
+    diverged.run.status = "diverged"
+    fresh = _lab_run(4, ())
+    note = session_runs.missing_note([diverged, fresh])
+    assert (
+        note.startswith("Not drawn: ") and "#3 Softmax diverged" in note and "#4 Softmax has no finished epoch" in note
+    )
+    assert session_runs.missing_note([]) == ""

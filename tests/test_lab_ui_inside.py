@@ -1,0 +1,17 @@
+"""lab_ui/inside.py's charts without a script run."""
+
+from __future__ import annotations
+
+from lab_ui import inside
+
+
+def test_a_probability_axis_ends_at_one():
+    spec = inside.value_bars(list("abc"), [0.7, 0.2, 0.1], "p", "probability", fmt=".1%", top=1.0).to_dict()
+    (domain,) = {tuple(layer["encoding"]["x"]["scale"]["domain"]) for layer in spec["layer"]}
+    assert domain == (0.0, 1.0)
+
+
+def test_signed_values_keep_their_padded_axis():
+    spec = inside.value_bars(list("ab"), [-2.0, 3.0], "z", "logit").to_dict()
+    lo, hi = spec["layer"][0]["encoding"]["x"]["scale"]["domain"]
+    assert lo < -2.0 and hi > 3.0
