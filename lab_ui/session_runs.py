@@ -11,6 +11,9 @@ from .text import plain
 
 
 def draw(busy: bool) -> None:
+    notice = dropped_notice(st.session_state.get(state.DROPPED, []))
+    if notice:
+        st.info(notice, icon=":material/delete_sweep:")
     lab_runs = state.runs()
     if not lab_runs:
         st.caption("Runs you train (or load from a checkpoint) are kept here while this browser tab is open.")
@@ -20,6 +23,19 @@ def draw(busy: bool) -> None:
     st.table(rows, border="horizontal")  # static HTML: lighter to draw than a data grid, for a handful of runs
     _compare(lab_runs, busy)
     _downloads(lab_runs, busy)
+
+
+def dropped_notice(names: list[str]) -> str:
+    """Which runs were dropped to keep the session at state.MAX_RUNS runs, as plain text (names may be file names)."""
+    if not names:
+        return ""
+    which = ", ".join(plain(n) for n in names)
+    one = len(names) == 1
+    return (
+        f"This tab keeps the {state.MAX_RUNS} latest runs (each holds its model and history in the server's "
+        f"memory), so the oldest {'run was' if one else f'{len(names)} runs were'} dropped: {which}. "
+        "To keep a run, download its checkpoint (below) before training more; you can load it back later."
+    )
 
 
 def table_rows(lab_runs: list[state.LabRun], training_id: int | None) -> list[dict]:

@@ -27,3 +27,11 @@ def test_the_comparison_says_why_a_picked_run_is_not_drawn():
         note.startswith("Not drawn: ") and "#3 Softmax diverged" in note and "#4 Softmax has no finished epoch" in note
     )
     assert session_runs.missing_note([]) == ""
+
+
+def test_the_dropped_notice_names_the_runs_as_plain_text_and_says_why():
+    text = session_runs.dropped_notice(["#1 Softmax", "#2 loaded from [x](http://e.com).pt"])
+    assert f"keeps the {state.MAX_RUNS} latest runs" in text and "memory" in text and "2 runs were dropped" in text
+    assert "#1 Softmax" in text and "\\[x\\]" in text  # Markdown in a file name stays text
+    assert "the oldest run was dropped: #1 Softmax." in session_runs.dropped_notice(["#1 Softmax"])
+    assert session_runs.dropped_notice([]) == ""
