@@ -92,6 +92,11 @@ def pick_image(data, clf: Classifier) -> Picked | None:
     )
 
 
+# The log-sum-exp identity on two lines: on one it is ~430 px wide and a 390 px phone cut off "m = max_j z_j".
+LSE_LATEX = (
+    r"\begin{gathered}\log \sum_j e^{z_j} = m + \log \sum_j e^{z_j - m} \\ \text{where } m = \max_j z_j\end{gathered}"
+)
+
 # --- charts ---------------------------------------------------------------------------------
 
 
@@ -264,7 +269,7 @@ def step_loss(ex: Explanation, classes) -> None:
 def step_stability(ex: Explanation, classes) -> None:
     st.subheader("4. Why is it stable? The log-sum-exp trick")
     st.latex(r"\mathrm{softmax}(z + c) = \mathrm{softmax}(z)")
-    st.latex(r"\log \sum_j e^{z_j} = m + \log \sum_j e^{z_j - m}, \quad m = \max_j z_j")
+    st.latex(LSE_LATEX)
     z_max = float(ex.logits.max())
     limit = FLOAT32_EXP_LIMIT - z_max
     c = st.slider(

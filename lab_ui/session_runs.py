@@ -38,16 +38,23 @@ def dropped_notice(names: list[str]) -> str:
     )
 
 
+# The runs table's origin column in a word each, so the table fits a 390 px phone (the full names are in the
+# comparison picker and the downloads below).
+ORIGINS = {"trained": "trained", "checkpoint": "loaded"}
+SHORT_MODEL = {"softmax": "Softmax", "cnn": "CNN"}
+
+
 def table_rows(lab_runs: list[state.LabRun], training_id: int | None) -> list[dict]:
-    """The runs table's rows, every cell text: st.table would print a float such as 4.6 as "4.6000"."""
+    """The runs table's rows, every cell short text: a run as "#3 CNN" (its full name is long: the table
+    did not fit a phone and cut its last column) and seconds to a tenth (st.table printed 4.6 as "4.6000")."""
     return [
         {
-            "run": plain(r.name),  # st.table renders Markdown: a checkpoint's file name is shown as text
+            "run": f"#{r.id} {SHORT_MODEL.get(r.run.kind, plain(r.run.kind))}",
             "status": "training" if r.id == training_id else r.run.status,
             "epochs": str(r.run.epochs_done),
-            "test accuracy": f"{r.run.test_acc:.1%}" if r.run.test_acc is not None else "—",
-            "seconds": f"{sum(e.seconds for e in r.run.history):.1f}",
-            "origin": r.origin,
+            "test acc.": f"{r.run.test_acc:.1%}" if r.run.test_acc is not None else "—",
+            "time": f"{sum(e.seconds for e in r.run.history):.1f} s",
+            "origin": ORIGINS.get(r.origin, plain(r.origin)),
         }
         for r in lab_runs
     ]

@@ -73,7 +73,9 @@ def test_stop_keeps_the_partial_run_and_continue_finishes_it():
     done = run.epochs_done
     assert run.status == "stopped" and 1 <= done < 50, "Stop keeps every epoch learned"
     info = " ".join(texts(at.info))
-    assert "Stopped after" in info and TEST_ACCURACY.search(info)
+    assert ("Stopped after" in info or "Stopped part-way through its first epoch" in info) and TEST_ACCURACY.search(
+        info
+    )
 
     click(at, state.CONTINUE_BUTTON)
     assert job(at) is not None
@@ -245,7 +247,7 @@ def test_runs_are_kept_and_compared():
     assert at.multiselect[0].label == "Compare runs" and at.multiselect[0].value == ids
     assert len(at.get("vega_lite_chart")) >= 4  # the latest run's two charts and the overlay's two
     table = at.table[0].value
-    assert list(table["epochs"]) == [1, 1]
+    assert list(table["epochs"]) == ["1", "1"]  # text: st.table printed numbers with four decimals
 
 
 def test_an_unrelated_click_during_training_does_not_stop_it():
@@ -320,13 +322,16 @@ def test_a_checkpoint_file_name_is_shown_as_text_not_markdown():
     assert any(r"\*\*x\*\* \:red\[y\].pt" in t and "was refused" in t for t in texts(at.error))
 
 
-def test_a_loaded_checkpoints_name_is_text_in_the_run_table(trained_softmax):
-    """The run table (st.table renders Markdown) shows a run named after its file as text."""
+def test_a_loaded_checkpoints_name_is_text_and_the_run_table_stays_short(trained_softmax):
+    """The message (Markdown) shows a run named after its file as text; the run table (short enough for a
+    phone) names it by number and says it was loaded."""
     at = open_page("app_pages/train.py")
     upload_checkpoint(at, "[x](http://example.invalid) **b**.pt", checkpoint_bytes(trained_softmax))
     assert_ok(at)
+    shown = [t.replace("\u200b", "") for t in texts(at.success)]  # plain() breaks the URL with a zero-width space
+    assert any(r"Loaded **\[x\](http\://example.invalid) \*\*b\*\*.pt**. A checkpoint with" in t for t in shown)
     (name,) = list(at.table[0].value["run"])
-    assert r"\[x\](http\://example.invalid) \*\*b\*\*.pt" in name
+    assert name == f"#{runs(at)[0].id} Softmax" and list(at.table[0].value["origin"]) == ["loaded"]
 
 
 def test_the_final_message_belongs_to_the_run_shown():

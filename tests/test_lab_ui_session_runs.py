@@ -14,7 +14,7 @@ def _lab_run(rid: int, seconds: tuple[float, ...]) -> state.LabRun:
 
 def test_seconds_are_shown_to_a_tenth_not_as_4_point_6000():
     (row,) = session_runs.table_rows([_lab_run(1, (2.25, 2.35))], None)
-    assert row["seconds"] == "4.6" and row["epochs"] == "2" and row["test accuracy"] == "80.0%"
+    assert row["time"] == "4.6 s" and row["epochs"] == "2" and row["test acc."] == "80.0%"
     assert all(isinstance(v, str) for v in row.values())  # st.table prints floats with four decimals
 
 
@@ -35,3 +35,14 @@ def test_the_dropped_notice_names_the_runs_as_plain_text_and_says_why():
     assert "#1 Softmax" in text and "\\[x\\]" in text  # Markdown in a file name stays text
     assert "the oldest run was dropped: #1 Softmax." in session_runs.dropped_notice(["#1 Softmax"])
     assert session_runs.dropped_notice([]) == ""
+
+
+def test_the_runs_table_is_short_enough_for_a_phone():
+    loaded = _lab_run(12, (1.0,))
+    loaded.name, loaded.origin = "#12 loaded from a-very-long-file-name-from-the-class.pt", "checkpoint"
+    rows = session_runs.table_rows([_lab_run(3, (1.0,)), loaded], training_id=3)
+    assert [r["run"] for r in rows] == ["#3 Softmax", "#12 Softmax"]
+    assert [r["origin"] for r in rows] == ["trained", "loaded"] and rows[0]["status"] == "training"
+    # ~6 px per character at the table's font: every row and the header fit in a 390 px phone's ~340 px.
+    for row in [dict(zip(rows[0], rows[0], strict=True)), *rows]:
+        assert sum(len(str(v)) + 3 for v in row.values()) <= 56, row
