@@ -92,7 +92,7 @@ def pick_image(data, clf: Classifier) -> Picked | None:
     )
 
 
-# The log-sum-exp identity on two lines: on one it is ~430 px wide and a 390 px phone cut off "m = max_j z_j".
+# The log-sum-exp identity on two lines: on one line a 390 px phone cut off "m = max_j z_j" (issue 26).
 LSE_LATEX = (
     r"\begin{gathered}\log \sum_j e^{z_j} = m + \log \sum_j e^{z_j - m} \\ \text{where } m = \max_j z_j\end{gathered}"
 )

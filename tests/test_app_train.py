@@ -342,13 +342,13 @@ def test_the_final_message_belongs_to_the_run_shown():
     set_widget(at, "slider", state.EPOCHS, 1)
     click(at, state.TRAIN_BUTTON)
     train_until_done(at)
-    assert any("Finished 1 epochs" in t for t in texts(at.success))
+    assert any("Finished 1 epoch in" in t for t in texts(at.success))  # not "1 epochs"
     tiny = TrainingRun(default_config("softmax", epochs=2, batch_size=8))
     tiny.fit(make_tiny_data())
     upload_checkpoint(at, "tiny.pt", checkpoint_bytes(tiny))
     assert_ok(at)
     assert any("tiny.pt" in c for c in texts(at.caption)), "Latest run shows the loaded run"
-    assert not any("Finished 1 epochs" in t for t in texts(at.success)), "not the previous run's message"
+    assert not any("Finished 1 epoch in" in t for t in texts(at.success)), "not the previous run's message"
 
 
 def test_after_continue_the_message_gives_the_total_training_time():
