@@ -36,6 +36,7 @@ from .config import TrainConfig
 from .files import UnreadableFile, read_regular_file
 from .run import EpochStats, TrainingRun
 from .scaling import InputScaling
+from .words import plural
 
 __all__ = [
     "CheckpointError",
@@ -278,5 +279,6 @@ def run_from_dict(obj) -> TrainingRun:
     run.steps = steps
     run.history = history
     run.status = "finished" if run.epochs_done >= config.epochs else "stopped"
-    run.message = f"Loaded a checkpoint with {run.epochs_done} epochs of training.{optimizer_note}"
+    # Said after the file's name ("Loaded **x.pt**: a checkpoint with ..."), so it does not say "Loaded" again.
+    run.message = f"A checkpoint with {plural(run.epochs_done, 'epoch')} of training.{optimizer_note}"
     return run

@@ -83,6 +83,28 @@ DEFAULT_CONFIGS = {
 DEFAULT_SCALING = {"softmax": UNIT, "cnn": STANDARDIZED}
 
 
+# The learning rate that trains each model well with each optimizer: the best of a quick 2-epoch measurement
+# (bench/results/optimizer_lr.md); plain SGD's are the models' defaults (softmax: the tutorial's 0.1), the CNN's
+# Adam its default (bench/results/cnn_sweep.md). The Train page's slider moves there when an optimizer is
+# chosen, and a diverged run is told to try it: a tenth of the rate that blew up can still be far too large
+# (softmax with SGD at lr 10 diverges; at 1 it trains to 63.6% in 10 epochs, at 0.1 to 82.3%).
+RECOMMENDED_LR = {
+    ("softmax", "sgd"): 0.1,
+    ("softmax", "momentum"): 0.02,
+    ("softmax", "adam"): 2e-3,
+    ("cnn", "sgd"): 0.1,
+    ("cnn", "momentum"): 0.05,
+    ("cnn", "adam"): 4e-3,
+}
+
+
+def suggested_lr(config: TrainConfig) -> float:
+    """The rate to try after `config` diverged: the model's recommended one for its optimizer if smaller than
+    config.lr, else a tenth of config.lr (the run diverged even at or below the recommended rate)."""
+    recommended = RECOMMENDED_LR.get((config.model, config.optimizer), config.lr / 10)
+    return recommended if recommended < config.lr else config.lr / 10
+
+
 def default_config(model: str = "softmax", **overrides) -> TrainConfig:
     """The model's recommended settings, with any field overridden (None means keep the default)."""
     if model not in DEFAULT_CONFIGS:

@@ -117,6 +117,9 @@ class JobView:
     started_at: float | None = None
     finished_at: float | None = None
     worker_cpu_s: float | None = None
+    # The worker has stopped training (Stop): `snapshot` holds the part-epoch; the job is done once
+    # the worker has measured its test accuracy (a second or more for the CNN).
+    stopped: bool = False
 
 
 class Job:
@@ -136,6 +139,7 @@ class Job:
         self._started_at: float | None = None
         self._finished_at: float | None = None
         self._worker_cpu_s: float | None = None
+        self._stopped = False
         self._stop_requested = False
         self._on_stop: Callable[[], None] | None = None  # set by the pool: tells the worker to stop
         self.read_at = time.monotonic()  # when view() was last called: the pool stops a job nobody reads
@@ -156,6 +160,7 @@ class Job:
                 self._started_at,
                 self._finished_at,
                 self._worker_cpu_s,
+                self._stopped,
             )
 
     @property
@@ -190,6 +195,12 @@ class Job:
             self._cond.wait_for(lambda: self._phase == DONE, timeout)
         return self.view()
 
+    def wait_stopped(self, timeout: float) -> JobView:
+        """The job's state once its worker has stopped training (or the job is done), or after `timeout` s."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._stopped or self._phase == DONE, timeout)
+        return self.view()
+
     def _update(self, **changes) -> None:
         with self._cond:
             for name, value in changes.items():
@@ -208,8 +219,10 @@ class Job:
 def _worker(conn, stop, load_data: Callable[[], FashionMNIST], sharing: int = 1) -> None:
     """A worker's loop: receive (job id, snapshot, target epochs), train, send messages back.
 
-    Messages: ("progress", id, LiveProgress), ("epoch", id, snapshot), ("cpu", id, seconds) then
-    ("done", id, snapshot) or ("error", id, text). None received (or a closed pipe) ends the worker.
+    Messages: ("progress", id, LiveProgress), ("epoch", id, snapshot), ("stopped", id, snapshot), ("cpu", id,
+    seconds) then ("done", id, snapshot) or ("error", id, text). A stop is checked before every step; a stopped
+    part-epoch is sent ("stopped") before its test accuracy is measured, so the page can say so at once. None
+    received (or a closed pipe) ends the worker.
     sharing: the worker processes that share the cores; each job's torch threads are the thread policy's
     for its model within this worker's share (fmnist_lib.threads). 0: a thread of the server, whose torch
     threads are the server's to set (lab_ui.resources), and whose CPU is this thread's alone.
@@ -248,13 +261,17 @@ def _worker(conn, stop, load_data: Callable[[], FashionMNIST], sharing: int = 1)
 
             while run.epochs_done < target and not stop.is_set():
                 start[0] = time.perf_counter()
-                stats = run.train_one_epoch(data, on_progress=on_progress, should_stop=stop.is_set)
+                stats = run.train_one_epoch(
+                    data, on_progress=on_progress, should_stop=stop.is_set, measure_stopped=False
+                )
                 if stats is None:  # diverged, or stopped before its first step
                     break
-                if run.epochs_done < target and stats.complete:
-                    conn.send(("epoch", job_id, run.snapshot()))
                 if not stats.complete:
+                    conn.send(("stopped", job_id, run.snapshot()))  # at once, then the test pass
+                    run.measure_last_epoch(data)
                     break
+                if run.epochs_done < target:
+                    conn.send(("epoch", job_id, run.snapshot()))
             final = run.snapshot()
             conn.send(("cpu", job_id, cpu_clock() - cpu0))
             conn.send(("done", job_id, final))
@@ -466,6 +483,8 @@ class TrainingPool:
             job._update(snapshot=payload, progress=None)
         elif kind == "cpu":
             job._update(worker_cpu_s=payload)
+        elif kind == "stopped":
+            job._update(snapshot=payload, progress=None, stopped=True)
         else:  # done or error: the slot is free
             with self._lock:
                 slot.job = None

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .augment import random_augment
-from .config import TrainConfig, lr_at
+from .config import TrainConfig, lr_at, suggested_lr
 from .models import SoftmaxRegression
 from .optim import Optimizer
 from .scaling import InputScaling
@@ -75,15 +75,15 @@ class _EpochResult:
     stopped: bool
 
 
-def _divergence_message(loss: float, step: int, epoch: int, lr: float) -> str:
+def _divergence_message(loss: float, step: int, epoch: int, lr: float, config: TrainConfig) -> str:
     """Why the guard stopped the run, quoting `lr`, the rate of the step that blew up (the schedule's, not
-    necessarily config.lr)."""
+    necessarily config.lr), and a learning rate (the slider's) that trains this model well (suggested_lr)."""
     what = "NaN (not a number)" if math.isnan(loss) else "infinite" if math.isinf(loss) else f"{loss:.3g}"
     return (
         f"Training stopped: the loss became {what} at step {step} (epoch {epoch}). "
         f"A learning rate of {lr:g} is too large for this model: each step overshoots "
         "the minimum, so the weights grow instead of settling and the loss blows up. "
-        f"Try a smaller learning rate, such as {lr / 10:g}. "
+        f"Try a smaller learning rate, such as {suggested_lr(config):g}. "
         "The model was rolled back to where it was before this epoch."
     )
 
@@ -149,7 +149,7 @@ def train_epoch(
         step_losses.append(loss_value)
         if not math.isfinite(loss_value) or loss_value > EXPLODING_LOSS:
             raise TrainingDiverged(
-                _divergence_message(loss_value, first_step + step + 1, epoch, lr),
+                _divergence_message(loss_value, first_step + step + 1, epoch, lr, config),
                 DivergedEpoch(epoch, first_step, tuple(step_losses)),
             )
         optimizer.step()

@@ -6,7 +6,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 
@@ -17,6 +17,7 @@ from .loop import DivergedEpoch, Progress, TrainingDiverged, train_epoch
 from .models import build_model
 from .optim import make_optimizer
 from .scaling import InputScaling
+from .words import how_far, plural
 
 
 @dataclass
@@ -118,26 +119,22 @@ class TrainingRun:
         if stretch is not None and 0 < stretch[0] < self.epochs_done:
             took += f" (the last {stretch[0]} in {stretch[1]:.1f} s)"
         if self.status == "diverged":
-            kept = f" It keeps its {self.epochs_done} good epoch(s)." if self.history else ""
+            kept = f" It keeps its {plural(self.epochs_done, 'good epoch')}." if self.history else ""
             return "error", self.message + kept
         if self.status == "failed":
-            kept = f" It has {self.epochs_done} epoch(s) of training." if self.history else ""
+            kept = f" It has {plural(self.epochs_done, 'epoch')} of training." if self.history else ""
             return "error", self.message + kept
         if acc is None:
             return "info", "This run has no completed training yet."
         if self.status == "finished":
-            return "success", f"Finished {self.epochs_done} epochs{took}. Test accuracy {acc:.1%}."
-        partial = "" if self.history[-1].complete else " (the last one stopped part-way)"
+            return "success", f"Finished {plural(self.epochs_done, 'epoch')}{took}. Test accuracy {acc:.1%}."
+        far = how_far([e.complete for e in self.history])
         if self.paused_because:
             return "info", (
-                f"Training was paused because {self.paused_because}, after {self.epochs_done} epoch(s){partial}"
-                f"{took}. Everything learned so far is kept, including the epoch in progress: press "
-                f"Continue to train on. Test accuracy {acc:.1%}."
+                f"Training was paused because {self.paused_because}, {far}{took}. Everything learned so far is "
+                f"kept, including the epoch in progress: press Continue to train on. Test accuracy {acc:.1%}."
             )
-        return "info", (
-            f"Stopped after {self.epochs_done} epoch(s){partial}{took}; everything learned so far is kept. "
-            f"Test accuracy {acc:.1%}."
-        )
+        return "info", f"Stopped {far}{took}; everything learned so far is kept. Test accuracy {acc:.1%}."
 
     # --- moving a run between processes ---------------------------------------------------------
     def state(self) -> dict:
@@ -197,21 +194,23 @@ class TrainingRun:
         on_progress: Callable[[Progress], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
         test: bool = True,
+        measure_stopped: bool = True,
     ) -> EpochStats | None:
         """Train one epoch (or until should_stop) and append it to the history.
 
         test=False skips the test-set evaluation (test_acc None) unless the epoch is stopped
-        part-way. Returns the new history entry, or None if the run diverged or was stopped
+        part-way; measure_stopped=False skips it for a stopped part-epoch too (a worker reports the
+        stop first, then measures it with measure_last_epoch: the CNN's pass takes seconds). Returns the new history entry, or None if the run diverged or was stopped
         before its first step (status and message say which).
         """
         if not self._lock.acquire(blocking=False):
             raise RunBusyError("This model is already being trained.")
         try:
-            return self._train_one_epoch(data, on_progress, should_stop, test)
+            return self._train_one_epoch(data, on_progress, should_stop, test, measure_stopped)
         finally:
             self._lock.release()
 
-    def _train_one_epoch(self, data, on_progress, should_stop, test: bool) -> EpochStats | None:
+    def _train_one_epoch(self, data, on_progress, should_stop, test: bool, measure_stopped: bool) -> EpochStats | None:
         epoch = self.epochs_done + 1
         # Snapshot for rollback if this epoch diverges (at most a few MB for the CNN).
         saved_model = {k: v.clone() for k, v in self.model.state_dict().items()}
@@ -246,7 +245,9 @@ class TrainingRun:
             self.status, self.message = "stopped", f"Stopped before epoch {epoch} began."
             return None
         test_acc = (
-            accuracy(self.model, self.scaling, data.test_images, data.test_labels) if test or result.stopped else None
+            accuracy(self.model, self.scaling, data.test_images, data.test_labels)
+            if (test and not result.stopped) or (result.stopped and measure_stopped)
+            else None
         )
         seconds = time.perf_counter() - start
         stats = EpochStats(
@@ -264,14 +265,22 @@ class TrainingRun:
         self.diverged = None
         if result.stopped:
             self.status = "stopped"
-            self.message = (
-                f"Stopped during epoch {epoch} after {result.seen:,} of {len(data.train_labels):,} "
-                f"examples. Test accuracy {test_acc:.1%}."
-            )
+            self.message = _stopped_message(stats, len(data.train_labels))
         else:
             self.status = "finished" if self.epochs_done >= self.config.epochs else "stopped"
             self.message = f"Epoch {epoch} done." + (f" Test accuracy {test_acc:.1%}." if test_acc is not None else "")
         return stats
+
+    def measure_last_epoch(self, data: FashionMNIST) -> None:
+        """Measure the test accuracy of the last epoch if it has none (a part-epoch a worker reported first)."""
+        if not self.history or self.history[-1].test_acc is not None:
+            return
+        last = replace(
+            self.history[-1], test_acc=accuracy(self.model, self.scaling, data.test_images, data.test_labels)
+        )
+        self.history[-1] = last
+        if not last.complete and self.status == "stopped":
+            self.message = _stopped_message(last, len(data.train_labels))
 
     def fit(
         self,
@@ -300,8 +309,15 @@ class TrainingRun:
             return self.status  # the epochs asked for, not yet the run's: stopped, Continue trains on
         self.status = "finished"
         if self.history:
-            self.message = f"Finished {self.epochs_done} epochs. Test accuracy {self.history[-1].test_acc:.1%}."
+            self.message = (
+                f"Finished {plural(self.epochs_done, 'epoch')}. Test accuracy {self.history[-1].test_acc:.1%}."
+            )
         return self.status
+
+
+def _stopped_message(stats: EpochStats, train_size: int) -> str:
+    measured = f" Test accuracy {stats.test_acc:.1%}." if stats.test_acc is not None else ""
+    return f"Stopped during epoch {stats.epoch} after {stats.examples:,} of {train_size:,} examples.{measured}"
 
 
 def _clone_state(obj):

@@ -44,6 +44,16 @@ PLOT_HEIGHT = 220
 # Longest legend label in pixels: the legend stays within a chart half a phone's width wide.
 LEGEND_LABEL_LIMIT = 260
 SPLIT_DASH = {"train accuracy": [1, 0], "test accuracy": [6, 3]}  # solid = training, dashed = test
+# Runs' colours: Vega's tableau10, a categorical palette whose neighbours are far apart (the default
+# ordinal-looking blues made two runs hard to tell apart). A run's colour follows its id, so it keeps it
+# whichever runs it is compared with (ids 1 and 11 share one: at most 8 runs are kept, rarely that far apart).
+RUN_PALETTE = (
+    "#4c78a8", "#f58518", "#e45756", "#72b7b2", "#54a24b", "#eeca3b", "#b279a2", "#ff9da6", "#9d755d", "#bab0ac",
+)  # fmt: skip
+
+
+def run_colour(run_id: int) -> str:
+    return RUN_PALETTE[(run_id - 1) % len(RUN_PALETTE)]
 
 
 def history_rows(named_histories: Sequence[tuple[str, Sequence[EpochStats]]]) -> list[dict]:
@@ -62,21 +72,26 @@ def history_rows(named_histories: Sequence[tuple[str, Sequence[EpochStats]]]) ->
 
 
 def history_csv(history: Sequence[EpochStats], settings: dict | None = None) -> bytes:
-    """A run's history as CSV, one row per epoch, with the field names of EpochStats.
+    """A run's history as plain CSV (pandas.read_csv and a spreadsheet open it as is), one row per epoch:
+    the fields of EpochStats, then one column per setting ({"run": name, **config.to_dict()}), the same
+    value on every row, so the file says which run it is and files of several runs can be stacked.
 
-    `settings` ({"run": name, "optimizer": "adam", ...}) go first, one `# key: value` line each,
-    so the file says which run it is; pandas.read_csv(path, comment="#") skips them."""
-    header = "".join(f"# {k}: {_one_line(v)}\n" for k, v in (settings or {}).items())
-    table = pd.DataFrame([e.to_dict() for e in history]).to_csv(index=False)
-    return (header + table).encode()
+    A setting named like a stats column (TrainConfig.lr beside EpochStats.lr, the rate that epoch
+    used) gets the prefix "config_"; values are kept to one line (a file name may hold a newline)."""
+    rows = [e.to_dict() for e in history]
+    stats = set(rows[0]) if rows else {f for f in EpochStats.__dataclass_fields__}
+    columns = {(f"config_{k}" if k in stats else k): _one_line(v) for k, v in (settings or {}).items()}
+    table = pd.DataFrame([{**row, **columns} for row in rows])
+    return table.to_csv(index=False).encode()
 
 
-def _one_line(value) -> str:
-    return " ".join(str(value).split())  # a value with a newline would end the comment early
+def _one_line(value):
+    """Text on one line (whitespace runs become one space); numbers and flags stay as they are."""
+    return " ".join(value.split()) if isinstance(value, str) else value
 
 
-def _references(y_lo: float) -> alt.LayerChart:
-    """Dotted lines at the reference accuracies that lie on the axis (y_lo to 100%), each labelled."""
+def _references(y_lo: float) -> tuple[alt.Chart, list[alt.Chart]]:
+    """Dotted lines at the reference accuracies that lie on the axis (y_lo to 100%), and their labels."""
     above = (True, False, True)  # human's label goes under its line: best linear is only 0.7 points higher
     ref = pd.DataFrame(
         [
@@ -90,6 +105,11 @@ def _references(y_lo: float) -> alt.LayerChart:
     y = alt.Y("accuracy:Q", scale=alt.Scale(domain=[y_lo, 1]))
     tooltip = ["reference:N", alt.Tooltip("accuracy:Q", format=".1%"), alt.Tooltip("source:N", title="measured by")]
     rules = alt.Chart(ref).mark_rule(strokeDash=[2, 3], color="gray").encode(y=y, tooltip=tooltip)
+    return rules, _reference_labels(ref, y, tooltip)
+
+
+def _reference_labels(ref: pd.DataFrame, y: alt.Y, tooltip: list) -> list[alt.Chart]:
+    """The reference lines' names, drawn over the curves (see _history_specs) on a white halo."""
     labels = []
     for side, dy in ((alt.datum.above, -6), (~alt.datum.above, 8)):
         chart = alt.Chart(ref).transform_filter(side)
@@ -98,7 +118,7 @@ def _references(y_lo: float) -> alt.LayerChart:
         # A white outline under the grey text keeps the label readable where it crosses a curve.
         labels.append(chart.mark_text(**text, color="white", stroke="white", strokeWidth=3).encode(**encoding))
         labels.append(chart.mark_text(**text, color="gray").encode(**encoding))
-    return alt.layer(rules, *labels)
+    return labels
 
 
 def zoomed_floor(rows: Sequence[dict]) -> float:
@@ -193,10 +213,12 @@ def _history_specs(several: bool, max_epoch: int, y_lo: float = 0.0) -> tuple[st
     # (two identical dots) instead of the dashes.
     lines = base.mark_line().encode(strokeDash=dash)
     points = base.mark_point(filled=True, size=30)
-    # The reference lines and labels are drawn first, under the curves.
+    # The reference lines are drawn first, under the curves; their labels last, over them (a curve drawn
+    # across a label made it unreadable), each on a white halo.
     subtitle = accuracy_subtitle(y_lo)
     title = alt.TitleParams("Accuracy (training and test)", **({"subtitle": subtitle} if subtitle else {}))
-    acc = (_references(y_lo) + lines + points).properties(title=title)
+    rules, labels = _references(y_lo)
+    acc = alt.layer(rules, lines, points, *labels).properties(title=title)
     specs = []
     for chart in (loss, acc):
         spec = chart.properties(height=PLOT_HEIGHT, padding={"top": 12, "left": 5, "right": 5, "bottom": 5}).to_dict(
@@ -213,21 +235,40 @@ def history_specs(
     named_histories: Sequence[tuple[str, Sequence[EpochStats]]],
     max_epoch: int | None = None,
     zoom: bool = True,
+    run_ids: Sequence[int] | None = None,
 ) -> tuple[dict, dict]:
     """Vega-Lite specs (built with Altair) of the training loss and the training/test accuracy per
     epoch, with reference lines. One run: colour = train/test. Several: colour = run, dash = split.
     The accuracy axis starts just below the curves (zoomed_floor), showing the reference lines that
     fall on it, or with zoom=False runs from 0 to 100%. Plots are PLOT_HEIGHT px high whatever the
-    number of runs. Draw them with st.vega_lite_chart."""
+    number of runs; run_ids (one per history) give each run its colour (run_colour). Draw them with
+    st.vega_lite_chart."""
     rows = history_rows(named_histories)
+    names = [name for name, _ in named_histories]
+    ids = list(run_ids) if run_ids is not None else list(range(1, len(names) + 1))
+    run_scale = {"domain": names, "range": [run_colour(i) for i in ids]}
     y_lo = zoomed_floor(rows) if zoom else 0.0
     last = max([max_epoch or 1] + [r["epoch"] for r in rows])
     specs = []
     for text in _history_specs(len(named_histories) > 1, int(last), y_lo):
         spec = json.loads(text)
         spec["datasets"] = {**spec.get("datasets", {}), HISTORY_DATA: rows}
+        _set_run_scale(spec, run_scale)
         specs.append(spec)
     return specs[0], specs[1]
+
+
+def _set_run_scale(node, scale: dict) -> None:
+    """Give every colour-by-run encoding in a spec the run palette (the cached spec is per shape, not per run)."""
+    if isinstance(node, dict):
+        colour = node.get("color")
+        if isinstance(colour, dict) and colour.get("field") == "run":
+            colour["scale"] = scale
+        for value in node.values():
+            _set_run_scale(value, scale)
+    elif isinstance(node, list):
+        for value in node:
+            _set_run_scale(value, scale)
 
 
 CONFUSION_ROW = 30  # px: the height of a row of cells, whatever the chart's width

@@ -40,4 +40,4 @@ def _take(upload) -> tuple[str, str, str]:
     if loaded.history:
         state.set_active(lab_run.id)
     acc = f" Test accuracy {loaded.test_acc:.1%}." if loaded.test_acc is not None else ""
-    return upload.file_id, "success", f"Loaded **{plain(upload.name)}**: {loaded.message}{acc}"
+    return upload.file_id, "success", f"Loaded **{plain(upload.name)}**. {loaded.message}{acc}"

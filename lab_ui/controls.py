@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from fmnist_lib import DEFAULT_CONFIGS, MODEL_KINDS, OPTIMIZERS, TrainConfig
-from fmnist_lib.config import AUGMENTATIONS, SCHEDULES
+from fmnist_lib.config import AUGMENTATIONS, RECOMMENDED_LR, SCHEDULES
 from fmnist_lib.links import BATCH_OPTIONS, LR_OPTIONS, MAX_EPOCHS, MAX_SEED, WEIGHT_DECAY_OPTIONS
 
 from . import state, training
@@ -28,13 +28,24 @@ FIELDS = (
 )
 
 
+# Times as measured (bench/results/training.md, docs/measurements.md), with where: a page that promises
+# 10 s per epoch and takes 22 s loses the class's trust.
+MODEL_HELP = (
+    "Softmax regression: one linear layer, the tutorial's model (82% test accuracy in 10 epochs of 0.06 s each). "
+    "Small CNN: two convolution blocks; much better (92% in 5 epochs) but much slower per epoch: 5.9 s measured "
+    "on an idle 2-core Intel Xeon with two threads; a training worker uses one thread and shares the machine "
+    "with the class, so expect 10-25 s (22 s measured on this server under load)."
+)
+DIVERGING_LR = 10.0  # softmax with SGD diverges at this rate in its first steps (tested); the docs say 10 too
+LR_HELP = (
+    "How big each step is. Too small: slow progress. Too large: the loss explodes "
+    f"(try {DIVERGING_LR:g} with softmax and SGD to see it)."
+)
+
+
 # The learning rate each optimizer brings when it is chosen (unless the slider was moved since):
-# the best of a quick 2-epoch measurement per model, bench/results/optimizer_lr.md. Plain SGD's are
-# the models' defaults (softmax: the tutorial's 0.1).
-OPTIMIZER_LR = {
-    "softmax": {"sgd": 0.1, "momentum": 0.02, "adam": 2e-3},
-    "cnn": {"sgd": 0.1, "momentum": 0.05, "adam": 4e-3},  # adam: the CNN's default (bench/results/cnn_sweep.md)
-}
+# config.RECOMMENDED_LR, measured per model and optimizer.
+OPTIMIZER_LR = {m: {o: lr for (m2, o), lr in RECOMMENDED_LR.items() if m2 == m} for m in MODEL_KINDS}
 
 
 def suggested_lr(model: str, optimizer: str) -> float:
@@ -97,8 +108,7 @@ def draw(disabled: bool) -> None:
         format_func=MODEL_TITLES.get,
         horizontal=True,
         disabled=disabled,
-        help="Softmax regression: one linear layer, the tutorial's model. Small CNN: two convolution "
-        "blocks; much better (~91%) but each epoch takes ~10 s instead of ~0.1 s.",
+        help=MODEL_HELP,
         **state.bind(state.MODEL, "softmax", options=MODEL_KINDS, on_change=reset_to_defaults),
     )
     d = defaults(state.get(state.MODEL, "softmax"))
@@ -107,8 +117,7 @@ def draw(disabled: bool) -> None:
         LR_OPTIONS,
         format_func=lambda v: f"{v:g}",
         disabled=disabled,
-        help="How big each step is. Too small: slow progress. Too large: the loss explodes "
-        "(try 5 with softmax and SGD to see it).",
+        help=LR_HELP,
         **state.bind(state.LR, d[state.LR], on_change=_lr_moved),
     )
     c1, c2 = st.columns(2)

@@ -15,6 +15,7 @@ import torch
 from fmnist_lib.explain import FLOAT32_EXP_FLOOR, FLOAT32_EXP_LIMIT, LOSS_WAYS, Explanation, sgd_step, stability_demo
 from fmnist_lib.inference import Classifier, softmax_with_temperature
 from fmnist_lib.links import PAGE_DEFAULTS, SHIFT_RANGE, STEP_LEARNING_RATES, TEMPERATURES
+from fmnist_lib.words import article
 
 from . import charts, state
 from .text import plain
@@ -74,7 +75,12 @@ def pick_image(data, clf: Classifier) -> Picked | None:
         )
         i = min(max(i, 0), n_test - 1)
         y = int(data.test_labels[i])
-        return Picked(data.test_images[i].numpy(), y, ("test", i), f"Test image #{i:,}, a **{plain(classes[y])}**.")
+        return Picked(
+            data.test_images[i].numpy(),
+            y,
+            ("test", i),
+            f"Test image #{i:,}, {article(classes[y])} **{plain(classes[y])}**.",
+        )
     last = last_upload_pixels(clf)
     if last is None:
         st.info("No photo yet: upload one on the **Upload** page, then come back.", icon=":material/upload:")
@@ -92,21 +98,33 @@ def pick_image(data, clf: Classifier) -> Picked | None:
         pixels,
         int(y),
         ("upload", digest, mirrored),
-        f"Your last photo on Upload{how}, which you say is a **{plain(classes[y])}**.",
+        f"Your last photo on Upload{how}, which you say is {article(classes[y])} **{plain(classes[y])}**.",
     )
 
+
+# The log-sum-exp identity on two lines: on one line a 390 px phone cut off "m = max_j z_j" (issue 26).
+LSE_LATEX = (
+    r"\begin{gathered}\log \sum_j e^{z_j} = m + \log \sum_j e^{z_j - m} \\ \text{where } m = \max_j z_j\end{gathered}"
+)
 
 # --- charts ---------------------------------------------------------------------------------
 
 
-def value_bars(classes, values, title: str, x_title: str, fmt: str = "+.2f", highlight: int | None = None) -> alt.Chart:
-    """Horizontal bars of signed values, one per class in class order, each labelled with its value."""
+def value_bars(
+    classes, values, title: str, x_title: str, fmt: str = "+.2f", highlight: int | None = None, top: float | None = None
+) -> alt.Chart:
+    """Horizontal bars of signed values, one per class in class order, each labelled with its value.
+    top: the axis runs from 0 to `top` (1 for probabilities: an axis to 118% would show impossible values)."""
     df = pd.DataFrame({"class": list(classes), "value": [float(v) for v in values]})
     df["label"] = [format(v, fmt) for v in df["value"]]
     df["hl"] = [i == highlight for i in range(len(df))]
     base = alt.Chart(df).encode(
         y=alt.Y("class:N", sort=list(classes), title=None, axis=alt.Axis(labelOverlap=False)),
-        x=alt.X("value:Q", title=x_title, scale=alt.Scale(domain=_padded(df["value"]), nice=False)),
+        x=alt.X(
+            "value:Q",
+            title=x_title,
+            scale=alt.Scale(domain=[0.0, top] if top is not None else _padded(df["value"]), nice=False),
+        ),
     )
     bars = base.mark_bar().encode(
         color=alt.condition(alt.datum.hl, alt.value("#1f77b4"), alt.value("#9ecae1")),
@@ -234,7 +252,8 @@ def step_probabilities(ex: Explanation, classes) -> None:
         )
         p_t = softmax_with_temperature(torch.from_numpy(ex.logits), t).numpy()
         st.altair_chart(
-            value_bars(classes, p_t, f"softmax(z / {t:g})", "probability", fmt=".1%", highlight=k), width="stretch"
+            value_bars(classes, p_t, f"softmax(z / {t:g})", "probability", fmt=".1%", highlight=k, top=1.0),
+            width="stretch",
         )
         st.caption(
             "Dividing the logits by T before softmax: T < 1 sharpens (the top class takes almost everything), "
@@ -263,7 +282,7 @@ def step_loss(ex: Explanation, classes) -> None:
 def step_stability(ex: Explanation, classes) -> None:
     st.subheader("4. Why is it stable? The log-sum-exp trick")
     st.latex(r"\mathrm{softmax}(z + c) = \mathrm{softmax}(z)")
-    st.latex(r"\log \sum_j e^{z_j} = m + \log \sum_j e^{z_j - m}, \quad m = \max_j z_j")
+    st.latex(LSE_LATEX)
     z_max = float(ex.logits.max())
     limit = FLOAT32_EXP_LIMIT - z_max
     c = st.slider(

@@ -44,9 +44,23 @@ def sidebar() -> None:
             on_change=_picked,
             help="The model Browse and Upload use. Train a model or load a checkpoint on the Train page to add one.",
         )
-        job = state.job()
-        if job is not None:
-            st.caption(":material/hourglass_top: A run is training on the Train page.")
+        caption = job_caption(state.job())
+        if caption:
+            st.caption(caption)
+
+
+def job_caption(train_job: state.TrainJob | None) -> str:
+    """The sidebar's line on the session's job: training, stopping or pausing (leaving the Train page pauses
+    it: saying "training" then would contradict the Train page's "paused" a moment later)."""
+    if train_job is None:
+        return ""
+    if train_job.pause_reason is not None:
+        return (
+            f":material/pause: A run is pausing because {plain(train_job.pause_reason)}; Continue it on the Train page."
+        )
+    if train_job.stop_requested:
+        return ":material/stop: A run is stopping on the Train page."
+    return ":material/hourglass_top: A run is training on the Train page."
 
 
 def active_model_line() -> None:

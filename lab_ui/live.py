@@ -44,7 +44,10 @@ def panel() -> None:
     )
     if busy or state.runs():
         st.caption(CHART_CAPTION + charts.HUMAN_NOTE)  # outside the fragment: static text, not redrawn every tick
-    st.fragment(run_every=training.TICK_SECONDS if busy else None)(_live)(busy)
+    train_job = state.job()
+    stopping = train_job is not None and (train_job.stop_requested or train_job.pause_reason is not None)
+    tick = training.STOP_TICK_SECONDS if stopping else training.TICK_SECONDS
+    st.fragment(run_every=tick if busy else None)(_live)(busy)
 
 
 def _live(busy: bool) -> None:
@@ -98,8 +101,14 @@ def _progress(slot, view: JobView, train_job: state.TrainJob, run: TrainingRun) 
     """The progress bar of the job: waiting in the queue, the epoch in progress, or stopping."""
     target = train_job.target_epochs
     done = min(1.0, run.epochs_done / max(target, 1))
-    if train_job.stop_requested or train_job.pause_reason:
-        slot.progress(done, text="Stopping: finishing the current step and measuring the test accuracy…")
+    if view.stopped and run.history:
+        last = run.history[-1]
+        slot.progress(
+            done,
+            text=f"Stopped during epoch {last.epoch} after {last.examples:,} images; measuring its test accuracy…",
+        )
+    elif train_job.stop_requested or train_job.pause_reason:
+        slot.progress(done, text="Stopping: finishing the current step…")
     elif view.phase == QUEUED:
         ahead = "yours is next" if view.ahead == 0 else f"{view.ahead} run{'s' * (view.ahead > 1)} ahead of yours"
         slot.progress(done, text=f"Waiting for a free training worker: {ahead}.")
@@ -139,14 +148,17 @@ def progress_text(run: TrainingRun, epoch: int, target: int, examples_per_sec: f
     return " · ".join(parts)
 
 
-def draw_history(named_histories, max_epoch: int | None = None, memo: str = "live") -> None:
+def draw_history(named_histories, max_epoch: int | None = None, memo: str = "live", run_ids=None) -> None:
     """The loss and accuracy charts side by side.
     The accuracy axis is zoomed to the curves when the Train page's toggle says so."""
     zoom = bool(state.get(state.ACC_ZOOM, True))
     # The charts change only with a new epoch: made once per state of the histories (the panel redraws every tick).
-    key = (tuple((name, len(h), h[-1].examples if h else 0) for name, h in named_histories), max_epoch, zoom)
+    shape = tuple((name, len(h), h[-1].examples if h else 0) for name, h in named_histories)
+    key = (shape, max_epoch, zoom, tuple(run_ids or ()))
     loss, acc = state.memo(
-        f"{state.LIVE_MEMO}.{memo}", key, lambda: charts.history_specs(named_histories, max_epoch, zoom=zoom)
+        f"{state.LIVE_MEMO}.{memo}",
+        key,
+        lambda: charts.history_specs(named_histories, max_epoch, zoom=zoom, run_ids=run_ids),
     )
     c1, c2 = st.columns(2)
     c1.vega_lite_chart(spec=loss, width="stretch")

@@ -11,6 +11,9 @@ from .text import plain
 
 
 def draw(busy: bool) -> None:
+    notice = dropped_notice(st.session_state.get(state.DROPPED, []))
+    if notice:
+        st.info(notice, icon=":material/delete_sweep:")
     lab_runs = state.runs()
     if not lab_runs:
         st.caption(
@@ -18,20 +21,45 @@ def draw(busy: bool) -> None:
         )
         return
     training_id = state.job().run_id if busy else None
-    rows = [
-        {
-            "run": plain(r.name),  # st.table renders Markdown: a checkpoint's file name is shown as text
-            "status": "training" if r.id == training_id else r.run.status,
-            "epochs": r.run.epochs_done,
-            "test accuracy": f"{r.run.test_acc:.1%}" if r.run.test_acc is not None else "—",
-            "seconds": round(sum(e.seconds for e in r.run.history), 1),
-            "origin": r.origin,
-        }
-        for r in lab_runs
-    ]
+    rows = table_rows(lab_runs, training_id)
     st.table(rows, border="horizontal")  # static HTML: lighter to draw than a data grid, for a handful of runs
     _compare(lab_runs, busy)
     _downloads(lab_runs, busy)
+
+
+def dropped_notice(names: list[str]) -> str:
+    """Which runs were dropped to keep the session at state.MAX_RUNS runs, as plain text (names may be file names)."""
+    if not names:
+        return ""
+    which = ", ".join(plain(n) for n in names)
+    one = len(names) == 1
+    return (
+        f"This tab keeps the {state.MAX_RUNS} latest runs (each holds its model and history in the server's "
+        f"memory), so the oldest {'run was' if one else f'{len(names)} runs were'} dropped: {which}. "
+        "To keep a run, download its checkpoint (below) before training more; you can load it back later."
+    )
+
+
+# The runs table's origin column in a word each, so the table fits a 390 px phone (the full names are in the
+# comparison picker and the downloads below).
+ORIGINS = {"trained": "trained", "checkpoint": "loaded"}
+SHORT_MODEL = {"softmax": "Softmax", "cnn": "CNN"}
+
+
+def table_rows(lab_runs: list[state.LabRun], training_id: int | None) -> list[dict]:
+    """The runs table's rows, every cell short text: a run as "#3 CNN" (its full name is long: the table
+    did not fit a phone and cut its last column) and seconds to a tenth (st.table printed 4.6 as "4.6000")."""
+    return [
+        {
+            "run": f"#{r.id} {SHORT_MODEL.get(r.run.kind, plain(r.run.kind))}",
+            "status": "training" if r.id == training_id else r.run.status,
+            "epochs": str(r.run.epochs_done),
+            "test acc.": f"{r.run.test_acc:.1%}" if r.run.test_acc is not None else "—",
+            "time": f"{sum(e.seconds for e in r.run.history):.1f} s",
+            "origin": ORIGINS.get(r.origin, plain(r.origin)),
+        }
+        for r in lab_runs
+    ]
 
 
 def _compare(lab_runs: list[state.LabRun], busy: bool) -> None:
@@ -45,10 +73,27 @@ def _compare(lab_runs: list[state.LabRun], busy: bool) -> None:
         **state.bind_compare(ids),
     )
     chosen = [r for r in lab_runs if r.id in picked and r.run.history]
+    note = missing_note([r for r in lab_runs if r.id in picked and not r.run.history])
+    if note:
+        st.caption(note)
     if len(chosen) >= 2 and not busy:
-        live.draw_history([(r.name, r.run.history) for r in chosen], memo="compare")
+        live.draw_history([(r.name, r.run.history) for r in chosen], memo="compare", run_ids=[r.id for r in chosen])
     else:
         st.caption("Pick two or more runs (with at least one epoch) to overlay their curves.")
+
+
+def missing_note(undrawable: list[state.LabRun]) -> str:
+    """Why runs picked for the comparison are not drawn: they have no epoch to draw (a run that diverged in
+    its first epoch was rolled back to nothing; a run still training has none yet)."""
+    if not undrawable:
+        return ""
+
+    def why(r: state.LabRun) -> str:
+        if r.run.status == "diverged":
+            return "diverged in its first epoch and was rolled back, so it has no curve"
+        return "has no finished epoch yet"
+
+    return "Not drawn: " + "; ".join(f"{plain(r.name)} {why(r)}" for r in undrawable) + "."
 
 
 def _downloads(lab_runs: list[state.LabRun], busy: bool) -> None:

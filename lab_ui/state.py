@@ -70,6 +70,7 @@ CHECKPOINT_SEEN = "lab.checkpoint_seen"  # file_id of the last checkpoint upload
 PRED_MEMO = "lab.pred_memo"  # predictions of the active model on the test set
 UPLOAD_MEMO = "lab.upload_memo"  # the last upload, preprocessed (small thumbnails only)
 LIVE_MEMO = "lab.live_memo"  # the Train page's latest charts and templates, by what they show
+DROPPED = "lab.dropped"  # list[str]: the runs the latest add_run dropped (MAX_RUNS), named on the Train page
 NOTICE = "lab.notice"  # (run id, stretch or None): whose training ended last; its summary is shown
 LR_MOVED = "lab.lr_moved"  # True once the user moved the learning-rate slider (until Reset or a model change)
 EVENTS = "lab.events"  # set[str]: what the learner saw or opened, for the lesson's checks (record_event)
@@ -407,11 +408,15 @@ def add_run(run: TrainingRun, origin: str = "trained", name: str | None = None) 
     # Drop the oldest runs beyond MAX_RUNS, never the active one or the one training.
     job = st.session_state.get(JOB)
     protected = {st.session_state.get(ACTIVE), job.run_id if job else None, rid}
+    dropped = []
     while len(kept) > MAX_RUNS:
         victim = next((r for r in kept if r.id not in protected), None)
         if victim is None:
             break
         kept.remove(victim)
+        dropped.append(victim.name)
+    # Never silently: the Train page names them until the next run is added (session_runs.dropped_notice).
+    st.session_state[DROPPED] = dropped
     return lab_run
 
 

@@ -31,6 +31,10 @@ TICK_SECONDS = 1.0  # how often the live panel reads its job: a redraw a second 
 # (bench/bench_classroom.py sets it; unset, nothing is written).
 JOB_LOG_ENV = "FMNIST_JOB_LOG"
 _job_log_lock = threading.Lock()
+STOP_TICK_SECONDS = 0.25  # while stopping: the end is shown within a quarter second of the worker's news
+# The worker sees Stop before its next step (milliseconds): Stop's click waits at most this long for it, so
+# the rerun the click causes already shows the run stopped (and, for softmax, its final message).
+STOP_WAIT_SECONDS = (0.4, 0.1)  # (for the stop, then for the end of the part-epoch's test pass)
 
 
 def start(config: TrainConfig) -> None:
@@ -69,6 +73,8 @@ def request_stop() -> None:
     if train_job is not None:
         train_job.stop_requested = True
         train_job.job.stop()
+        if train_job.job.wait_stopped(STOP_WAIT_SECONDS[0]).phase != DONE:
+            train_job.job.wait_done(STOP_WAIT_SECONDS[1])
 
 
 def pause_if_running(reason: str) -> None:

@@ -10,7 +10,10 @@ from fmnist_lib import TrainingRun, default_config
 from fmnist_lib.analysis import (
     TestPredictions,
     calibrate,
+    calibration_of,
     class_biases,
+    cross_fit_temperature,
+    ece_floor,
     evidence_maps,
     fit_temperature,
     per_class_accuracy,
@@ -115,12 +118,51 @@ def test_fit_temperature_recovers_the_temperature_labels_were_drawn_with(true_t)
     assert fit_temperature(logits, labels) == pytest.approx(true_t, rel=0.06)
 
 
-def test_calibrate_reports_on_the_test_images(tiny_run):
+def test_calibrate_reports_on_the_test_images_with_temperatures_fitted_on_their_halves(tiny_run):
     run, data = tiny_run
-    cal = calibrate(run.classifier(), data.train_images, data.train_labels, data.test_images, data.test_labels)
-    assert cal.fit_images == len(data.train_labels)
+    cal = calibrate(run.classifier(), data.test_images, data.test_labels)  # no training images: they were seen
+    assert cal.fit_images == len(data.test_labels) // 2
     assert cal.before.counts.sum() == cal.after.counts.sum() == len(data.test_labels)
-    assert cal.temperature > 0
+    assert all(t > 0 for t in cal.temperatures) and cal.temperature > 0
     preds = predict_test_set(run.classifier(), data.test_images, data.test_labels)
     expected = reliability(preds.confidence, preds.correct)
     assert cal.before.ece == pytest.approx(expected.ece, abs=1e-6)
+
+
+def _calibrated(n: int, scale: float = 3.0, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits and labels drawn from softmax(logits): a model calibrated at T = 1 by construction."""
+    g = torch.Generator().manual_seed(seed)
+    logits = torch.randn(n, 10, generator=g, dtype=torch.float64) * scale
+    return logits, torch.multinomial(torch.softmax(logits, dim=1), 1, generator=g).squeeze(1)
+
+
+def test_each_half_is_judged_with_the_temperature_fitted_on_the_other_half():
+    logits, labels = _calibrated(2_000)
+    labels[1::2] = torch.multinomial(torch.softmax(logits[1::2] / 3.0, dim=1), 1).squeeze(1)  # odd ones at T = 3
+    fit = cross_fit_temperature(logits, labels)
+    t_even, t_odd = fit.temperatures
+    assert t_even == pytest.approx(1.0, rel=0.15) and t_odd == pytest.approx(3.0, rel=0.15)
+    assert fit.per_image_temperature[0] == t_odd and fit.per_image_temperature[1] == t_even
+
+
+def test_a_calibrated_model_keeps_its_ece_and_sits_near_the_floor_finite_samples_leave():
+    """What Browse showed: T fitted on other images made an already calibrated model worse. Cross-fitted
+    on test halves, T stays near 1 and the ECE does not grow beyond what sampling alone explains."""
+    logits, labels = _calibrated(10_000)
+    cal = calibration_of(logits, labels)
+    assert all(t == pytest.approx(1.0, abs=0.06) for t in cal.temperatures)
+    assert cal.after.ece <= cal.before.ece + 0.005
+    assert 0 < cal.floor < 0.02  # 10,000 samples in 10 bins: an ECE of about a point is noise
+    assert cal.before.ece < 2.5 * cal.floor
+
+
+def test_an_over_confident_model_is_helped():
+    logits, labels = _calibrated(10_000)
+    cal = calibration_of(logits * 2.0, labels)  # twice as sure as it should be: T about 2 undoes it
+    assert cal.temperature == pytest.approx(2.0, rel=0.1)
+    assert cal.after.ece < cal.before.ece / 3 and cal.test_loss_after < cal.test_loss_before
+
+
+def test_the_ece_floor_is_zero_for_certain_predictions_and_shrinks_with_more_images():
+    assert ece_floor(np.ones(100)) == 0.0
+    assert ece_floor(np.full(100_000, 0.7)) < ece_floor(np.full(1_000, 0.7))

@@ -52,7 +52,9 @@ def use_sources(at, softmax: bool) -> None:
     check_page(at, softmax)
     set_widget(at, "radio", state.INSIDE_SOURCE, "index")
     set_widget(at, "number_input", state.INSIDE_INDEX, 42)
-    assert any("Test image #42," in t for t in texts(at.markdown))
+    assert any("Test image #42, a **Dress**" in t for t in texts(at.markdown))
+    set_widget(at, "number_input", state.INSIDE_INDEX, 0)  # an Ankle boot: "an", not "a"
+    assert any("Test image #0, an **Ankle boot**" in t for t in texts(at.markdown))
     check_page(at, softmax)
     set_widget(at, "radio", state.INSIDE_SOURCE, "upload")
     assert any("Your last photo on Upload" in t for t in texts(at.markdown))

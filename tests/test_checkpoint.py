@@ -229,3 +229,11 @@ def test_a_file_over_the_limit_is_refused_before_it_is_read(tmp_path, monkeypatc
     _no_torch_load(monkeypatch)
     with pytest.raises(CheckpointError, match="62.9 MB; the largest checkpoint accepted is 52 MB"):
         load_checkpoint(big)
+
+
+def test_the_loaded_message_does_not_say_loaded_twice_and_counts_its_epochs(tiny_data):
+    """The Upload box says "Loaded **x.pt**." and then this: not "Loaded x: Loaded a checkpoint with 1 epochs"."""
+    run = TrainingRun(default_config("softmax", epochs=2, batch_size=64))
+    run.fit(tiny_data, epochs=1)
+    message = load_checkpoint(checkpoint_bytes(run)).message
+    assert message.startswith("A checkpoint with 1 epoch of training.") and "Loaded" not in message

@@ -66,3 +66,11 @@ def test_augmentation_is_off_for_the_tutorials_softmax_and_on_for_the_cnn():
     # A checkpoint saved before the field existed loads as not augmented.
     old = {k: v for k, v in default_config("cnn").to_dict().items() if k != "augment"}
     assert TrainConfig.from_dict(old).augment == "off"
+
+
+def test_a_diverged_run_is_offered_a_rate_that_trains_well_not_a_tenth_of_the_one_that_blew_up():
+    from fmnist_lib.config import suggested_lr
+
+    assert suggested_lr(default_config("softmax", lr=10.0)) == 0.1  # a tenth, 1, trains to only 63.6%
+    assert suggested_lr(default_config("softmax", lr=1.0, optimizer="adam")) == 2e-3
+    assert suggested_lr(default_config("softmax", lr=0.1)) == pytest.approx(0.01)  # blew up at the recommended

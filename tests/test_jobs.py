@@ -228,7 +228,8 @@ def test_a_job_nobody_reads_is_stopped_and_keeps_what_it_learned():
     try:
         job = pool.submit(TrainingRun(slow_config(epochs=50)).snapshot(), 50)
         view = job.wait(-1, timeout=30)
-        while view.progress is None:
+        # On a loaded machine the worker may start after the lease ran out: then the job ends unstarted.
+        while view.progress is None and view.phase != DONE:
             view = job.wait(view.version, timeout=30)
         with job._cond:  # wait without reading: view() would renew the lease
             job._cond.wait_for(lambda: job._phase == DONE, timeout=30)
@@ -321,3 +322,46 @@ def test_a_worker_sets_each_jobs_torch_threads_by_the_policy_within_its_share(mo
     server.send(None)
     loop.join(timeout=30)
     assert applied == [("softmax", 2), ("cnn", 2)]
+
+
+class _ScriptedConn:
+    """The worker's end of its pipe, played by the test: one job, then the end. The first progress message
+    sets the stop flag from inside the worker's own step, so where it stops is counted in steps, not seconds."""
+
+    def __init__(self, job, stop) -> None:
+        self.inbox, self.sent, self.stop = [job, None], [], stop
+
+    def recv(self):
+        return self.inbox.pop(0)
+
+    def send(self, msg) -> None:
+        if msg[0] == "progress" and not self.stop.is_set():
+            self.stop.set()
+        self.sent.append(msg)
+
+
+def test_a_stopped_job_ends_at_the_next_step_and_says_so_before_measuring_the_part_epoch():
+    """Stop is seen before the very next step; the worker sends the part-epoch ("stopped") first and
+    only then spends the test pass (seconds for the CNN) before "done"."""
+    stop = threading.Event()
+    run = TrainingRun(slow_config(epochs=50))
+    conn = _ScriptedConn((7, run.snapshot(), 50), stop)
+    jobs._worker(conn, stop, tiny_data, threads=0)
+    kinds = [m[0] for m in conn.sent]
+    assert kinds[-2:] == ["stopped", "done"] and "epoch" not in kinds
+    progress = next(m[2] for m in conn.sent if m[0] == "progress")
+    stopped, done = conn.sent[-2][2]["history"][-1], conn.sent[-1][2]["history"][-1]
+    assert stopped["examples"] == progress.examples == 25  # batches of one: the 25th step, not one more
+    assert stopped["test_acc"] is None and not stopped["complete"]  # reported before the test pass
+    assert done["test_acc"] is not None and done["examples"] == 25  # then measured, nothing trained since
+
+
+def test_the_page_sees_the_stop_before_the_job_is_done(pool):
+    job = pool.submit(TrainingRun(slow_config(epochs=50)).snapshot(), 50)
+    view = job.wait(-1, timeout=30)
+    while view.progress is None and view.phase != DONE:
+        view = job.wait(view.version, timeout=30)
+    job.stop()
+    view = job.wait_stopped(timeout=30)
+    assert view.stopped and view.snapshot["history"][-1]["complete"] is False
+    assert job.wait_done(timeout=30).stopped

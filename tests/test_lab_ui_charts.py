@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
+from dataclasses import fields
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from fmnist_lib import EpochStats
+from fmnist_lib import EpochStats, TrainConfig
 from lab_ui import charts
 
 
@@ -195,16 +196,81 @@ def test_the_reference_lines_say_how_they_were_measured():
     assert rules and any(t.get("field") == "source" for t in rules[0]["encoding"]["tooltip"])
 
 
-def test_the_history_csv_says_which_run_it_is_and_pandas_skips_the_header():
+def test_the_history_csv_says_which_run_it_is_in_columns_a_plain_reader_opens():
     settings = {"run": "#2 Softmax regression · Adam lr 0.001", "optimizer": "adam", "batch_size": 64, "seed": 7}
     text = charts.history_csv(history(3), settings).decode()
-    assert "# optimizer: adam\n" in text and "# seed: 7\n" in text and "# batch_size: 64\n" in text
-    table = pd.read_csv(io.StringIO(text), comment="#")
+    assert not any(line.startswith("#") for line in text.splitlines())  # no comment lines: plain CSV
+    table = pd.read_csv(io.StringIO(text))  # no comment= needed, as a spreadsheet opens it
     assert list(table["epoch"]) == [1, 2, 3]
     assert table["test_acc"].iloc[-1] == pytest.approx(0.795)
+    # The settings are columns, the same value on every row.
+    assert list(table["run"]) == [settings["run"]] * 3
+    assert list(table["optimizer"]) == ["adam"] * 3
+    assert list(table["batch_size"]) == [64] * 3 and list(table["seed"]) == [7] * 3
 
 
-def test_a_setting_with_a_newline_stays_in_its_comment():
+def test_the_history_csv_has_a_column_per_train_config_field_and_keeps_the_epoch_lr_apart():
+    config = TrainConfig(lr=0.5, schedule="cosine")
+    text = charts.history_csv(history(2), {"run": "r", **config.to_dict()}).decode()
+    table = pd.read_csv(io.StringIO(text))
+    for f in fields(TrainConfig):
+        name = "config_lr" if f.name == "lr" else f.name  # EpochStats has its own lr: the epoch's rate
+        assert name in table.columns, name
+    assert list(table["config_lr"]) == [0.5, 0.5]
+    assert list(table["lr"]) == [0.0, 0.0]  # the stats' own column, untouched
+    assert list(table["schedule"]) == ["cosine", "cosine"]
+
+
+def test_a_setting_with_a_newline_stays_on_its_row():
     text = charts.history_csv(history(1), {"run": "loaded from a\nb.pt"}).decode()
-    assert text.splitlines()[0] == "# run: loaded from a b.pt"
-    assert len(pd.read_csv(io.StringIO(text), comment="#")) == 1
+    assert len(text.splitlines()) == 2  # a header and one row: no line break inside a cell
+    table = pd.read_csv(io.StringIO(text))
+    assert len(table) == 1 and table["run"].iloc[0] == "loaded from a b.pt"
+
+
+def _colour_scales(spec: dict) -> list[dict]:
+    found = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            colour = node.get("color")
+            if isinstance(colour, dict) and colour.get("field") == "run":
+                found.append(colour.get("scale"))
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(spec)
+    return found
+
+
+def test_runs_get_distinct_categorical_colours_that_follow_their_id():
+    loss, acc = charts.history_specs(runs(3), run_ids=[2, 5, 7])
+    for spec in (loss, acc):
+        scales = _colour_scales(spec)
+        assert scales and all(s is not None for s in scales)
+        for s in scales:
+            assert s["domain"] == [name for name, _ in runs(3)]
+            assert s["range"] == [charts.RUN_PALETTE[1], charts.RUN_PALETTE[4], charts.RUN_PALETTE[6]]
+            assert len(set(s["range"])) == 3
+    # Run 5 keeps its colour when compared with other runs.
+    (other,) = _colour_scales(charts.history_specs(runs(2), run_ids=[5, 1])[0])
+    assert other["range"][0] == charts.run_colour(5) == charts.RUN_PALETTE[4]
+    assert len(set(charts.RUN_PALETTE)) == 10
+
+
+def test_the_reference_labels_are_drawn_over_the_curves():
+    _, acc = charts.history_specs(runs(2))
+    kinds = [(layer.get("mark", {}).get("type"), layer) for layer in layers(acc)]
+    texts = [i for i, (k, _) in enumerate(kinds) if k == "text"]
+    curves = [i for i, (k, _) in enumerate(kinds) if k in ("line", "point")]
+    assert texts and curves and min(texts) > max(curves), "a label under a curve is crossed out by it"
+    assert any(layer.get("mark", {}).get("stroke") == "white" for _, layer in kinds)  # the halo
+
+
+def test_accuracy_axes_end_at_one():
+    for zoom in (True, False):
+        _, acc = charts.history_specs(runs(2), zoom=zoom)
+        assert _acc_domain(acc)[1] == 1

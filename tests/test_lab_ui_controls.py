@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from fmnist_lib import default_config
+from fmnist_lib import TrainingRun, default_config
 from lab_ui import controls, state
 
 
@@ -44,3 +46,22 @@ def test_the_defaults_are_options_of_their_widgets():
         d = controls.defaults(model)
         assert d[state.LR] in controls.LR_OPTIONS and d[state.BATCH] in controls.BATCH_OPTIONS
         assert d[state.WEIGHT_DECAY] in controls.WEIGHT_DECAY_OPTIONS and 1 <= d[state.EPOCHS] <= controls.MAX_EPOCHS
+
+
+def test_the_learning_rate_help_names_the_rate_the_docs_name():
+    assert f"try {controls.DIVERGING_LR:g} " in controls.LR_HELP and controls.DIVERGING_LR == 10
+    cli_doc = (Path(__file__).resolve().parent.parent / "docs" / "cli.md").read_text()
+    assert f"--lr {controls.DIVERGING_LR:g}`" in cli_doc
+
+
+@pytest.mark.integration
+def test_the_rate_the_help_names_does_diverge_softmax_with_sgd(real_data):
+    run = TrainingRun(default_config("softmax", lr=controls.DIVERGING_LR, epochs=1))
+    run.fit(real_data)
+    assert run.status == "diverged" and "such as 0.1." in run.message  # the rate that trains it to ~82%
+
+
+def test_the_model_help_states_the_cnn_time_as_measured_and_where():
+    help_text = controls.MODEL_HELP
+    assert "~10 s" not in help_text
+    assert "5.9 s" in help_text and "2-core Intel Xeon" in help_text and "22 s" in help_text

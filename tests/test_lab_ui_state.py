@@ -115,3 +115,12 @@ def test_each_models_default_optimizer_brings_the_models_default_rate():
         c = default_config(model)
         assert controls.suggested_lr(model, c.optimizer) == c.lr
         assert all(lr in controls.LR_OPTIONS for lr in controls.OPTIMIZER_LR[model].values())
+
+
+def test_a_dropped_run_is_named_for_the_train_page_until_the_next_run(session_state):
+    added = [state.add_run(_run()) for _ in range(state.MAX_RUNS)]
+    assert session_state[state.DROPPED] == []
+    state.add_run(_run())
+    assert session_state[state.DROPPED] == [added[0].name]
+    state.add_run(_run())
+    assert session_state[state.DROPPED] == [added[1].name]  # the latest drop, not a growing list

@@ -52,7 +52,7 @@ def test_stop_ends_the_job_and_the_run_is_stopped_with_what_it_learned(session_s
     wait_for_end(train_job)
     run = state.runs()[0].run
     assert run.status == "stopped" and run.epochs_done == 1 and not run.history[-1].complete
-    assert run.summary()[1].startswith("Stopped after 1 epoch(s) (the last one stopped part-way)")
+    assert run.summary()[1].startswith("Stopped part-way through its first epoch in ")
 
 
 def test_leaving_the_page_pauses_the_run_and_says_why(session_state, pool):

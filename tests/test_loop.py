@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from fmnist_lib.config import default_config, lr_at
+from fmnist_lib.config import default_config, lr_at, suggested_lr
 from fmnist_lib.loop import EXPLODING_LOSS, TrainingDiverged, set_threads, train_epoch
 from fmnist_lib.optim import SGD, Adam, make_optimizer
 from fmnist_lib.run import TrainingRun
@@ -46,7 +46,7 @@ def test_diverging_run_stops_with_a_learners_reason_and_rolls_back(tiny_data, mo
     assert status == "diverged"
     assert run.history == []
     assert "learning rate of" in run.message and "too large" in run.message and "step" in run.message
-    assert f"{lr / 10:g}" in run.message
+    assert f"such as {suggested_lr(run.config):g}." in run.message  # the model's recommended rate for SGD
     for k, v in run.model.state_dict().items():
         assert torch.equal(v, before[k]), k  # rolled back, finite weights
     # A diverged run still predicts (with its last good weights).
@@ -150,3 +150,13 @@ def test_the_divergence_message_quotes_the_rate_of_the_step_that_blew_up(tiny_da
     rate = lr_at(run.config, 1, steps - 1, math.ceil(len(tiny_data.train_labels) / 8))
     assert rate < 1e4 / 2
     assert f"A learning rate of {rate:g} is too large" in str(e.value)
+
+
+def test_the_divergence_advice_is_a_rate_that_trains_well(tiny_data):
+    run = TrainingRun(default_config("softmax", lr=1e4, batch_size=8))
+    with pytest.raises(TrainingDiverged) as e:
+        train_epoch(
+            run.model, run.optimizer, tiny_data.train_images, tiny_data.train_labels, run.config,
+            scaling=run.scaling, generator=run.generator,
+        )  # fmt: skip
+    assert "such as 0.1. " in str(e.value) and "such as 1000" not in str(e.value)

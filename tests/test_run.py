@@ -190,19 +190,22 @@ def test_summary_of_each_state(tiny_data):
     stopped.fit(tiny_data, epochs=1)
     stopped.stop()
     level, text = stopped.summary()
-    assert level == "info" and text.startswith("Stopped after 1 epoch(s) in ") and "Test accuracy" in text
+    assert level == "info" and text.startswith("Stopped after 1 epoch in ") and "Test accuracy" in text
     assert "part-way" not in text
     calls = iter(range(100))
     stopped.fit(tiny_data, should_stop=lambda: next(calls) >= 2)
-    assert "Stopped after 2 epoch(s) (the last one stopped part-way)" in stopped.summary()[1]
+    assert "Stopped after 1 full epoch and part of the next in " in stopped.summary()[1]
 
     stopped.pause("the worker was needed elsewhere")
     level, text = stopped.summary()
-    assert level == "info" and "paused because the worker was needed elsewhere, after 2 epoch(s)" in text
+    assert (
+        level == "info"
+        and "paused because the worker was needed elsewhere, after 1 full epoch and part of the next" in text
+    )
     assert "Continue" in text
 
     stopped.fail("Its worker stopped.")
-    assert stopped.summary() == ("error", "Its worker stopped. It has 2 epoch(s) of training.")
+    assert stopped.summary() == ("error", "Its worker stopped. It has 2 epochs of training.")
 
     diverged = TrainingRun(default_config("softmax", lr=1e4, epochs=2, batch_size=8))
     diverged.fit(tiny_data)
