@@ -171,8 +171,9 @@ def test_a_session_file_restores_every_run_in_a_fresh_browser(browser, context, 
 
 def test_a_reload_mid_training_watches_the_same_job_on(context, server):
     page = context.new_page()
-    _train_page(page, server)
-    _set_epochs(page, 15)
+    # Batches of 16: ~3,750 steps an epoch, so the run is still training when the page reloads (at batch 256
+    # softmax's 15 epochs can end between two of the live panel's reads).
+    _train_page(page, server, "?epochs=15&batch=16")
     click_button(page, "Train")
     page.get_by_text(re.compile(r"Epoch [2-6] of 15")).first.wait_for(state="visible", timeout=TRAIN_TIMEOUT)
     page.reload(wait_until="domcontentloaded")
