@@ -30,7 +30,7 @@ pytestmark = browser_marks()
 
 TRAIN_TIMEOUT = 120_000  # ms
 TABLE = '[data-testid="stTable"]'
-FINISHED = re.compile(r"Finished \d+ epochs")
+FINISHED = re.compile(r"Finished \d+ epochs?")  # "Finished 1 epoch in …"
 
 
 @pytest.fixture(scope="module")

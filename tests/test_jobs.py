@@ -346,11 +346,11 @@ def test_a_stopped_job_ends_at_the_next_step_and_says_so_before_measuring_the_pa
     stop = threading.Event()
     run = TrainingRun(slow_config(epochs=50))
     conn = _ScriptedConn((7, run.snapshot(), 50), stop)
-    jobs._worker(conn, stop, tiny_data, threads=0)
+    jobs._worker(conn, stop, tiny_data, sharing=0)
     kinds = [m[0] for m in conn.sent]
-    assert kinds[-2:] == ["stopped", "done"] and "epoch" not in kinds
+    assert kinds[-3:] == ["stopped", "cpu", "done"] and "epoch" not in kinds  # "cpu": the job's CPU seconds
     progress = next(m[2] for m in conn.sent if m[0] == "progress")
-    stopped, done = conn.sent[-2][2]["history"][-1], conn.sent[-1][2]["history"][-1]
+    stopped, done = conn.sent[-3][2]["history"][-1], conn.sent[-1][2]["history"][-1]
     assert stopped["examples"] == progress.examples == 25  # batches of one: the 25th step, not one more
     assert stopped["test_acc"] is None and not stopped["complete"]  # reported before the test pass
     assert done["test_acc"] is not None and done["examples"] == 25  # then measured, nothing trained since
