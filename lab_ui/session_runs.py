@@ -104,38 +104,25 @@ def _downloads(lab_runs: list[state.LabRun], busy: bool) -> None:
     names = {r.id: r.name for r in lab_runs}
     pick = st.selectbox("Run", [r.id for r in with_history], format_func=names.get, index=len(with_history) - 1)
     lab_run = state.find_run(pick)
-    d1, d2, d3, d4 = st.columns(4)
-    with d1:
-        st.download_button(
-            "History (CSV)",
-            charts.history_csv(lab_run.run.history, {"run": lab_run.name, **lab_run.run.config.to_dict()}),
-            file_name=f"run{lab_run.id}_history.csv",
-            mime="text/csv",
-            on_click="ignore",
-            icon=":material/table:",
-        )
-    with d2:
-        st.download_button(
-            "Model checkpoint (.pt)",
-            lambda: checkpoint_bytes(lab_run.run),
-            file_name=f"run{lab_run.id}_{lab_run.run.kind}.pt",
-            mime="application/octet-stream",
-            on_click="ignore",
-            icon=":material/download:",
-            disabled=busy,
-        )
-    with d3:
-        st.download_button(
-            "Notebook (.ipynb)",
-            lambda: _notebook(lab_run.run),
-            file_name=f"run{lab_run.id}_{lab_run.run.kind}.ipynb",
-            mime="application/x-ipynb+json",
-            on_click="ignore",
-            icon=":material/code:",
-            disabled=busy,
-            help="This run as a Jupyter notebook (plain PyTorch, for Colab or Jupyter) that trains it again "
-            "with the same settings and seed, and reaches the same test accuracy.",
-        )
+    run, stem = lab_run.run, f"run{lab_run.id}"
+    # (label, the file's bytes or how to make them when clicked, file name, MIME type, icon, disabled while
+    # training, help): the file-making ones wait for the click, so a rerun costs nothing.
+    files = (
+        ("History (CSV)", charts.history_csv(run.history, {"run": lab_run.name, **run.config.to_dict()}),
+         f"{stem}_history.csv", "text/csv", ":material/table:", False, None),
+        ("Model checkpoint (.pt)", lambda: checkpoint_bytes(run),
+         f"{stem}_{run.kind}.pt", "application/octet-stream", ":material/download:", busy, None),
+        ("Notebook (.ipynb)", lambda: _notebook(run),
+         f"{stem}_{run.kind}.ipynb", "application/x-ipynb+json", ":material/code:", busy,
+         "This run as a Jupyter notebook (plain PyTorch, for Colab or Jupyter) that trains it again "
+         "with the same settings and seed, and reaches the same test accuracy."),
+    )  # fmt: skip
+    *columns, d4 = st.columns(4)
+    for column, (label, data, name, mime, icon, disabled, why) in zip(columns, files, strict=True):
+        with column:
+            st.download_button(
+                label, data, file_name=name, mime=mime, on_click="ignore", icon=icon, disabled=disabled, help=why
+            )
     with d4:
         st.button(
             "Make it the active model",
