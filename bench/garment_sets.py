@@ -12,6 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SIZE = 256  # every SVG is rendered as a SIZE x SIZE transparent PNG
+ROOT = Path(__file__).resolve().parent.parent
+MODEL_DIR = ROOT / "data" / "models"  # the default models the set builders load (trained once, fit_or_load)
+
+
+def set_paths(name: str) -> tuple[Path, Path]:
+    """Where a garment set builds its pictures (data/NAME, git-ignored) and fetches its npm packages."""
+    out = ROOT / "data" / name
+    return out, out / "npm"
+
 
 T, TROUSER, DRESS, COAT, SANDAL, SNEAKER, BAG, BOOT = 0, 1, 3, 4, 5, 7, 8, 9
 # (code point, Fluent's file name, Fashion-MNIST class)

@@ -34,20 +34,17 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from bench.outside_set import EMOJI, ICONS, npm_install, svg_to_png
+from bench.garment_sets import EMOJI, MODEL_DIR, ROOT, SIZE, npm_install, set_paths, svg_to_png
+from bench.outside_set import ICONS
 from fmnist_lib import CLASSES, default_config, fit_or_load, load_fashion_mnist
 from fmnist_lib.images.outline import dilate
 from fmnist_lib.images.outline import label as label_regions
 from fmnist_lib.images.preprocess import preprocess_image
 
-ROOT = Path(__file__).resolve().parent.parent
-OUT_DIR = ROOT / "data" / "outline"
-NPM_DIR = OUT_DIR / "npm"
-MODEL_DIR = ROOT / "data" / "models"
+OUT_DIR, NPM_DIR = set_paths("outline")
 RESULTS = ROOT / "bench" / "results" / "outline.md"
 SHEET = Path("/tmp/outline_sheet.png")
 NPM_PACKAGES = ("@phosphor-icons/core@2.1.1", "@twemoji/svg@15.0.0", "openmoji@17.0.0", "fluentui-emoji@1.3.0")
-SIZE = 256
 PER_CLASS = 12  # Fashion-MNIST test images traced per class
 TRACE_WIDTHS = (0.015, 0.03, 0.05)  # stroke width as a fraction of SIZE
 EMOJI_WIDTH = 0.025

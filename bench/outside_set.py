@@ -40,15 +40,27 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from bench import tuning_set
-from bench.garment_sets import BAG, BOOT, DRESS, EMOJI, SNEAKER, TROUSER, Item, T, has_rsvg, npm_install, svg_to_png
+from bench.garment_sets import (
+    BAG,
+    BOOT,
+    DRESS,
+    EMOJI,
+    MODEL_DIR,
+    ROOT,
+    SNEAKER,
+    TROUSER,
+    Item,
+    T,
+    has_rsvg,
+    npm_install,
+    set_paths,
+    svg_to_png,
+)
 from fmnist_lib import CLASSES, default_config, fit_or_load, load_fashion_mnist
 from fmnist_lib.images.preprocess import preprocess_image
 from fmnist_lib.inference import FACING_MARGIN, mirror_combine, mirror_images, own_view_weight
 
-ROOT = Path(__file__).resolve().parent.parent
-OUT_DIR = ROOT / "data" / "outside"
-NPM_DIR = OUT_DIR / "npm"
-MODEL_DIR = ROOT / "data" / "models"
+OUT_DIR, NPM_DIR = set_paths("outside")
 RESULTS = ROOT / "bench" / "results" / "outside_set.md"
 NOTO_FONT = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
 NPM_PACKAGES = ("@twemoji/svg@15.0.0", "openmoji@17.0.0", "fluentui-emoji@1.3.0", "@phosphor-icons/core@2.1.1")
