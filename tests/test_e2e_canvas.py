@@ -45,7 +45,9 @@ def test_a_drawn_outline_is_filled_and_read(page):
     predicted = wait_top3(page)
     assert predicted.startswith("Predicted: T-shirt/top"), predicted
     assert page.get_by_text("Filled outline", exact=True).count() == 1  # its own step, shown
-    assert page.locator('[data-testid="stVegaLiteChart"]').count() >= 1  # the Top-3 chart
+    # The Top-3 chart: the browser draws it a moment after the "Predicted" line, so wait for it (60 s at most).
+    page.locator('[data-testid="stVegaLiteChart"]').first.wait_for(state="attached")
+    assert page.locator('[data-testid="stVegaLiteChart"]').count() >= 1
 
 
 def test_white_on_black_drawing(page):
