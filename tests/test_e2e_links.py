@@ -127,6 +127,15 @@ def test_the_link_box_on_a_phone(fresh, server):
     phone.screenshot(path=str(SCREENSHOTS / "train-link-phone.png"))
 
 
+def _step_history(page, step, path: str) -> None:
+    """Back or Forward (`step`) until the page is `path`: the navigation's own bare entry may come first."""
+    for _ in range(2):
+        step()
+        page.wait_for_selector(IDLE, state="attached")
+        if path in page.url:
+            break
+
+
 def test_a_page_switch_and_the_back_button_keep_each_pages_settings(fresh, server):
     page = fresh()
     open_app(page, f"{server.url}/train?epochs=3&seed=5")
@@ -138,19 +147,11 @@ def test_a_page_switch_and_the_back_button_keep_each_pages_settings(fresh, serve
     wait_query(page, {"epochs": "3", "seed": "5"})
     assert slider(page, "Epochs").get_attribute("aria-valuetext") == "3"
     # Back: to Browse, with its batch (the navigation's own bare entry for /train may come first).
-    for _ in range(2):
-        page.go_back()
-        page.wait_for_selector(IDLE, state="attached")
-        if "/browse" in page.url:
-            break
+    _step_history(page, page.go_back, "/browse")
     page.locator('[data-testid="stMain"] h1').filter(has_text="Browse").first.wait_for(state="visible")
     wait_query(page, browse)
     assert browse["batch"] in link_box(page)
-    for _ in range(2):
-        page.go_forward()
-        page.wait_for_selector(IDLE, state="attached")
-        if "/train" in page.url:
-            break
+    _step_history(page, page.go_forward, "/train")
     page.locator('[data-testid="stMain"] h1').filter(has_text="Train").first.wait_for(state="visible")
     wait_query(page, {"epochs": "3", "seed": "5"})
     assert slider(page, "Epochs").get_attribute("aria-valuetext") == "3"

@@ -147,12 +147,18 @@ def test_progress_and_a_snapshot_after_each_epoch_reach_the_caller(pool):
     assert run.status == "finished" and run.epochs_done == 3
 
 
-def test_stop_ends_the_epoch_in_progress_and_keeps_it(pool):
+def _stop_mid_epoch(pool):
+    """A long job, stopped once its first epoch is under way (its progress has been reported)."""
     job = pool.submit(TrainingRun(slow_config(epochs=50)).snapshot(), 50)
     view = job.wait(-1, timeout=30)
     while view.progress is None and view.phase != DONE:
         view = job.wait(view.version, timeout=30)
     job.stop()
+    return job
+
+
+def test_stop_ends_the_epoch_in_progress_and_keeps_it(pool):
+    job = _stop_mid_epoch(pool)
     view = job.wait_done(timeout=30)
     assert view.phase == DONE and view.error is None
     history = view.snapshot["history"]
@@ -357,11 +363,7 @@ def test_a_stopped_job_ends_at_the_next_step_and_says_so_before_measuring_the_pa
 
 
 def test_the_page_sees_the_stop_before_the_job_is_done(pool):
-    job = pool.submit(TrainingRun(slow_config(epochs=50)).snapshot(), 50)
-    view = job.wait(-1, timeout=30)
-    while view.progress is None and view.phase != DONE:
-        view = job.wait(view.version, timeout=30)
-    job.stop()
+    job = _stop_mid_epoch(pool)
     view = job.wait_stopped(timeout=30)
     assert view.stopped and view.snapshot["history"][-1]["complete"] is False
     assert job.wait_done(timeout=30).stopped
