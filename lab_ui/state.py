@@ -59,6 +59,7 @@ import streamlit as st
 
 from fmnist_lib import DEFAULT_CONFIGS, TrainConfig, TrainingRun, links
 from fmnist_lib.jobs import Job
+from fmnist_lib.words import plural
 
 from .labels import MODEL_TITLES, OPTIMIZER_TITLES
 
@@ -425,7 +426,7 @@ _SHORT_MODEL = {"softmax": "Softmax", "cnn": "CNN"}  # names go into chart legen
 # The settings a run name may mention, in the order it mentions them, each with how it reads.
 _NAME_PARTS = (
     ("batch_size", lambda v: f"batch {v}"),
-    ("epochs", lambda v: f"{v} epochs"),
+    ("epochs", lambda v: plural(v, "epoch")),
     ("weight_decay", lambda v: f"weight decay {v:g}"),
     ("schedule", lambda v: f"{v} schedule"),
     ("seed", lambda v: f"seed {v}"),

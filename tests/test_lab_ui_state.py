@@ -124,3 +124,9 @@ def test_a_dropped_run_is_named_for_the_train_page_until_the_next_run(session_st
     assert session_state[state.DROPPED] == [added[0].name]
     state.add_run(_run())
     assert session_state[state.DROPPED] == [added[1].name]  # the latest drop, not a growing list
+
+
+def test_a_one_epoch_run_is_named_in_the_singular():
+    one = default_config("softmax", epochs=1)
+    assert run_name(1, one, []).endswith("· 1 epoch")
+    assert run_name(2, default_config("softmax", epochs=3), []).endswith("· 3 epochs")
