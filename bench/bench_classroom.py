@@ -1,6 +1,6 @@
 """A class pressing Train at once: one server, then K replicas behind nginx, side by side in one run.
 
-    python -m bench.bench_classroom [--sessions 6] [--replicas 2] [--skip-replicas] [--url URL]
+    python -m bench.bench_classroom [--sessions 6] [--replicas 2] [--skip-replicas] [--url URL] [--browser-nice 19]
 
 For each deployment (one `streamlit run`, then deploy.run_replicas.Deployment with K replicas):
 
