@@ -26,7 +26,7 @@ def cell(t: dict) -> str:
 
 
 def _say(t: dict) -> str:
-    return f"**{plain(t['label'])}** ({t['prob']:.0%})"
+    return f"**{plain(t['label'])}** ({t['prob']:.1%})"  # as the table beside it: 99.6% is not 100%
 
 
 def what_happened(facts: OneImage) -> str:
@@ -35,12 +35,12 @@ def what_happened(facts: OneImage) -> str:
     if facts.agree and facts.confident:
         return (
             f"Here the tutorial's scaling happens to give the same answer as the model's own, {_say(written)}, "
-            f"and sounds sure of it (its own scaling: {own['prob']:.0%}). That is luck, not a working pipeline."
+            f"and sounds sure of it (its own scaling: {own['prob']:.1%}). That is luck, not a working pipeline."
         )
     if facts.agree:
         return (
             f"Here the tutorial's scaling happens to give the same answer as the model's own, {plain(own['label'])} "
-            f"({written['prob']:.0%} against {own['prob']:.0%}). That is luck, not a working pipeline."
+            f"({written['prob']:.1%} against {own['prob']:.1%}). That is luck, not a working pipeline."
         )
     if facts.confident:
         return (

@@ -289,9 +289,9 @@ def test_the_tutorials_comparison_says_what_happened_here_with_the_test_set_figu
     assert "On the 10,000 test images it gets" in caption and "against 82.3% with the model's own scaling" in caption
     assert agree, "the tutorial's 28x28 of this shirt: Sneaker either way (100% as written, 41% own scaling)"
     assert "and sounds sure of it" in caption and "That is luck, not a working pipeline." in caption
-    upload(at, "shoe.png", right_pointing_shoe_png(), "image/png")  # as written: Sneaker 98%; own: Sandal 50%
+    upload(at, "shoe.png", right_pointing_shoe_png(), "image/png")  # as written: Sneaker 98.3%; own: Sandal 50.3%
     caption = next(t for t in texts(at.caption) if "Why it is wrong in general" in t)
-    assert caption.startswith("Here the tutorial's scaling changes the answer to **Sneaker** (98%)"), caption
+    assert caption.startswith("Here the tutorial's scaling changes the answer to **Sneaker** (98.3%)"), caption
     assert "its confidence says nothing about the photo" in caption
     set_widget(at, "select_slider", state.TEMPERATURE, 2.0)
     set_widget(at, "toggle", state.MIRROR, False)

@@ -13,24 +13,24 @@ def _top(label: str, index: int, prob: float) -> tuple[dict, ...]:
 
 def test_a_sure_matching_answer_is_called_luck():
     said = what_happened(OneImage(_top("Sneaker", 7, 0.98), _top("Sneaker", 7, 0.71), False))
-    assert "happens to give the same answer" in said and "**Sneaker** (98%)" in said and "sounds sure" in said
+    assert "happens to give the same answer" in said and "**Sneaker** (98.0%)" in said and "sounds sure" in said
     assert "luck, not a working pipeline" in said
 
 
 def test_an_unsure_matching_answer_gives_both_probabilities():
     said = what_happened(OneImage(_top("Sneaker", 7, 0.40), _top("Sneaker", 7, 0.71), False))
-    assert "happens to give the same answer" in said and "(40% against 71%)" in said and "sure" not in said
+    assert "happens to give the same answer" in said and "(40.0% against 71.0%)" in said and "sure" not in said
 
 
 def test_a_sure_other_answer_is_said_to_mean_nothing():
     said = what_happened(OneImage(_top("Bag", 8, 0.99), _top("Sneaker", 7, 0.71), False))
-    assert "changes the answer to **Bag** (99%)" in said and "**Sneaker** (71%)" in said
+    assert "changes the answer to **Bag** (99.0%)" in said and "**Sneaker** (71.0%)" in said
     assert "its confidence says nothing" in said
 
 
 def test_another_answer():
     said = what_happened(OneImage(_top("Bag", 8, 0.5), _top("Sneaker", 7, 0.71), False))
-    assert said == "Here the tutorial's scaling changes the answer: **Bag** (50%) instead of **Sneaker** (71%)."
+    assert said == "Here the tutorial's scaling changes the answer: **Bag** (50.0%) instead of **Sneaker** (71.0%)."
 
 
 def test_a_class_name_from_a_checkpoint_is_plain_text():
