@@ -27,7 +27,7 @@ DEFAULTS = PAGE_DEFAULTS["softmax"]  # the source, index, temperature, shift and
 @dataclass
 class Picked:
     pixels: np.ndarray  # [28, 28] uint8
-    label: int | None  # the true class (test images) or the one the learner says (their photo)
+    label: int | None  # the true class (test images) or the one the learner says (their photo); None: not said yet
     key: tuple  # identifies the image, for the one-step demo's memo
     what: str  # a caption (Markdown-safe)
 
@@ -86,20 +86,37 @@ def pick_image(data, clf: Classifier) -> Picked | None:
         st.info("No photo yet: upload one on the **Upload** page, then come back.", icon=":material/upload:")
         return None
     pixels, mirrored = last
+    digest = st.session_state[state.UPLOAD_MEMO].digest
+    if st.session_state.get(state.INSIDE_CLASS_FOR) != digest:  # a new photo: nobody has said what it shows
+        st.session_state[state.INSIDE_CLASS_FOR] = digest
+        state.put(state.INSIDE_CLASS, None)
     y = st.selectbox(
         "Which class is it? (a photo has no label: the loss needs one)",
         range(len(classes)),
         format_func=classes.__getitem__,
-        **state.bind(state.INSIDE_CLASS, 0, options=range(len(classes))),
+        placeholder="Pick the class it shows",
+        **state.bind(state.INSIDE_CLASS, None, arg="index"),  # the options are the class indices: index = value
     )
-    digest = st.session_state[state.UPLOAD_MEMO].digest
     how = " (in the mirror, as the Upload page's mirror step reads it: it faces right)" if mirrored else ""
-    return Picked(
-        pixels,
-        int(y),
-        ("upload", digest, mirrored),
-        f"Your last photo on Upload{how}, which you say is {article(classes[y])} **{plain(classes[y])}**.",
+    said = (
+        "whose class you have not said yet."
+        if y is None
+        else f"which you say is {article(classes[y])} **{plain(classes[y])}**."
     )
+    label = None if y is None else int(y)
+    return Picked(pixels, label, ("upload", digest, mirrored), f"Your last photo on Upload{how}, {said}")
+
+
+def no_label(ex: Explanation, what: str) -> bool:
+    """True, with a note, when the image has no class yet (a photo whose class the learner has not said):
+    `what` needs the true class y, and the page invents none."""
+    if ex.label is not None:
+        return False
+    st.info(
+        f"{what} needs the true class y: say which class your photo shows (“Which class is it?” above).",
+        icon=":material/label:",
+    )
+    return True
 
 
 # The log-sum-exp identity on two lines: on one line a 390 px phone cut off "m = max_j z_j" (issue 26).
@@ -266,6 +283,8 @@ def step_loss(ex: Explanation, classes) -> None:
     st.subheader("3. Where is softmax? The loss")
     y = ex.label
     st.latex(r"L = -\log p_y = -z_y + \log \sum_{j} e^{z_j}")
+    if no_label(ex, "The loss"):
+        return
     st.latex(rf"y = {y}: \quad L = -\log {_num(ex.probs[y])} = {_num(ex.loss)}")
     cols = st.columns(3)
     for col, (call, key) in zip(cols, LOSS_WAYS, strict=True):
@@ -351,6 +370,8 @@ def step_gradient(ex: Explanation, classes) -> None:
     st.subheader("5. The gradient")
     y = ex.label
     st.latex(r"\frac{\partial L}{\partial z_c} = p_c - \mathbb{1}[c = y]")
+    if no_label(ex, "The gradient"):
+        return
     st.altair_chart(
         value_bars(classes, ex.grad_logits, "∂L/∂z = p − onehot(y)", "gradient", fmt="+.4f", highlight=y),
         width="stretch",
@@ -383,6 +404,8 @@ def step_sgd(ex: Explanation, clf: Classifier, picked: Picked, model_key: tuple)
         r"\begin{aligned} W &\leftarrow W - \eta\, \frac{\partial L}{\partial W} \\"
         r" b &\leftarrow b - \eta\, \frac{\partial L}{\partial b} \end{aligned}"
     )
+    if no_label(ex, "A step of gradient descent"):
+        return
     c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
     with c1:
         lr = st.select_slider(

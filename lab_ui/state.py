@@ -70,6 +70,11 @@ RUN_COUNTER = "lab.run_counter"  # itertools.count for run ids
 CHECKPOINT_SEEN = "lab.checkpoint_seen"  # file_id of the last checkpoint upload handled
 PRED_MEMO = "lab.pred_memo"  # predictions of the active model on the test set
 UPLOAD_MEMO = "lab.upload_memo"  # the last upload, preprocessed (small thumbnails only)
+# The last photo's file (uploads.Photo: name and bytes, at most the upload limit): the uploader forgets its
+# file when Upload is not drawn, so Upload shows this one again after a page switch (and persist.py a reload)
+UPLOAD_PHOTO = "lab.upload_photo"
+INSIDE_CLASS_FOR = "lab.inside_class_for"  # the photo (its digest) the class picked on Inside softmax is for
+TUTORIAL_MEMO = "lab.tutorial_memo"  # (model key, tutorial_scaling.OnTestSet) of the active model
 LIVE_MEMO = "lab.live_memo"  # the Train page's latest charts and templates, by what they show
 DROPPED = "lab.dropped"  # list[str]: the runs the latest add_run dropped (MAX_RUNS), named on the Train page
 NOTICE = "lab.notice"  # (run id, stretch or None): whose training ended last; its summary is shown
@@ -181,6 +186,7 @@ NEW_BATCH_BUTTON = "w.browse.new_batch"
 CONFUSION_CHART = "w.browse.confusion"
 IMAGE_UPLOAD = "w.upload.file"
 CAMERA = "w.upload.camera"
+FORGET_PHOTO_BUTTON = "w.upload.forget_photo"
 LESSON_UPLOAD = "w.lesson.upload"
 REVEAL_PRECISION_BUTTON = "w.lesson.reveal_precision"
 LESSON_REPORT_BUTTON = "w.lesson.report"

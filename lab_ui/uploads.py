@@ -1,8 +1,10 @@
-"""Uploaded photos: preprocess once per upload (both pipelines) and keep small thumbnails only.
+"""Uploaded photos: the last photo kept for the session, preprocessed once per upload (both pipelines)
+into small thumbnails.
 
-A 12-megapixel photo is decoded by fmnist_lib.images.preprocess; what the page keeps and draws
-are thumbnails (<= THUMB px), so reruns (the temperature slider, ...) cost nothing and
-the session holds no big images.
+A 12-megapixel photo is decoded by fmnist_lib.images.preprocess; what the page draws are thumbnails
+(<= THUMB px), so reruns (the temperature slider, ...) cost nothing. The session keeps one file: the
+last photo's bytes (`Photo`, at most the upload limit), because Streamlit's uploader and camera forget
+their file when the Upload page is not drawn; Upload shows it again, and persist.py stores it.
 """
 
 from __future__ import annotations
@@ -22,9 +24,74 @@ from . import state
 from .text import plain
 
 THUMB = 320
+PHOTO_TYPES = ["png", "jpg", "jpeg", "webp", "gif", "bmp"]  # the uploader's; decode sniffs the real format
 PIPELINES = ("ours", "tutorial")
 STEPS_PER_ROW = 4  # ~260 px a step on a wide desktop page: "Autocontrast" and "transparency" fit unbroken
 FRAME_PX, FRAME_GREY = 2, 170  # a white "Background" step stays visible on a white page
+
+
+@dataclass(frozen=True)
+class Photo:
+    """The session's last photo, read by the page like an uploaded file (name, getvalue())."""
+
+    name: str
+    data: bytes = field(repr=False)
+    file_id: str = ""  # the widget's id of the file it came from; "" once restored after a reload
+
+    def getvalue(self) -> bytes:
+        return self.data
+
+
+def keep_photo(file) -> None:
+    """The widget's file becomes the session's photo; None (the learner removed it) forgets the photo."""
+    if file is None:
+        forget_photo()
+        return
+    kept = st.session_state.get(state.UPLOAD_PHOTO)
+    if kept is None or kept.file_id != file.file_id:
+        st.session_state[state.UPLOAD_PHOTO] = Photo(file.name or "photo", file.getvalue(), file.file_id)
+
+
+def forget_photo() -> None:
+    """No photo any more: Upload asks for one, and Inside softmax's "your photo" has none."""
+    for name in (state.UPLOAD_PHOTO, state.UPLOAD_MEMO):
+        st.session_state.pop(name, None)
+
+
+def _widget_changed(widget_key: str) -> None:
+    keep_photo(st.session_state.get(widget_key))
+
+
+def photo_input(camera: bool) -> Photo | None:
+    """The uploader (or the camera) and the session's last photo.
+
+    A new file replaces the photo and removing it (the widget's x) forgets it. While the widget is empty
+    because it was just drawn again (another page in between, a reload) the kept photo is used, named,
+    with a button that forgets it: Streamlit calls no on_change then, only when the learner acts."""
+    if camera:
+        file = st.camera_input(
+            "Take a photo of a garment", key=state.CAMERA, on_change=_widget_changed, args=(state.CAMERA,)
+        )
+    else:
+        file = st.file_uploader(
+            "Your photo (PNG, JPEG, WebP, GIF or BMP)",
+            type=PHOTO_TYPES,
+            key=state.IMAGE_UPLOAD,
+            on_change=_widget_changed,
+            args=(state.IMAGE_UPLOAD,),
+        )
+    if file is not None:
+        keep_photo(file)  # a no-op when its callback kept it already
+        return st.session_state[state.UPLOAD_PHOTO]
+    kept = st.session_state.get(state.UPLOAD_PHOTO)
+    if kept is not None:
+        left, right = st.columns([3, 1], vertical_alignment="center")
+        with left:
+            st.markdown(f"Your last photo: **{plain(kept.name)}**")
+            st.caption("Upload another (or take one) to replace it.")
+        with right:
+            st.button("Forget it", icon=":material/delete:", key=state.FORGET_PHOTO_BUTTON, on_click=forget_photo)
+    return kept
 
 
 @dataclass
@@ -119,10 +186,22 @@ def draw_steps(steps: list[tuple[str, Image.Image | None, str]]) -> None:
                     st.caption(caption)
 
 
-def mirror_view(step: MirroredPrediction) -> str:
-    """Which view the mirror step used for the first image, and why (its heavier side)."""
+def reading(step: MirroredPrediction, mirror_on: bool) -> str:
+    """What every section of Upload reads of the first image: "own" (the image as it is), "mirror" (its
+    mirror image alone) or "both" (both views, their probabilities averaged). Off: always "own"."""
+    weight = float(step.own_weight[0])
+    if not mirror_on or weight == 1.0:
+        return "own"
+    return "mirror" if weight == 0.0 else "both"
+
+
+def mirror_view(step: MirroredPrediction, mirror_on: bool = True) -> str:
+    """Which view the mirror step used for the first image, and why (its heavier side). Off: the image as it
+    is, and nothing that says a mirror image is read."""
     weight, offset = float(step.own_weight[0]), float(step.offset[0])
     side = f"its centre of mass is {abs(offset):.1f} px {'right' if offset > 0 else 'left'} of its middle"
+    if not mirror_on:
+        return f"The mirror step is off: the model reads your image as it is ({side})."
     if step.saw_mirrors:
         return (
             "This model was trained on mirror images too, so no way of facing is new to it: it averages both "
@@ -138,17 +217,30 @@ def mirror_view(step: MirroredPrediction) -> str:
     return f"It is balanced left to right ({side}), like a top or a bag: the model averages both views."
 
 
-def mirror_effect(step: MirroredPrediction, mirror_on: bool) -> str:
-    """One line under the Top-3: which view the mirror step used, what each view says, and what changed."""
+def mirror_effect(step: MirroredPrediction, mirror_on: bool, softmax: bool = True) -> str:
+    """One line under the Top-3: which view the mirror step used, what each view says, and what changed;
+    with the step on, the one place that says every section of the page reads the same view(s)."""
     own, mirrored, combined = (p.top(0)[0] for p in (step.own, step.mirrored, step.combined))
 
     def say(t: dict) -> str:
         return f"{plain(t['label'])} ({t['prob']:.0%})"
 
     views = f"Your image alone: {say(own)}; its mirror image: {say(mirrored)}; mirror-aware: {say(combined)}."
-    line = f"{mirror_view(step)} {views}"
+    line = f"{mirror_view(step, mirror_on)} {views}"
     if own["index"] == combined["index"]:
-        return line + " The mirror step does not change the answer here."
+        line += " The mirror step does not change the answer here."
+    elif mirror_on:
+        line += f" The mirror step changed the answer: alone, the model would have said {plain(own['label'])}."
+    else:
+        line += f" Mirror-aware, the answer would be {plain(combined['label'])}."
     if mirror_on:
-        return line + f" The mirror step changed the answer: alone, the model would have said {plain(own['label'])}."
-    return line + f" Mirror-aware, the answer would be {plain(combined['label'])}."
+        sections = (
+            "the Top-3, the evidence, the temperature demo and the tutorial's comparison"
+            if softmax
+            else "the Top-3 and the tutorial's comparison"
+        )
+        line += f" {SAME_READING}: {sections} (its own 28×28, by the same rule)."
+    return line
+
+
+SAME_READING = "Every section of this page reads it this way"  # said once, under the Top-3

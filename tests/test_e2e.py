@@ -215,7 +215,7 @@ def test_upload_over_the_size_cap_is_refused_by_the_browser(session):
     """.streamlit/config.toml caps uploads at 20 MB: a bigger file never reaches the script."""
     page = session.page
     goto_page(page, "Upload")
-    clear_upload(page)
+    forget_photo(page)
     big = b"\xff\xd8\xff\xe0" + bytes(21 * 1024 * 1024)  # a JPEG's first bytes, then 21 MB of zeros
     upload(page, "huge.jpg", big, "image/jpeg", wait=False)
     uploader = page.locator('[data-testid="stFileUploader"]').first
@@ -227,13 +227,23 @@ def test_upload_over_the_size_cap_is_refused_by_the_browser(session):
     session.shot("upload-too-big")
 
 
+def forget_photo(page) -> None:
+    """No photo on Upload: the uploader's file removed (its x forgets the session's photo too), or the photo the
+    page kept from before a page switch forgotten."""
+    clear_upload(page)
+    forget = page.locator('[data-testid="stMain"]').get_by_role("button", name="Forget it")
+    if forget.count():
+        forget.first.click()
+        wait_idle(page)
+
+
 @pytest.mark.parametrize("fmt", ["WEBP", "GIF", "BMP"])
 def test_upload_other_formats(session, fmt):
     """The uploader promises PNG, JPEG, WebP, GIF or BMP: each gives a prediction."""
     page = session.page
     goto_page(page, "Upload")
     # Remove the previous photo first, so that its results cannot pass for this one's.
-    clear_upload(page)
+    forget_photo(page)
     page.locator('[data-testid="stMain"]').get_by_text("Predicted:").first.wait_for(state="hidden")
     photo, _label = garment_photo(index=3, size=(600, 800), fmt=fmt)
     upload(page, f"garment.{fmt.lower()}", photo, f"image/{fmt.lower()}")

@@ -1,5 +1,6 @@
 """End-to-end: the "Inside softmax" page in Debian's Chromium (its formulas render, the three losses
-are equal, the naive softmax breaks where the stable one does not, and a photo from Upload is used).
+are equal, the naive softmax breaks where the stable one does not, and a photo from Upload is used, its class
+said by the learner, and is still on Upload when they come back).
 
 Screenshots (desktop 1400 px, phone 390 px) go to artifacts/screenshots/softmax*.png.
 Run alone: .venv/bin/python -m pytest -m browser tests/test_e2e_softmax.py
@@ -18,6 +19,8 @@ from tests.support.server import (
     SCREENSHOTS,
     SUCCESS,
     browser_marks,
+    choose_option,
+    click_button,
     exceptions_on_page,
     goto_page,
     new_context,
@@ -86,6 +89,15 @@ def test_a_test_image_by_index_and_the_last_upload(page):
     goto_page(page, "Inside softmax")
     main.get_by_text("Your last photo on Upload").click()
     wait_idle(page)
+    main.get_by_text(re.compile("whose class you have not said yet")).first.wait_for(state="visible")
+    assert main.locator('[data-testid="stMetric"]').count() == 0, "no loss until the photo's class is said"
+    choose_option(page, "Which class is it?", "Pullover")
     main.get_by_text(re.compile("Your last photo on Upload, which you say is")).first.wait_for(state="visible")
     assert len(set(_losses(page))) == 1
+    goto_page(page, "Upload")  # the uploader forgot its file while another page was shown; the page did not
+    main.get_by_text("Your last photo: photo.jpg").first.wait_for(state="visible")
+    main.get_by_text(re.compile("Predicted:")).first.wait_for(state="visible")
+    click_button(page, "Forget it", exact=False)
+    wait_idle(page)
+    main.get_by_text(re.compile("Predicted:")).first.wait_for(state="hidden")
     assert not exceptions_on_page(page)
