@@ -4,8 +4,9 @@ import streamlit as st
 
 from fmnist_lib.analysis import class_biases, evidence_maps
 from fmnist_lib.links import PAGE_DEFAULTS, TEMPERATURES
-from lab_ui import charts, layout, resources, share, sketch, state, tutorial_view, uploads
+from lab_ui import charts, layout, resources, share, state
 from lab_ui.text import plain
+from lab_ui.upload_page import sketch, tutorial_view, uploads
 
 st.title(":material/photo_camera: Upload a photo")
 resources.dataset()

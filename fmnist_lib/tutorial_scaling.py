@@ -3,7 +3,7 @@ on [0, 1] pixels, beside the model's own scaling.
 
 `one_image` says what it did to one image's answer (the two answers and how sure each sounds);
 `on_test_set` how it does in general (accuracy and agreement on the test images). Facts only: the
-Upload page words them (lab_ui/tutorial_view.py), so a confident or even matching answer for one
+Upload page words them (lab_ui/upload_page/tutorial_view.py), so a confident or even matching answer for one
 photo is told apart from a pipeline that is right.
 """
 

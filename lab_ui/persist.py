@@ -40,7 +40,7 @@ from fmnist_lib.session_store import (
 )
 
 from . import session_cookie, state
-from .uploads import Photo, Processed, UploadResult
+from .upload_page.uploads import Photo, Processed, UploadResult
 
 GRACE_SECONDS = 5.0  # a keyless job whose connection closed this long ago (and unread since) is stopped
 RESTORED_PREFIX = "restored:"  # a restored photo's digest: never equal to a new upload's

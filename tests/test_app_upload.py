@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from lab_ui import state, uploads
+from lab_ui import state
+from lab_ui.upload_page import uploads
 from tests.support.apptest import assert_ok, open_page, set_widget, texts, train_on_the_train_page
 from tests.support.images import all_cases, encode, garment, sneaker
 
@@ -226,7 +227,8 @@ def page_text(at) -> list[str]:
 
 def test_with_the_mirror_step_on_every_section_reads_the_same_view_and_says_so_once():
     from fmnist_lib.tutorial_scaling import one_image
-    from lab_ui import resources, tutorial_view
+    from lab_ui import resources
+    from lab_ui.upload_page import tutorial_view
 
     at = open_page("app_pages/upload.py")
     upload(at, "shoe.png", right_pointing_shoe_png(), "image/png")  # faces right: the step reads its mirror image
@@ -272,7 +274,7 @@ def test_a_balanced_garment_shows_the_evidence_of_both_views_it_averages():
 
 
 def test_the_tutorials_comparison_says_what_happened_here_with_the_test_set_figure(monkeypatch):
-    from lab_ui import tutorial_view
+    from lab_ui.upload_page import tutorial_view
 
     calls = []
     measure = tutorial_view.on_test_set

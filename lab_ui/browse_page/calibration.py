@@ -14,8 +14,7 @@ import streamlit as st
 
 from fmnist_lib import FashionMNIST, TrainingRun
 from fmnist_lib.analysis import Calibration, Reliability, calibrate
-
-from . import resources, state
+from lab_ui import resources, state
 
 
 def _calibrate(run: TrainingRun, data: FashionMNIST) -> Calibration:

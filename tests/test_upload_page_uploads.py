@@ -1,4 +1,4 @@
-"""lab_ui.uploads without the app: the "Original" thumbnail shows an upload as a viewer would."""
+"""lab_ui.upload_page.uploads without the app: the "Original" thumbnail shows an upload as a viewer would."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from lab_ui import uploads
+from lab_ui.upload_page import uploads
 
 
 def png(img: Image.Image) -> bytes:

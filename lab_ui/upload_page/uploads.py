@@ -19,9 +19,8 @@ from PIL import Image
 from fmnist_lib.images.decode import ImageError, preview_image
 from fmnist_lib.images.preprocess import preprocess_image
 from fmnist_lib.inference import MirroredPrediction
-
-from . import state
-from .text import plain
+from lab_ui import state
+from lab_ui.text import plain
 
 THUMB = 320
 PHOTO_TYPES = ["png", "jpg", "jpeg", "webp", "gif", "bmp"]  # the uploader's; decode sniffs the real format

@@ -16,9 +16,8 @@ from fmnist_lib.explain import FLOAT32_EXP_FLOOR, FLOAT32_EXP_LIMIT, LOSS_WAYS, 
 from fmnist_lib.inference import Classifier, softmax_with_temperature
 from fmnist_lib.links import PAGE_DEFAULTS, SHIFT_RANGE, STEP_LEARNING_RATES, TEMPERATURES
 from fmnist_lib.words import article
-
-from . import charts, state
-from .text import plain
+from lab_ui import charts, state
+from lab_ui.text import plain
 
 SOURCES = {"random": "A random test image", "index": "A test image by index", "upload": "Your last photo on Upload"}
 DEFAULTS = PAGE_DEFAULTS["softmax"]  # the source, index, temperature, shift and rate a link leaves out

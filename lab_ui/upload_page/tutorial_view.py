@@ -14,10 +14,9 @@ from fmnist_lib import FashionMNIST, TrainingRun
 from fmnist_lib.inference import Classifier
 from fmnist_lib.scaling import STANDARDIZED
 from fmnist_lib.tutorial_scaling import CONFIDENT, OneImage, OnTestSet, on_test_set, one_image
-
-from . import charts, resources, state
-from .text import plain
-from .uploads import draw_steps
+from lab_ui import charts, resources, state
+from lab_ui.text import plain
+from lab_ui.upload_page.uploads import draw_steps
 
 
 def cell(t: dict) -> str:

@@ -31,11 +31,10 @@ from fmnist_lib.lessons import (
     parse_lesson,
     report,
 )
+from lab_ui import state
+from lab_ui.text import plain
 
-from . import state
-from .text import plain
-
-SHIPPED = Path(__file__).resolve().parents[1] / "lessons"  # the tutorial's lesson and any others shipped
+SHIPPED = Path(__file__).resolve().parents[2] / "lessons"  # the tutorial's lesson and any others shipped
 DEFAULT_LESSON = "tutorial"
 UPLOADED = "<uploaded>"  # the picker's option for a teacher's uploaded file (never a lesson file's name)
 # url path (links.PAGES) -> the page's script, for st.page_link

@@ -1,10 +1,10 @@
-"""lab_ui/tutorial_view.py's words, without a script run: what happened for one image, and why the
+"""lab_ui/upload_page/tutorial_view.py's words, without a script run: what happened for one image, and why the
 tutorial's scaling is wrong in general, from fmnist_lib.tutorial_scaling's facts."""
 
 from __future__ import annotations
 
 from fmnist_lib.tutorial_scaling import OneImage, OnTestSet
-from lab_ui.tutorial_view import what_happened, why_wrong
+from lab_ui.upload_page.tutorial_view import what_happened, why_wrong
 
 
 def _top(label: str, index: int, prob: float) -> tuple[dict, ...]:

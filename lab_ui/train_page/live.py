@@ -14,9 +14,9 @@ import streamlit as st
 from fmnist_lib import TrainingRun
 from fmnist_lib.analysis import templates
 from fmnist_lib.jobs import QUEUED, JobView
-
-from . import charts, controls, divergence, persist, state, training
-from .text import plain
+from lab_ui import charts, persist, state, training
+from lab_ui.text import plain
+from lab_ui.train_page import controls, divergence
 
 CHART_CAPTION = (
     "The charts below. Left: the training loss (cross-entropy, lower is better) averaged over each epoch. Right: "

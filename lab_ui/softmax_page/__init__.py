@@ -1,0 +1,1 @@
+"""Parts of one page: app_pages/softmax.py."""
