@@ -1,1 +1,3 @@
-"""Parts of one page: app_pages/lesson.py."""
+"""The Lesson page's parts (app_pages/lesson.py): the steps, exercises with their checks and folded answers,
+progress, the report and a teacher's upload (lesson_view). The checks themselves are fmnist_lib/lessons.py.
+"""
