@@ -4,7 +4,7 @@ import streamlit as st
 
 from fmnist_lib.analysis import class_biases, evidence_maps
 from fmnist_lib.links import PAGE_DEFAULTS, TEMPERATURES
-from lab_ui import charts, layout, resources, share, state
+from lab_ui import charts, layout, pictures, resources, share, state
 from lab_ui.text import plain
 from lab_ui.upload_page import sketch, tutorial_view, uploads
 
@@ -68,9 +68,9 @@ step = clf.predict_both_ways(ours.pixels, k=3)
 top = (step.combined if mirror else step.own).top(0)
 left, mid, right = st.columns([1, 2, 2], gap="medium")
 with left:
-    st.image(charts.upscale(ours.pixels, 6), caption="The model's input (28×28)", width="stretch")
+    st.image(pictures.upscale(ours.pixels, 6), caption="The model's input (28×28)", width="stretch")
     if mirror:
-        st.image(charts.upscale(step.mirrored_images[0].numpy(), 6), caption="Its mirror image", width="stretch")
+        st.image(pictures.upscale(step.mirrored_images[0].numpy(), 6), caption="Its mirror image", width="stretch")
 with mid:
     title = "Top-3 classes (mirror-aware)" if mirror else "Top-3 classes"
     st.altair_chart(charts.bar_chart([t["label"] for t in top], [t["prob"] for t in top], title), width="stretch")
@@ -96,8 +96,8 @@ for x, is_mirror in views:
     ecols = st.columns(len(idx) + 1)
     with ecols[0]:
         what = "input x: its mirror image" if is_mirror else ("input x: as it is" if len(views) > 1 else "input x")
-        st.image(charts.upscale(x, 4), caption=what, width="stretch")
-    for col, c, m, img in zip(ecols[1:], idx, maps, charts.signed_images(maps, factor=4), strict=True):
+        st.image(pictures.upscale(x, 4), caption=what, width="stretch")
+    for col, c, m, img in zip(ecols[1:], idx, maps, pictures.signed_images(maps, factor=4), strict=True):
         with col:
             st.image(img, caption=f"w·x for {classes[c]}", width="stretch")
             st.caption(f"sum {m.sum():+.2f} + bias {bias[c]:+.2f} = logit **{m.sum() + bias[c]:+.2f}**")

@@ -16,7 +16,7 @@ from fmnist_lib.explain import FLOAT32_EXP_FLOOR, FLOAT32_EXP_LIMIT, LOSS_WAYS, 
 from fmnist_lib.inference import Classifier, softmax_with_temperature
 from fmnist_lib.links import PAGE_DEFAULTS, SHIFT_RANGE, STEP_LEARNING_RATES, TEMPERATURES
 from fmnist_lib.words import article
-from lab_ui import charts, state
+from lab_ui import pictures, state
 from lab_ui.text import plain
 
 SOURCES = {"random": "A random test image", "index": "A test image by index", "upload": "Your last photo on Upload"}
@@ -160,8 +160,8 @@ def _padded(values) -> list[float]:
 
 def _grid(maps: np.ndarray, classes) -> np.ndarray:
     """Ten signed maps in a 5x2 grid, each framed in grey so an all-zero map is still seen."""
-    tiles = [np.pad(t, ((1, 1), (1, 1), (0, 0)), constant_values=200) for t in charts.signed_images(maps, factor=5)]
-    return charts.labelled_grid(tiles, [str(c)[:18] for c in classes])
+    tiles = [np.pad(t, ((1, 1), (1, 1), (0, 0)), constant_values=200) for t in pictures.signed_images(maps, factor=5)]
+    return pictures.labelled_grid(tiles, [str(c)[:18] for c in classes])
 
 
 def _as_text(values) -> list[str]:
@@ -192,7 +192,7 @@ def step_logits(ex: Explanation, clf: Classifier, what: str) -> None:
     how = "pixel / 255" if scale.mean == 0 and scale.std == 1 else f"(pixel / 255 − {scale.mean:g}) / {scale.std:g}"
     left, right = st.columns([1, 3], gap="large")
     with left:
-        st.image(charts.upscale(ex.pixels, 6), caption="the image", width="stretch")
+        st.image(pictures.upscale(ex.pixels, 6), caption="the image", width="stretch")
         st.markdown(what)
         st.caption(
             f"x: its 784 pixels as the model was trained on them, {how} (here from {ex.x.min():.3g} to {ex.x.max():.3g})."

@@ -14,7 +14,7 @@ import streamlit as st
 from fmnist_lib import TrainingRun
 from fmnist_lib.analysis import templates
 from fmnist_lib.jobs import QUEUED, JobView
-from lab_ui import charts, persist, state, training
+from lab_ui import charts, persist, pictures, state, training
 from lab_ui.text import plain
 from lab_ui.train_page import controls, divergence
 
@@ -169,8 +169,8 @@ def draw_templates(lab_run: state.LabRun) -> None:
     run = lab_run.run
 
     def make() -> tuple[bytes, int]:
-        grid = charts.labelled_grid(charts.signed_images(templates(run.classifier()), factor=3), list(run.classes))
-        return charts.png_bytes(grid), grid.shape[1]
+        grid = pictures.labelled_grid(pictures.signed_images(templates(run.classifier()), factor=3), list(run.classes))
+        return pictures.png_bytes(grid), grid.shape[1]
 
     png, width = state.memo(state.LIVE_MEMO + ".templates", (lab_run.id, run.steps, run.epochs_done), make)
     st.image(png, width=width)

@@ -14,7 +14,7 @@ from fmnist_lib import FashionMNIST, TrainingRun
 from fmnist_lib.inference import Classifier
 from fmnist_lib.scaling import STANDARDIZED
 from fmnist_lib.tutorial_scaling import CONFIDENT, OneImage, OnTestSet, on_test_set, one_image
-from lab_ui import charts, resources, state
+from lab_ui import pictures, resources, state
 from lab_ui.text import plain
 from lab_ui.upload_page.uploads import draw_steps
 
@@ -102,7 +102,7 @@ def draw(clf: Classifier, pixels, stages, mirror: bool, model: tuple[TrainingRun
     st.markdown("Its steps, then its normalisation `(x − 0.2860) / 0.3530`, fed to the active model:")
     c1, c2 = st.columns([1, 3])
     with c1:
-        st.image(charts.upscale(pixels, 3), caption="Tutorial's 28×28", width="stretch")
+        st.image(pictures.upscale(pixels, 3), caption="Tutorial's 28×28", width="stretch")
     with c2:
         rows = [
             f"| {i + 1} | {cell(a)} | {cell(o)} |"
