@@ -40,7 +40,6 @@ from fmnist_lib.session_store import (
 )
 
 from . import session_cookie, state
-from .upload_page.uploads import Photo, Processed, UploadResult
 
 GRACE_SECONDS = 5.0  # a keyless job whose connection closed this long ago (and unread since) is stopped
 RESTORED_PREFIX = "restored:"  # a restored photo's digest: never equal to a new upload's
@@ -119,12 +118,12 @@ def apply(stored: StoredSession, key: str | None) -> None:
     ss[state.ACTIVE] = stored.active
     ss[state.value_key(state.COMPARE)] = list(stored.compare)
     if stored.upload:
-        pipelines = {name: Processed(pixels, []) for name, pixels in stored.upload.items()}
+        pipelines = {name: state.Processed(pixels, []) for name, pixels in stored.upload.items()}
         digest = stored.upload_digest
         digest = digest if digest.startswith(RESTORED_PREFIX) else RESTORED_PREFIX + digest
-        ss[state.UPLOAD_MEMO] = UploadResult(digest, pipelines=pipelines)
+        ss[state.UPLOAD_MEMO] = state.UploadResult(digest, pipelines=pipelines)
     if stored.photo:
-        ss[state.UPLOAD_PHOTO] = Photo(stored.photo_name, stored.photo)
+        ss[state.UPLOAD_PHOTO] = state.Photo(stored.photo_name, stored.photo)
     if stored.job is None or key is None:
         return
     lab_run = state.find_run(stored.job.run_id)

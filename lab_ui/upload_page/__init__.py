@@ -2,6 +2,6 @@
 (uploads), the drawing canvas (sketch), the tutorial's pipeline exactly as written beside the lab's
 (tutorial_view).
 
-The last upload's memo types (Processed, UploadResult) are in lab_ui/state.py beside their key: persist
+The last photo and its memo (Photo, Processed, UploadResult) are in lab_ui/state.py beside their keys: persist
 restores them and Inside softmax reads them, and neither may import this package.
 """

@@ -10,7 +10,6 @@ their file when the Upload page is not drawn; Upload shows it again, and persist
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
 
 import numpy as np
 import streamlit as st
@@ -20,6 +19,7 @@ from fmnist_lib.images.decode import ImageError, preview_image
 from fmnist_lib.images.preprocess import preprocess_image
 from fmnist_lib.inference import MirroredPrediction
 from lab_ui import state
+from lab_ui.state import Photo, Processed, UploadResult
 from lab_ui.text import plain
 
 THUMB = 320
@@ -27,18 +27,6 @@ PHOTO_TYPES = ["png", "jpg", "jpeg", "webp", "gif", "bmp"]  # the uploader's; de
 PIPELINES = ("ours", "tutorial")
 STEPS_PER_ROW = 4  # ~260 px a step on a wide desktop page: "Autocontrast" and "transparency" fit unbroken
 FRAME_PX, FRAME_GREY = 2, 170  # a white "Background" step stays visible on a white page
-
-
-@dataclass(frozen=True)
-class Photo:
-    """The session's last photo, read by the page like an uploaded file (name, getvalue())."""
-
-    name: str
-    data: bytes = field(repr=False)
-    file_id: str = ""  # the widget's id of the file it came from; "" once restored after a reload
-
-    def getvalue(self) -> bytes:
-        return self.data
 
 
 def keep_photo(file) -> None:
@@ -91,20 +79,6 @@ def photo_input(camera: bool) -> Photo | None:
         with right:
             st.button("Forget it", icon=":material/delete:", key=state.FORGET_PHOTO_BUTTON, on_click=forget_photo)
     return kept
-
-
-@dataclass
-class Processed:
-    pixels: np.ndarray  # [28, 28] uint8, the model's input
-    stages: list[tuple[str, Image.Image, str]]  # (name, thumbnail, caption)
-
-
-@dataclass
-class UploadResult:
-    digest: str
-    error: str | None = None
-    original: Image.Image | None = None  # thumbnail, in colour
-    pipelines: dict[str, Processed] = field(default_factory=dict)
 
 
 def thumbnail(img: Image.Image, size: int = THUMB) -> Image.Image:
