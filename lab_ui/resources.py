@@ -6,13 +6,18 @@
 * the default model: the tutorial's softmax regression, trained on first use (1-2 s) and saved in
   data/models, so later server starts load it (fmnist_lib.model_cache); active until the user
   trains or loads their own;
-* the default model's test-set predictions.
+* the default model's test-set predictions and its calibration (Browse).
 
 Each is a `Shared` value: made by its first caller under a lock (the warm-up thread when the
 server starts, warmup.py, else the first page that needs it), every other caller waiting for that
 one and getting the same object. Plain Python: the warm-up thread fills them without any Streamlit
 call (Streamlit's guidance for threads). A page reads them through the accessors below, which show
 a spinner while a value is still being made. Per-session things (runs, the active model) are in state.py.
+
+One way to keep a per-server value: a `Shared` (here, or beside the one page that uses it), never
+`st.cache_resource`. The warm-up thread makes these before any session exists, outside a script run,
+where Streamlit's cache has no context to work in; a `Shared` is plain Python that a unit test can fill
+or replace, takes no arguments to hash (a per-server default has none), and keeps no failure.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from typing import Generic, TypeVar
 import streamlit as st
 
 from fmnist_lib import DataError, FashionMNIST, TrainingRun, default_config, load_fashion_mnist
-from fmnist_lib.analysis import TestPredictions, predict_test_set
+from fmnist_lib.analysis import Calibration, TestPredictions, calibrate, predict_test_set
 from fmnist_lib.jobs import TrainingPool, default_workers
 from fmnist_lib.loop import set_threads
 from fmnist_lib.model_cache import cache_dir, fit_or_load
@@ -94,10 +99,16 @@ def _make_default_predictions() -> TestPredictions:
     return predict_test_set(DEFAULT_RUN.get().classifier(), data.test_images, data.test_labels)
 
 
+def _make_default_calibration() -> Calibration:
+    data = DATA.get()
+    return calibrate(DEFAULT_RUN.get().classifier(), data.test_images, data.test_labels)
+
+
 DATA: Shared[FashionMNIST] = Shared(load_fashion_mnist)
 POOL: Shared[TrainingPool] = Shared(_make_pool)
 DEFAULT_RUN: Shared[TrainingRun] = Shared(_make_default_run)
 DEFAULT_PREDICTIONS: Shared[TestPredictions] = Shared(_make_default_predictions)
+DEFAULT_CALIBRATION: Shared[Calibration] = Shared(_make_default_calibration)  # on first use (Browse), not at warm-up
 
 
 def warm_up() -> str:
@@ -165,6 +176,12 @@ def active() -> tuple[str, TrainingRun, int | None]:
     if lab_run is not None and lab_run.run.history:
         return lab_run.name, lab_run.run, lab_run.id
     return DEFAULT_NAME, default_run(), None
+
+
+def default_calibration() -> Calibration:
+    """The default model's reliability and temperature fit on the test set, measured once per server."""
+    default_run()
+    return _get(DEFAULT_CALIBRATION, "Measuring the default model's calibration (once per server)…")
 
 
 def predictions(run: TrainingRun, run_id: int | None) -> TestPredictions:

@@ -159,3 +159,13 @@ def test_lab_ui_by_page_imports_go_from_a_page_to_the_shared_parts_never_back():
 def test_the_page_rule_catches_a_shared_module_that_imports_a_page_package():
     assert _page_package("lab_ui.upload_page.uploads") == "upload_page"
     assert _page_package("lab_ui.persist") is None and _page_package("fmnist_lib.run") is None
+
+
+def test_a_per_server_value_is_kept_one_way():
+    """resources.Shared, never st.cache_resource (lab_ui/resources.py says why)."""
+    users = []
+    for folder in ("lab_ui", "app_pages"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            if re.search(r"@\s*st\.cache_resource|\bcache_resource\(", path.read_text()):  # used, not named
+                users.append(path.relative_to(ROOT).as_posix())
+    assert users == []

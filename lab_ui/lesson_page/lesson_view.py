@@ -31,7 +31,7 @@ from fmnist_lib.lessons import (
     parse_lesson,
     report,
 )
-from lab_ui import state
+from lab_ui import resources, state
 from lab_ui.text import plain
 
 SHIPPED = Path(__file__).resolve().parents[2] / "lessons"  # the tutorial's lesson and any others shipped
@@ -78,9 +78,8 @@ def session_record() -> SessionRecord:
     return SessionRecord(tuple(seen.values()), state.events())
 
 
-@st.cache_resource(show_spinner=False)
-def _exp_limits():
-    return exp_limits()
+# Measured with torch once per server (a bisection per type), like resources' defaults.
+_EXP_LIMITS = resources.Shared(exp_limits)
 
 
 def _handle_upload(offered: dict[str, Lesson]) -> None:
@@ -194,7 +193,7 @@ def _precision_table(record: SessionRecord) -> None:
             args=(REVEALED_PRECISION,),
         )
         return
-    rows = _exp_limits()
+    rows = _EXP_LIMITS.get()
     st.dataframe(
         pd.DataFrame(
             {
