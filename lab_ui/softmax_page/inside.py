@@ -184,10 +184,16 @@ def _num(v: float) -> str:
 # --- the six steps --------------------------------------------------------------------------
 
 
+def _heading(title: str, *formulas: str) -> None:
+    """A step opens the same way: its number and title, then its formulas."""
+    st.subheader(title)
+    for formula in formulas:
+        st.latex(formula)
+
+
 def step_logits(ex: Explanation, clf: Classifier, what: str) -> None:
     classes = clf.classes
-    st.subheader("1. Pixels to logits")
-    st.latex(r"z = W x + b, \qquad z_c = \sum_{i=1}^{784} W_{c,i}\, x_i + b_c")
+    _heading("1. Pixels to logits", r"z = W x + b, \qquad z_c = \sum_{i=1}^{784} W_{c,i}\, x_i + b_c")
     scale = clf.scaling
     how = "pixel / 255" if scale.mean == 0 and scale.std == 1 else f"(pixel / 255 − {scale.mean:g}) / {scale.std:g}"
     left, right = st.columns([1, 3], gap="large")
@@ -237,8 +243,7 @@ def _floats(df: pd.DataFrame, fmt: str) -> dict:
 
 
 def step_probabilities(ex: Explanation, classes) -> None:
-    st.subheader("2. Logits to probabilities")
-    st.latex(r"p_c = \mathrm{softmax}(z)_c = \frac{e^{z_c}}{\sum_{j=1}^{10} e^{z_j}}")
+    _heading("2. Logits to probabilities", r"p_c = \mathrm{softmax}(z)_c = \frac{e^{z_c}}{\sum_{j=1}^{10} e^{z_j}}")
     e = np.exp(ex.logits.astype(np.float64))
     k = ex.pred
     st.latex(
@@ -279,9 +284,8 @@ def step_probabilities(ex: Explanation, classes) -> None:
 
 
 def step_loss(ex: Explanation, classes) -> None:
-    st.subheader("3. Where is softmax? The loss")
     y = ex.label
-    st.latex(r"L = -\log p_y = -z_y + \log \sum_{j} e^{z_j}")
+    _heading("3. Where is softmax? The loss", r"L = -\log p_y = -z_y + \log \sum_{j} e^{z_j}")
     if no_label(ex, "The loss"):
         return
     st.latex(rf"y = {y}: \quad L = -\log {_num(ex.probs[y])} = {_num(ex.loss)}")
@@ -298,9 +302,7 @@ def step_loss(ex: Explanation, classes) -> None:
 
 
 def step_stability(ex: Explanation, classes) -> None:
-    st.subheader("4. Why is it stable? The log-sum-exp trick")
-    st.latex(r"\mathrm{softmax}(z + c) = \mathrm{softmax}(z)")
-    st.latex(LSE_LATEX)
+    _heading("4. Why is it stable? The log-sum-exp trick", r"\mathrm{softmax}(z + c) = \mathrm{softmax}(z)", LSE_LATEX)
     z_max = float(ex.logits.max())
     limit = FLOAT32_EXP_LIMIT - z_max
     c = st.slider(
@@ -366,9 +368,8 @@ def step_stability(ex: Explanation, classes) -> None:
 
 
 def step_gradient(ex: Explanation, classes) -> None:
-    st.subheader("5. The gradient")
     y = ex.label
-    st.latex(r"\frac{\partial L}{\partial z_c} = p_c - \mathbb{1}[c = y]")
+    _heading("5. The gradient", r"\frac{\partial L}{\partial z_c} = p_c - \mathbb{1}[c = y]")
     if no_label(ex, "The gradient"):
         return
     st.altair_chart(
@@ -398,10 +399,10 @@ def _take_step(key: tuple, clf: Classifier, pixels, label: int, lr: float) -> No
 
 
 def step_sgd(ex: Explanation, clf: Classifier, picked: Picked, model_key: tuple) -> None:
-    st.subheader("6. One SGD step")
-    st.latex(
+    _heading(
+        "6. One SGD step",
         r"\begin{aligned} W &\leftarrow W - \eta\, \frac{\partial L}{\partial W} \\"
-        r" b &\leftarrow b - \eta\, \frac{\partial L}{\partial b} \end{aligned}"
+        r" b &\leftarrow b - \eta\, \frac{\partial L}{\partial b} \end{aligned}",
     )
     if no_label(ex, "A step of gradient descent"):
         return
