@@ -169,3 +169,27 @@ def test_a_per_server_value_is_kept_one_way():
             if re.search(r"@\s*st\.cache_resource|\bcache_resource\(", path.read_text()):  # used, not named
                 users.append(path.relative_to(ROOT).as_posix())
     assert users == []
+
+
+def _streamlit_imports(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text())
+    names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    names += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and not n.level]
+    return [m for m in names if m.split(".")[0] == "streamlit"]
+
+
+STREAMLIT_PUBLIC = {"streamlit", "streamlit.testing.v1", "streamlit.components.v1"}
+STREAMLIT_SEAM = "tests/support/streamlit_internals.py"
+
+
+def test_streamlit_internals_are_imported_in_the_one_seam_only():
+    """Streamlit's public modules anywhere; an internal one (streamlit.web..., streamlit.runtime...) only in the
+    seam, whose own test fails loudly on an upgrade (tests/test_streamlit_internals.py)."""
+    files = [ROOT / "streamlit_app.py"]
+    for folder in ("fmnist_lib", "lab_ui", "app_pages", "bench", "tools", "tests", "deploy"):
+        files += sorted((ROOT / folder).rglob("*.py"))
+    internal = {
+        path.relative_to(ROOT).as_posix(): sorted(set(_streamlit_imports(path)) - STREAMLIT_PUBLIC) for path in files
+    }
+    assert {p: m for p, m in internal.items() if m and p != STREAMLIT_SEAM} == {}
+    assert internal[STREAMLIT_SEAM] == ["streamlit.web.server.app_discovery"]
