@@ -80,17 +80,19 @@ def _measure(clf: Classifier, data: FashionMNIST) -> OnTestSet:
         return on_test_set(clf, data.test_images, data.test_labels)
 
 
-@st.cache_resource(show_spinner=False)
-def _default_figure(_data: FashionMNIST) -> OnTestSet:
-    """The default model's figure, once per server (every session shares that model)."""
-    return _measure(resources.DEFAULT_RUN.get().classifier(), _data)
+def _measure_default() -> OnTestSet:
+    return _measure(resources.DEFAULT_RUN.get().classifier(), resources.DATA.get())
+
+
+# The default model's figure, once per server (every session shares that model), like resources' defaults.
+_DEFAULT_FIGURE = resources.Shared(_measure_default)
 
 
 def test_set_figure(clf: Classifier, run: TrainingRun, run_id: int | None) -> OnTestSet:
     """The tutorial's scaling against the model's own on the test set: once per model state."""
     data = resources.dataset()
     if run_id is None:
-        return _default_figure(data)
+        return _DEFAULT_FIGURE.get()
     return state.memo(state.TUTORIAL_MEMO, (run_id, run.steps, run.epochs_done), lambda: _measure(clf, data))
 
 
