@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 from dataclasses import dataclass
 
@@ -191,6 +192,22 @@ def _heading(title: str, *formulas: str) -> None:
         st.latex(formula)
 
 
+def needs_label(what: str, title: str, *formulas: str):
+    """A step that needs the true class y: it opens with its heading, then draws only when the image has a class
+    (a photo whose class the learner has not said gets no_label's note instead)."""
+
+    def wrap(step):
+        @functools.wraps(step)
+        def draw(ex: Explanation, *args) -> None:
+            _heading(title, *formulas)
+            if not no_label(ex, what):
+                step(ex, *args)
+
+        return draw
+
+    return wrap
+
+
 def step_logits(ex: Explanation, clf: Classifier, what: str) -> None:
     classes = clf.classes
     _heading("1. Pixels to logits", r"z = W x + b, \qquad z_c = \sum_{i=1}^{784} W_{c,i}\, x_i + b_c")
@@ -283,11 +300,9 @@ def step_probabilities(ex: Explanation, classes) -> None:
         )
 
 
+@needs_label("The loss", "3. Where is softmax? The loss", r"L = -\log p_y = -z_y + \log \sum_{j} e^{z_j}")
 def step_loss(ex: Explanation, classes) -> None:
     y = ex.label
-    _heading("3. Where is softmax? The loss", r"L = -\log p_y = -z_y + \log \sum_{j} e^{z_j}")
-    if no_label(ex, "The loss"):
-        return
     st.latex(rf"y = {y}: \quad L = -\log {_num(ex.probs[y])} = {_num(ex.loss)}")
     cols = st.columns(3)
     for col, (call, key) in zip(cols, LOSS_WAYS, strict=True):
@@ -367,11 +382,9 @@ def step_stability(ex: Explanation, classes) -> None:
     )
 
 
+@needs_label("The gradient", "5. The gradient", r"\frac{\partial L}{\partial z_c} = p_c - \mathbb{1}[c = y]")
 def step_gradient(ex: Explanation, classes) -> None:
     y = ex.label
-    _heading("5. The gradient", r"\frac{\partial L}{\partial z_c} = p_c - \mathbb{1}[c = y]")
-    if no_label(ex, "The gradient"):
-        return
     st.altair_chart(
         value_bars(classes, ex.grad_logits, "∂L/∂z = p − onehot(y)", "gradient", fmt="+.4f", highlight=y),
         width="stretch",
@@ -398,14 +411,13 @@ def _take_step(key: tuple, clf: Classifier, pixels, label: int, lr: float) -> No
     st.session_state[state.INSIDE_STEP] = (key, sgd_step(clf, pixels, label, lr))
 
 
+@needs_label(
+    "A step of gradient descent",
+    "6. One SGD step",
+    r"\begin{aligned} W &\leftarrow W - \eta\, \frac{\partial L}{\partial W} \\"
+    r" b &\leftarrow b - \eta\, \frac{\partial L}{\partial b} \end{aligned}",
+)
 def step_sgd(ex: Explanation, clf: Classifier, picked: Picked, model_key: tuple) -> None:
-    _heading(
-        "6. One SGD step",
-        r"\begin{aligned} W &\leftarrow W - \eta\, \frac{\partial L}{\partial W} \\"
-        r" b &\leftarrow b - \eta\, \frac{\partial L}{\partial b} \end{aligned}",
-    )
-    if no_label(ex, "A step of gradient descent"):
-        return
     c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
     with c1:
         lr = st.select_slider(
