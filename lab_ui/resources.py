@@ -6,7 +6,9 @@
 * the default model: the tutorial's softmax regression, trained on first use (1-2 s) and saved in
   data/models, so later server starts load it (fmnist_lib.model_cache); active until the user
   trains or loads their own;
-* the default model's test-set predictions and its calibration (Browse).
+* the default model's test-set predictions and its calibration (Browse);
+* the not-a-garment check (fmnist_lib.novelty): the training images' pixel model, and the default
+  model's thresholds.
 
 Each is a `Shared` value: made by its first caller under a lock (the warm-up thread when the
 server starts, warmup.py, else the first page that needs it), every other caller waiting for that
@@ -35,6 +37,7 @@ from fmnist_lib.analysis import Calibration, TestPredictions, calibrate, predict
 from fmnist_lib.jobs import TrainingPool, default_workers
 from fmnist_lib.loop import set_threads
 from fmnist_lib.model_cache import cache_dir, fit_or_load
+from fmnist_lib.novelty import NoveltyCheck, PixelModel, fit_check, fit_pixels, reference_images
 
 from . import state
 
@@ -104,11 +107,21 @@ def _make_default_calibration() -> Calibration:
     return calibrate(DEFAULT_RUN.get().classifier(), data.test_images, data.test_labels)
 
 
+def _make_pixels() -> PixelModel:
+    return fit_pixels(reference_images(DATA.get().train_images))
+
+
+def _make_default_novelty() -> NoveltyCheck:
+    return fit_check(DEFAULT_RUN.get().classifier(), reference_images(DATA.get().train_images), PIXELS.get())
+
+
 DATA: Shared[FashionMNIST] = Shared(load_fashion_mnist)
 POOL: Shared[TrainingPool] = Shared(_make_pool)
 DEFAULT_RUN: Shared[TrainingRun] = Shared(_make_default_run)
 DEFAULT_PREDICTIONS: Shared[TestPredictions] = Shared(_make_default_predictions)
 DEFAULT_CALIBRATION: Shared[Calibration] = Shared(_make_default_calibration)  # on first use (Browse), not at warm-up
+PIXELS: Shared[PixelModel] = Shared(_make_pixels)
+DEFAULT_NOVELTY: Shared[NoveltyCheck] = Shared(_make_default_novelty)
 
 
 def warm_up() -> str:
@@ -121,6 +134,7 @@ def warm_up() -> str:
     pool = POOL.get()  # the workers start importing torch while the default model is got here
     DEFAULT_PREDICTIONS.get()
     run = DEFAULT_RUN.get()
+    DEFAULT_NOVELTY.get()  # Upload's not-a-garment check: a fraction of a second
     how = run.message.rstrip(".") or run.status
     acc = f"test accuracy {run.test_acc:.1%}" if run.test_acc is not None else "no test accuracy"
     workers = f"{pool.workers} training worker process(es)" if pool.workers else "training in a thread"
@@ -195,3 +209,20 @@ def predictions(run: TrainingRun, run_id: int | None) -> TestPredictions:
         (run_id, run.steps, run.epochs_done),
         lambda: predict_test_set(run.classifier(), data.test_images, data.test_labels),
     )
+
+
+def novelty(run: TrainingRun, run_id: int | None) -> NoveltyCheck:
+    """The not-a-garment check of a run (its thresholds from its own logits), made once per model state."""
+    if run_id is None:
+        default_run()
+        return _get(DEFAULT_NOVELTY, "Measuring how Fashion-MNIST looks to the model (once per server)…")
+    data = dataset()
+    pixels = _get(PIXELS, "Measuring how Fashion-MNIST looks (once per server)…")
+    key = (run_id, run.steps, run.epochs_done)
+    kept = st.session_state.get(state.NOVELTY_MEMO)
+    if kept is not None and kept[0] == key:
+        return kept[1]
+    with st.spinner("Measuring how Fashion-MNIST looks to this model (once per model)…"):
+        return state.memo(
+            state.NOVELTY_MEMO, key, lambda: fit_check(run.classifier(), reference_images(data.train_images), pixels)
+        )

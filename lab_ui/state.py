@@ -79,6 +79,7 @@ UPLOAD_MEMO = "lab.upload_memo"  # the last upload, preprocessed (small thumbnai
 UPLOAD_PHOTO = "lab.upload_photo"
 INSIDE_CLASS_FOR = "lab.inside_class_for"  # the photo (its digest) the class picked on Inside softmax is for
 TUTORIAL_MEMO = "lab.tutorial_memo"  # (model key, tutorial_scaling.OnTestSet) of the active model
+NOVELTY_MEMO = "lab.novelty_memo"  # the active model's not-a-garment check (fmnist_lib.novelty)
 LIVE_MEMO = "lab.live_memo"  # the Train page's latest charts and templates, by what they show
 DROPPED = "lab.dropped"  # list[str]: the runs the latest add_run dropped (MAX_RUNS), named on the Train page
 NOTICE = "lab.notice"  # (run id, stretch or None): whose training ended last; its summary is shown

@@ -298,3 +298,55 @@ def test_the_tutorials_comparison_says_what_happened_here_with_the_test_set_figu
     set_widget(at, "select_slider", state.TEMPERATURE, 2.0)
     set_widget(at, "toggle", state.MIRROR, False)
     assert len(calls) <= 1, "the test-set figure is measured once per model"
+
+
+NOT_A_GARMENT = "doesn't look like anything in Fashion-MNIST"
+
+
+def _caveats(at) -> list[str]:
+    return [t for t in texts(at.warning) if NOT_A_GARMENT in t]
+
+
+def _png(kind: str) -> bytes:
+    """A non-garment as a PNG: a blank page, a checkerboard test pattern or a page of text."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    img = Image.new("RGB", (600, 400), (250, 250, 248))
+    draw = ImageDraw.Draw(img)
+    if kind == "checkerboard":
+        for y in range(0, 400, 50):
+            for x in range((y // 50) % 2 * 50, 600, 100):
+                draw.rectangle([x, y, x + 49, y + 49], fill=(20, 20, 20))
+    elif kind == "text":
+        font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 36)
+        for i, line in enumerate(["Not a garment:", "just a few lines", "of plain text."]):
+            draw.text((30, 40 + 60 * i), line, fill=(0, 0, 0), font=font)
+    return encode(img, "PNG")
+
+
+@pytest.mark.parametrize("kind", ["blank", "checkerboard", "text"])
+def test_a_blank_page_a_test_pattern_or_text_gets_the_not_a_garment_caveat(at, kind):
+    upload(at, f"{kind}.png", _png(kind), "image/png")
+    assert shows_top3(at), "the Top-3 is still shown"
+    assert _caveats(at), f"no caveat for {kind}: {texts(at.warning)}"
+    assert any("flagged above" in t for t in texts(at.caption)), "the score and its threshold"
+
+
+@pytest.mark.parametrize("index", [0, 1, 2, 3])
+def test_a_fashion_mnist_test_image_saved_as_png_gets_no_caveat(at, index):
+    from PIL import Image
+
+    from fmnist_lib import load_fashion_mnist
+
+    pixels = load_fashion_mnist(download=False).test_images[index].numpy()
+    upload(at, f"test-{index}.png", encode(Image.fromarray(pixels), "PNG"), "image/png")
+    assert shows_top3(at) and not _caveats(at)
+
+
+def test_a_trained_runs_caveat_uses_its_own_thresholds():
+    at = train_on_the_train_page(epochs=1)
+    at.switch_page("app_pages/upload.py").run()
+    upload(at, "text.png", _png("text"), "image/png")
+    assert shows_top3(at) and _caveats(at)
+    run_id = at.session_state[state.RUNS][-1].id
+    assert at.session_state[state.NOVELTY_MEMO][0][0] == run_id, "the check was fitted for the trained run"

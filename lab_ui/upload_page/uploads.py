@@ -1,5 +1,6 @@
 """Uploaded photos: the last photo kept for the session, preprocessed once per upload (both pipelines)
-into small thumbnails.
+into small thumbnails; and the caveat beside the Top-3 when the input looks like nothing in
+Fashion-MNIST (fmnist_lib.novelty).
 
 A 12-megapixel photo is decoded by fmnist_lib.images.preprocess; what the page draws are thumbnails
 (<= THUMB px), so reruns (the temperature slider, ...) cost nothing. The session keeps one file: the
@@ -17,7 +18,8 @@ from PIL import Image
 
 from fmnist_lib.images.decode import ImageError, preview_image
 from fmnist_lib.images.preprocess import preprocess_image
-from fmnist_lib.inference import MirroredPrediction
+from fmnist_lib.inference import Classifier, MirroredPrediction
+from fmnist_lib.novelty import Novelty, NoveltyCheck, judge
 from lab_ui import state
 from lab_ui.state import Photo, Processed, UploadResult
 from lab_ui.text import plain
@@ -217,3 +219,45 @@ def mirror_effect(step: MirroredPrediction, mirror_on: bool, softmax: bool = Tru
 
 
 SAME_READING = "Every section of this page reads it this way"  # said once, under the Top-3
+
+
+def caveat(n: Novelty) -> str:
+    """The warning beside the Top-3 of an input the check flags: what is odd about it, in plain words."""
+    why = []
+    if n.far_pixels:
+        why.append(
+            f"its pixels lie farther from the training images than all but {1 - n.distance_quantile:.1%} of them do"
+        )
+    if n.weak_evidence:
+        why.append(
+            f"no class's evidence for it is as strong as for all but {1 - n.energy_quantile:.1%} of the training images"
+        )
+    return (
+        f"This doesn't look like anything in Fashion-MNIST: {' and '.join(why)}. The Top-3 is still the "
+        "model's best guess among its 10 classes, but it has never seen anything like this, so read it as a guess."
+    )
+
+
+def caveat_figures(n: Novelty) -> str:
+    """The caption under the warning: each score against its threshold, and where the thresholds come from."""
+    return (
+        f"Pixel distance to the training images {n.distance:.2f} (flagged above {n.distance_threshold:.2f}; a "
+        f"typical training image about 1); energy −logsumexp(logits) {n.energy:.2f} (flagged above "
+        f"{n.energy_threshold:.2f}). {_above(n)}; how often garments and non-garments are: "
+        "bench/results/not_garment.md."
+    )
+
+
+def _above(n: Novelty) -> str:
+    d, e = f"{1 - n.distance_quantile:.1%}", f"{1 - n.energy_quantile:.1%}"
+    if d == e:
+        return f"Only {d} of the training images are above either threshold"
+    return f"Only {d} of the training images are above the distance's threshold, {e} above the energy's"
+
+
+def novelty_caveat(check: NoveltyCheck, clf: Classifier, pixels: np.ndarray) -> None:
+    """Under the Top-3: a warning when the 28×28 input looks like nothing in Fashion-MNIST (fmnist_lib.novelty)."""
+    n = judge(check, clf, pixels)[0]
+    if n.flagged:
+        st.warning(caveat(n), icon=":material/help:")
+        st.caption(caveat_figures(n))
