@@ -111,3 +111,6 @@ def test_the_not_a_garment_caveat_says_why_and_that_the_top3_is_still_a_guess():
     figures = uploads.caveat_figures(weak)
     assert "-2.00" in figures and "-5.00" in figures and "3.00" in figures
     assert "0.5%" in figures and "1.0%" in figures, "how many training images each threshold lets through"
+    same = Novelty(energy=-2.0, energy_threshold=-5.0, distance=1.0, distance_threshold=3.0,
+                   energy_quantile=0.995, distance_quantile=0.995)  # fmt: skip
+    assert "Only 0.5% of the training images are above either threshold" in uploads.caveat_figures(same)
