@@ -8,8 +8,9 @@ pages, text rendered with Pillow, noise, simple synthetic faces, geometric shape
 landscapes. Each goes through the lab's own preprocessing, as Upload does (preprocess_image, "ours", fill
 step on: lab_ui/uploads.process). Garments: Fashion-MNIST's 10,000 test images as they are, photos rendered
 from its test images (bench/photo_variants.py's eight variants, --photos per variant), and drawings (the
-outline set, bench/outline_set.py, and the outside set's emoji and icons, bench/outside_set.py, when they
-can be built here).
+outline set, bench/outline_set.py, and the outside set's emoji and icons, bench/outside_set.py: without Noto's
+emoji font, its SVG pictures only), and Fashion-MNIST test images saved as PNG and read back through the pipeline.
+The quantiles of the lab's rule are chosen here (fmnist_lib.novelty.ENERGY_QUANTILE, DISTANCE_QUANTILE).
 
 Candidates, each the lower of an image's two views (the mirror step) and each with its threshold at a
 quantile of the same 6,000 reference training images (fmnist_lib.novelty.reference_images): the largest
