@@ -123,6 +123,16 @@ def init_parameters(module: nn.Module, generator: torch.Generator) -> None:
             m.reset_parameters()
 
 
+def _allocate_on_cpu(model: nn.Module) -> None:
+    """Give a model built on the meta device uninitialised CPU tensors of the same shapes and strides.
+
+    What Module.to_empty does, but through a factory (torch.empty_strided) instead of empty_like on the
+    meta tensors: that runs torch's Python meta kernel, whose first call imports sympy, ~0.5 CPU-s and
+    tens of MB in every fresh process (a training worker's first job, the CLI, the server; issue 25).
+    """
+    model._apply(lambda t: torch.empty_strided(t.size(), t.stride(), dtype=t.dtype, device="cpu"))
+
+
 def build_model(kind: str, generator: torch.Generator | None = None) -> nn.Module:
     """A model of the given kind, its weights drawn from `generator` (default: one seeded with 0).
 
@@ -135,7 +145,7 @@ def build_model(kind: str, generator: torch.Generator | None = None) -> nn.Modul
     generator = generator if generator is not None else torch.Generator().manual_seed(0)
     with torch.device("meta"):
         model = classes[kind]()
-    model.to_empty(device="cpu")
+    _allocate_on_cpu(model)
     if isinstance(model, SoftmaxRegression):
         model.init_parameters(generator)
     else:

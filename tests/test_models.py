@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -89,3 +92,29 @@ def test_weights_come_from_the_generator_alone_and_keep_the_seeds_old_values(kin
         first.state_dict().values(), again.state_dict().values(), old.state_dict().values(), strict=True
     ):
         assert torch.equal(a, b) and torch.equal(a, c)
+
+
+def test_building_a_model_does_not_import_sympy():
+    """Module.to_empty on meta tensors ran torch's Python meta kernel, whose first call imports sympy: ~0.5
+    CPU-s in every fresh process, a training worker's first job included (issue 25). A fresh process,
+    because this one may have imported it already."""
+    code = (
+        "import sys\n"
+        "from fmnist_lib.models import build_model\n"
+        "build_model('softmax'); build_model('cnn')\n"
+        "print('sympy' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("kind", ["softmax", "cnn"])
+def test_a_built_model_lives_on_the_cpu_with_its_layout(kind):
+    m = build_model(kind)
+    for t in [*m.parameters(), *m.buffers()]:
+        assert t.device.type == "cpu"
+    for p in m.parameters():
+        assert isinstance(p, nn.Parameter) and p.requires_grad
+    if kind == "cnn":
+        conv = next(x for x in m.modules() if isinstance(x, nn.Conv2d))
+        assert conv.weight.is_contiguous(memory_format=torch.channels_last)
