@@ -330,6 +330,23 @@ def test_a_worker_sets_each_jobs_torch_threads_by_the_policy_within_its_share(mo
     assert applied == [("softmax", 2), ("cnn", 2)]
 
 
+@pytest.mark.parametrize(("sharing", "calls"), [(2, 1), (0, 0)])
+def test_a_worker_process_keeps_its_batches_memory_and_a_server_thread_leaves_the_servers_alone(
+    monkeypatch, sharing, calls
+):
+    """A worker process fixes its malloc thresholds before it loads the data (fmnist_lib.heap: glibc gave each test
+    pass's batches back and faulted them in again, issue 25); workers=0 trains in the server, whose heap is not
+    the worker's to set. The worker loop runs here in a thread, as a process of a pool of `sharing` runs it."""
+    called = []
+    monkeypatch.setattr(jobs.heap, "keep_freed_memory", lambda: called.append(True) or True)
+    server, worker = multiprocessing.Pipe()
+    loop = threading.Thread(target=jobs._worker, args=(worker, threading.Event(), tiny_data, sharing), daemon=True)
+    loop.start()
+    server.send(None)
+    loop.join(timeout=30)
+    assert len(called) == calls
+
+
 class _ScriptedConn:
     """The worker's end of its pipe, played by the test: one job, then the end. The first progress message
     sets the stop flag from inside the worker's own step, so where it stops is counted in steps, not seconds."""
