@@ -306,6 +306,17 @@ def test_a_job_records_its_wait_its_training_and_its_workers_cpu(pool):
     assert view.worker_cpu_s is not None and view.worker_cpu_s > 0
 
 
+def test_snapshots_travel_by_value_not_through_shared_memory(pool):
+    """The pool's pipes pickle tensors by value: multiprocessing's pickler moved each into shared memory and
+    passed its descriptor over a socket with a handshake per tensor, most of the pool's own CPU (issue 25)."""
+    job = pool.submit(TrainingRun(default_config("softmax", epochs=2)).snapshot(), 2)
+    view = job.wait_done(timeout=120)
+    assert view.error is None
+    tensors = [*view.snapshot["state_dict"].values(), view.snapshot["generator"]]
+    assert not any(t.is_shared() for t in tensors)
+    assert_same(learned(view.snapshot), learned(alone(default_config("softmax", epochs=2))))
+
+
 def test_a_worker_sets_each_jobs_torch_threads_by_the_policy_within_its_share(monkeypatch):
     """The worker loop run here in a thread, as a worker process of a pool of 2 runs it: each job applies the
     thread policy for its model and the worker's share of the cores (torch's count is per OS thread here, so
