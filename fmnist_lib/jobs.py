@@ -50,6 +50,9 @@ QUEUED, RUNNING, DONE = "queued", "running", "done"
 # (Chromium's intensive throttling), so only a job unread for two minutes is taken as abandoned.
 ABANDON_SECONDS = 120.0
 CHECK_SECONDS = 1.0  # how often the pool asks a job's keep_alive whether its session is still there
+# A worker's progress news at most this often: the live panel reads its job once a second (lab_ui.training), and
+# a softmax epoch's news every 25 steps (60 a second) cost the worker and the server's pool thread CPU unseen.
+PROGRESS_SECONDS = 0.25
 
 # Preloaded by the forkserver, so each forked worker starts with torch and the training code imported.
 _PRELOAD = ["fmnist_lib.jobs"]
@@ -255,10 +258,14 @@ def _worker(conn, stop, load_data: Callable[[], FashionMNIST], sharing: int = 1)
             run = TrainingRun.from_snapshot(snapshot)
             if sharing:
                 thread_policy.apply(run.kind, sharing=sharing)
-            start = [time.perf_counter()]
+            start, sent = [time.perf_counter()], [-PROGRESS_SECONDS]
 
-            def on_progress(p, job_id=job_id, start=start):
-                rate = p.examples / max(time.perf_counter() - start[0], 1e-9)
+            def on_progress(p, job_id=job_id, start=start, sent=sent):
+                now = time.perf_counter()
+                if now - sent[0] < PROGRESS_SECONDS:
+                    return
+                sent[0] = now
+                rate = p.examples / max(now - start[0], 1e-9)
                 conn.send(
                     ("progress", job_id, LiveProgress(p.epoch, p.step, p.steps_per_epoch, p.examples, p.loss, rate))
                 )
