@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+REPO = Path(__file__).resolve().parents[1]
 
 # In a fresh process (its heap untouched by pytest's): three 6 MB blocks, written and freed, five times over, as a
 # test pass's batches are; prints the minor page faults of those five rounds. The argument says whether the
 # process first calls heap.keep_freed_memory().
 _ROUNDS = """
 import ctypes, resource, sys
+from fmnist_lib import heap
 if sys.argv[1] == "keep":
     assert heap.keep_freed_memory()
 libc = ctypes.CDLL(None)
@@ -34,7 +38,9 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 
 
 def _faults(mode: str) -> int:
-    out = subprocess.run([sys.executable, "-c", _ROUNDS, mode], capture_output=True, text=True, timeout=60, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", _ROUNDS, mode], cwd=REPO, capture_output=True, text=True, timeout=60, check=True
+    )
     return int(out.stdout.strip())
 
 
