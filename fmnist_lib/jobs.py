@@ -258,7 +258,7 @@ def _worker(conn, stop, load_data: Callable[[], FashionMNIST], sharing: int = 1)
             run = TrainingRun.from_snapshot(snapshot)
             if sharing:
                 thread_policy.apply(run.kind, sharing=sharing)
-            start, sent = [time.perf_counter()], [-PROGRESS_SECONDS]
+            start, sent = [time.perf_counter()], [float("-inf")]  # the first news is always sent
 
             def on_progress(p, job_id=job_id, start=start, sent=sent):
                 now = time.perf_counter()
