@@ -50,9 +50,11 @@ def cli_run() -> dict:
     """In this fresh process: the CLI's training of the tutorial's softmax run (its CPU and page faults)."""
     from fmnist_lib import TrainingRun, default_config, load_fashion_mnist
     from fmnist_lib import threads as policy
+    from fmnist_lib.heap import keep_freed_memory
 
     config = default_config("softmax")
     policy.apply(config.model)
+    keep_freed_memory()  # as the CLI's train does
     data = load_fashion_mnist(download=False)
     run = TrainingRun(config, classes=data.classes)
     before, cpu0 = resource.getrusage(resource.RUSAGE_SELF), time.process_time()

@@ -22,6 +22,7 @@ from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .config import AUGMENTATIONS, OPTIMIZERS, SCHEDULES, TrainConfig, default_config
 from .data import DataError, FashionMNIST, load_fashion_mnist
 from .explain import explain
+from .heap import keep_freed_memory
 from .images.decode import ImageError
 from .images.preprocess import preprocess_image
 from .inference import accuracy
@@ -219,6 +220,7 @@ def cmd_train(args) -> int:
     if problem is not None:  # said before any training, not after minutes of it
         return _fail(problem)
     apply_threads(config.model, args.threads)
+    keep_freed_memory()  # the heap the app's workers use (heap.py): no batch faulted in again per test pass
     data = _load_data(args)
     run = TrainingRun(config, classes=data.classes)
     run.fit(data, on_epoch=lambda s: _emit(s.to_dict()))
@@ -261,6 +263,7 @@ def cmd_default_model(args) -> int:
         return _fail("saving models is switched off ($FMNIST_MODEL_CACHE=off); nothing to do")
     config = default_config("softmax")
     apply_threads(config.model, args.threads)
+    keep_freed_memory()  # the heap the app's workers use (heap.py): no batch faulted in again per test pass
     data = _load_data(args)
     run, path, trained_now = fit_or_load(config, data, folder, test_every_epoch=False)
     _emit(
