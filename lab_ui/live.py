@@ -103,10 +103,9 @@ def _progress(slot, view: JobView, train_job: state.TrainJob, run: TrainingRun) 
     done = min(1.0, run.epochs_done / max(target, 1))
     if view.stopped and run.history:
         last = run.history[-1]
-        slot.progress(
-            done,
-            text=f"Stopped during epoch {last.epoch} after {last.examples:,} images; measuring its test accuracy…",
-        )
+        where = f"during epoch {last.epoch} after {last.examples:,} images"
+        where = f"after epoch {last.epoch}" if last.complete else where  # Stop came during its test pass
+        slot.progress(done, text=f"Stopped {where}; measuring its test accuracy…")
     elif train_job.stop_requested or train_job.pause_reason:
         slot.progress(done, text="Stopping: finishing the current step…")
     elif view.phase == QUEUED:
