@@ -47,19 +47,20 @@ def panel() -> None:
     train_job = state.job()
     stopping = train_job is not None and (train_job.stop_requested or train_job.pause_reason is not None)
     tick = training.STOP_TICK_SECONDS if stopping else training.TICK_SECONDS
-    st.fragment(run_every=tick if busy else None)(_live)(busy)
+    st.fragment(run_every=tick if busy else None)(_live)(busy, stopping)
 
 
-def _live(busy: bool) -> None:
+def _live(busy: bool, stopping: bool) -> None:
     # The CPU this rerun costs the server (its script thread), counted against the session's job.
     cpu0 = time.thread_time()
     try:
-        _draw_live(busy)
+        _draw_live(busy, stopping)
     finally:
         training.note_rerun(time.thread_time() - cpu0)
 
 
-def _draw_live(busy: bool) -> None:
+def _draw_live(busy: bool, stopping: bool) -> None:
+    """busy: a job was on when the page was drawn; stopping: it was being stopped then (the ticks are faster)."""
     view = training.sync()
     persist.save_if_changed()  # each new epoch is stored as it comes (a tick without one stores nothing)
     train_job = state.job()
@@ -82,6 +83,8 @@ def _draw_live(busy: bool) -> None:
     st.caption(f"**{plain(lab_run.name)}** — {controls.describe_config(run.config)}")
     # One slot for the progress bar while training, else how the training ended (and Continue): always
     # written, so that neither lingers faded on the page while the other is shown.
+    if train_job is not None:
+        _stop_button(train_job)
     slot = st.empty()
     if train_job is not None:
         _progress(slot, view, train_job, run)
@@ -95,6 +98,23 @@ def _draw_live(busy: bool) -> None:
         with st.expander("The 10 class templates (rows of W)", expanded=True):
             draw_templates(lab_run)
             st.caption(TEMPLATES_CAPTION)
+    if train_job is not None and train_job.stop_requested and not stopping:
+        # Stop was clicked in this fragment, whose rerun already shows it: the whole page now (the sidebar, the
+        # controls, and this panel ticking every STOP_TICK_SECONDS until the end of the test pass).
+        st.rerun(scope="app")
+
+
+def _stop_button(train_job: state.TrainJob) -> None:
+    """Stop, beside the run's progress: in this fragment, so its click reruns only the panel, which says
+    "Stopped" at once (a rerun of the whole page took seconds on a loaded machine: bench/results/stop_latency.md)."""
+    st.button(
+        "Stop",
+        icon=":material/stop:",
+        disabled=train_job.stop_requested or train_job.pause_reason is not None,
+        on_click=training.request_stop,
+        key=state.STOP_BUTTON,
+        help="Ends the run within a step and keeps everything it learned.",
+    )
 
 
 def _progress(slot, view: JobView, train_job: state.TrainJob, run: TrainingRun) -> None:
