@@ -83,11 +83,10 @@ def _draw_live(busy: bool, stopping: bool) -> None:
     st.caption(f"**{plain(lab_run.name)}** — {controls.describe_config(run.config)}")
     # One slot for the progress bar while training, else how the training ended (and Continue): always
     # written, so that neither lingers faded on the page while the other is shown.
-    if train_job is not None:
-        _stop_button(train_job)
     slot = st.empty()
     if train_job is not None:
         _progress(slot, view, train_job, run)
+        _stop_button(train_job)  # below the bar: on a phone the bar is what must be in view after Train
     else:
         with slot.container():
             _ending(lab_run)

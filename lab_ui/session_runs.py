@@ -46,10 +46,12 @@ def _keep_or_delete(lab_runs: list[state.LabRun], training_id: int | None) -> No
     """Each run's Keep box (pinned: never dropped to make room) and Delete button; open when the session is full."""
     full = not state.room_for_a_run()
     kept = sum(r.pinned for r in lab_runs)
-    with st.expander(f"Keep or delete runs ({len(lab_runs)} of {state.MAX_RUNS}, {kept} kept)", expanded=full):
+    # A fixed label: a label that changed with the counts would be a new expander, closed after each tick.
+    with st.expander("Keep or delete runs", expanded=full):
         st.caption(
-            f"A session holds {state.MAX_RUNS} runs. When another comes, the oldest run not kept makes room (never "
-            "the active model or the run training). Tick **Keep** to keep a run, or delete the ones you are done with."
+            f"{len(lab_runs)} of {state.MAX_RUNS} runs, {kept} kept. When another run comes to a full session, the "
+            "oldest run not kept makes room (never the active model or the run training). Tick **Keep** to keep "
+            "a run, or delete the ones you are done with."
         )
         for r in lab_runs:
             name, keep, delete = st.columns([6, 2, 2], vertical_alignment="center")
