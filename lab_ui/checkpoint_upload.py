@@ -37,15 +37,8 @@ def _take(upload) -> tuple[str, str, str]:
         return upload.file_id, "error", f"**{plain(upload.name)}** was refused: {e}"
     try:
         lab_run = state.add_run(loaded, origin="checkpoint", name="")
-    except state.NoRoom:
-        return (
-            upload.file_id,
-            "error",
-            (
-                f"**{plain(upload.name)}** was not loaded: all {state.MAX_RUNS} runs of this session are kept (pinned, "
-                "or the active model). Unpin or delete one under Runs of this session, then load it again."
-            ),
-        )
+    except state.NoRoom as e:
+        return upload.file_id, "error", f"**{plain(upload.name)}** was not loaded. {e}"
     lab_run.name = f"#{lab_run.id} loaded from {upload.name}"
     if loaded.history:
         state.set_active(lab_run.id)

@@ -225,12 +225,6 @@ def settings(busy: bool) -> None:
             draw(disabled=True)
 
 
-FULL = (
-    "All {n} runs of this session are kept (pinned, or the active model), so a new run has no room: unpin or "
-    "delete one under **Runs of this session** below, then train."
-)
-
-
 def _buttons(busy: bool, config: TrainConfig | None) -> None:
     room = busy or state.room_for_a_run()
     b1, b3 = st.columns(2)  # Stop is beside the run's progress (live.py): its click reruns only that panel
@@ -255,4 +249,4 @@ def _buttons(busy: bool, config: TrainConfig | None) -> None:
             help="Every setting back to the chosen model's defaults (the tutorial's for softmax).",
         )
     if not room:
-        st.warning(FULL.format(n=state.MAX_RUNS), icon=":material/push_pin:")
+        st.warning(state.NO_ROOM.format(n=state.MAX_RUNS), icon=":material/push_pin:")

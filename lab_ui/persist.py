@@ -342,13 +342,8 @@ def load_session_file(data: bytes) -> tuple[str, str]:
         name = r.name
         try:
             lab_run = state.add_run(r.run, origin="session file", name=name)
-        except state.NoRoom:
-            left = len(loaded.runs) - len(old_to_new)
-            return "error", (
-                f"Loaded {len(old_to_new)} of the file's {len(loaded.runs)} runs: the other {left} would not fit, "
-                f"because all {state.MAX_RUNS} runs of this session are kept (pinned, or the active model). "
-                "Unpin or delete some under Runs of this session, then load the file again."
-            )
+        except state.NoRoom as e:
+            return "error", f"Loaded {len(old_to_new)} of the file's {len(loaded.runs)} runs. {e}"
         lab_run.pinned = r.pinned
         prefix = f"#{r.id} "
         if name.startswith(prefix) and lab_run.id != r.id:

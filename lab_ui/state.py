@@ -413,6 +413,13 @@ class NoRoom(ValueError):
     """The session is full and every run is pinned (or the active model, or training): none may go."""
 
 
+# Said wherever a run could not join (Train, a checkpoint, a session file): what to do about it.
+NO_ROOM = (
+    "All {n} runs of this session are kept (pinned, or the active model), so another has no room: unpin or "
+    "delete one under Runs of this session (Keep or delete runs) first."
+)
+
+
 def _protected() -> set:
     """Runs never dropped to make room: the active model and the run training."""
     job = st.session_state.get(JOB)
@@ -429,7 +436,7 @@ def add_run(run: TrainingRun, origin: str = "trained", name: str | None = None) 
     """Add a run to the session; beyond MAX_RUNS the oldest run neither pinned, active nor training is dropped
     (named in DROPPED). NoRoom when every run is kept (nothing is added)."""
     if not room_for_a_run():
-        raise NoRoom(f"All {MAX_RUNS} runs of this session are kept.")
+        raise NoRoom(NO_ROOM.format(n=MAX_RUNS))
     counter = st.session_state.setdefault(RUN_COUNTER, itertools.count(1))
     rid = next(counter)
     kept = runs()

@@ -100,3 +100,18 @@ def test_a_run_that_finished_while_its_tab_was_closed_is_told_once_on_return(key
     back.run()
     assert not [t for t in texts(back.success) if "while you were away" in t], "once"
     assert not [t for t in texts(open_page().success) if "while you were away" in t], "not again after a reload"
+
+
+def test_a_session_file_with_no_room_beside_kept_runs_says_what_to_do(session_state, tiny_data):
+    from fmnist_lib import TrainingRun, default_config
+
+    for _ in range(state.MAX_RUNS):
+        state.set_pinned(state.add_run(TrainingRun(default_config("softmax"))).id, True)
+    run = TrainingRun(default_config("softmax", epochs=1))
+    run.fit(tiny_data)
+    data = session_store.session_bytes(
+        session_store.StoredSession([session_store.StoredRun(1, "#1 S", "trained", run)])
+    )
+    level, message = persist.load_session_file(data)
+    assert level == "error" and "Loaded 0 of the file's 1 runs" in message and "unpin or delete" in message
+    assert len(state.runs()) == state.MAX_RUNS and all(r.pinned for r in state.runs())
