@@ -4,7 +4,8 @@ import numpy as np
 import streamlit as st
 
 from fmnist_lib.links import BROWSE_MAX_N, PAGE_DEFAULTS
-from lab_ui import calibration, cards, charts, layout, resources, share, state
+from lab_ui import charts, layout, resources, share, state
+from lab_ui.browse_page import calibration, cards
 from lab_ui.text import plain
 
 st.title(":material/grid_view: Browse predictions")

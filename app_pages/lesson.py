@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from lab_ui import lesson_view
+from lab_ui.lesson_page import lesson_view
 
 st.title(":material/school: Lesson")
 st.caption(

@@ -3,7 +3,8 @@
 import streamlit as st
 
 from fmnist_lib.explain import explain
-from lab_ui import inside, layout, resources, share
+from lab_ui import layout, resources, share
+from lab_ui.softmax_page import inside
 
 st.title(":material/functions: Inside softmax")
 share.notes("softmax")

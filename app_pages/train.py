@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from lab_ui import checkpoint_upload, controls, layout, live, resources, session_file, session_runs, share, state
+from lab_ui import layout, resources, share, state
+from lab_ui.train_page import checkpoint_upload, controls, live, session_file, session_runs
 
 st.title(":material/model_training: Train a model")
 share.notes("train")

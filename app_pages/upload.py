@@ -4,8 +4,9 @@ import streamlit as st
 
 from fmnist_lib.analysis import class_biases, evidence_maps
 from fmnist_lib.links import PAGE_DEFAULTS, TEMPERATURES
-from lab_ui import charts, layout, resources, share, sketch, state, tutorial_view, uploads
+from lab_ui import charts, layout, pictures, resources, share, state
 from lab_ui.text import plain
+from lab_ui.upload_page import sketch, tutorial_view, uploads
 
 st.title(":material/photo_camera: Upload a photo")
 resources.dataset()
@@ -21,16 +22,8 @@ st.caption(
 )
 use_canvas = st.toggle("Draw a garment instead", **state.bind(state.USE_CANVAS, False))
 use_camera = not use_canvas and st.toggle("Use the camera instead", **state.bind(state.USE_CAMERA, False))
-if use_canvas:
-    source = sketch.drawing()
-elif use_camera:
-    source = st.camera_input("Take a photo of a garment", key=state.CAMERA)
-else:
-    source = st.file_uploader(
-        "Your photo (PNG, JPEG, WebP, GIF or BMP)",
-        type=["png", "jpg", "jpeg", "webp", "gif", "bmp"],
-        key=state.IMAGE_UPLOAD,
-    )
+# A photo: the session's last one while the widget is empty (after a page switch or a reload)
+source = sketch.drawing() if use_canvas else uploads.photo_input(camera=use_camera)
 
 share.link_box(
     "upload",
@@ -75,16 +68,17 @@ step = clf.predict_both_ways(ours.pixels, k=3)
 top = (step.combined if mirror else step.own).top(0)
 left, mid, right = st.columns([1, 2, 2], gap="medium")
 with left:
-    st.image(charts.upscale(ours.pixels, 6), caption="The model's input (28×28)", width="stretch")
+    st.image(pictures.upscale(ours.pixels, 6), caption="The model's input (28×28)", width="stretch")
     if mirror:
-        st.image(charts.upscale(step.mirrored_images[0].numpy(), 6), caption="Its mirror image", width="stretch")
+        st.image(pictures.upscale(step.mirrored_images[0].numpy(), 6), caption="Its mirror image", width="stretch")
 with mid:
     title = "Top-3 classes (mirror-aware)" if mirror else "Top-3 classes"
     st.altair_chart(charts.bar_chart([t["label"] for t in top], [t["prob"] for t in top], title), width="stretch")
     st.success(f"Predicted: **{plain(top[0]['label'])}** ({top[0]['prob']:.1%})")
-    st.caption(uploads.mirror_effect(step, mirror))
+    uploads.novelty_caveat(resources.novelty(run, run_id), clf, ours.pixels)  # a test pattern, a face, a blank page
+    st.caption(uploads.mirror_effect(step, mirror, softmax=run.kind == "softmax"))
 with right:
-    tutorial_view.draw(clf, tutorial.pixels, tutorial.stages)
+    tutorial_view.draw(clf, tutorial.pixels, tutorial.stages, mirror, (run, run_id))
 
 # --- softmax only: evidence and temperature ------------------------------------------------
 if run.kind != "softmax":
@@ -96,22 +90,23 @@ if run.kind != "softmax":
 
 st.subheader("3. Why: the evidence for each of the Top-3")
 idx = [t["index"] for t in top]
-x, read_mirror = clf.view_read(ours.pixels) if mirror else (ours.pixels, False)  # the view the model read
-maps = evidence_maps(clf, x, idx)
+views = clf.views_read(ours.pixels) if mirror else [(ours.pixels, False)]  # what the Top-3 read: one view or two
 bias = class_biases(clf)
-ecols = st.columns(len(idx) + 1)
-with ecols[0]:
-    st.image(
-        charts.upscale(x, 4), caption="input x: the mirror image read" if read_mirror else "input x", width="stretch"
-    )
-for col, c, m, img in zip(ecols[1:], idx, maps, charts.signed_images(maps, factor=4), strict=True):
-    with col:
-        st.image(img, caption=f"w·x for {classes[c]}", width="stretch")
-        st.caption(f"sum {m.sum():+.2f} + bias {bias[c]:+.2f} = logit **{m.sum() + bias[c]:+.2f}**")
+for x, is_mirror in views:
+    maps = evidence_maps(clf, x, idx)
+    ecols = st.columns(len(idx) + 1)
+    with ecols[0]:
+        what = "input x: its mirror image" if is_mirror else ("input x: as it is" if len(views) > 1 else "input x")
+        st.image(pictures.upscale(x, 4), caption=what, width="stretch")
+    for col, c, m, img in zip(ecols[1:], idx, maps, pictures.signed_images(maps, factor=4), strict=True):
+        with col:
+            st.image(img, caption=f"w·x for {classes[c]}", width="stretch")
+            st.caption(f"sum {m.sum():+.2f} + bias {bias[c]:+.2f} = logit **{m.sum() + bias[c]:+.2f}**")
 st.caption(
     "Each map is the class's template w_c multiplied pixel by pixel with the input x. Blue pixels pushed "
     "the model towards that class, red ones away from it. Adding them up (and the class's bias) gives its "
-    "logit; the highest logit wins."
+    "logit; the highest logit wins"
+    + ("; the Top-3 averages the probabilities of the two rows' logits." if len(views) > 1 else ".")
 )
 
 
@@ -121,22 +116,29 @@ def temperature_demo() -> None:
     t = st.select_slider(
         "Temperature T", TEMPERATURES, format_func=lambda v: f"{v:g}", **state.bind(state.TEMPERATURE, 1.0)
     )
-    scaled = clf.predict(ours.pixels, k=len(classes), temperature=t)
+    scaled = clf.predict(ours.pixels, k=len(classes), temperature=t, mirror=mirror)  # what the Top-3 read
     order = [x["index"] for x in scaled.top(0)]
     probs = scaled.probs[0].tolist()
+    averaged = uploads.reading(step, mirror) == "both"
     st.markdown(
-        f"For your image alone (no mirror step), at **T = {t:g}**, {plain(classes[order[0]])} gets "
-        f"**{probs[order[0]]:.1%}** "
+        f"At **T = {t:g}**, {plain(classes[order[0]])} gets **{probs[order[0]]:.1%}** "
         f"and the least likely class {probs[order[-1]]:.2%}."
     )
+    title = f"softmax(logits / {t:g})" + (", both views averaged" if averaged else "")
     st.altair_chart(
-        charts.bar_chart([classes[i] for i in order], [probs[i] for i in order], f"softmax(logits / {t:g})"),
+        charts.bar_chart([classes[i] for i in order], [probs[i] for i in order], title),
         width="stretch",
+    )
+    order_note = (
+        "Within each view the order never changes; their average's can, where the two views disagree, "
+        "so here the prediction can too."
+        if averaged
+        else "The order never changes, so the prediction doesn't either: only how sure it sounds."
     )
     st.caption(
         "The same logits, divided by T before softmax. T < 1 sharpens the probabilities (the top class "
-        "takes almost everything); T > 1 flattens them towards 10% each. The order never changes, so the "
-        "prediction doesn't either: only how sure it sounds. T = 1 is the model's own softmax."
+        f"takes almost everything); T > 1 flattens them towards 10% each. {order_note} T = 1 is the model's "
+        "own softmax, the Top-3 above."
     )
 
 

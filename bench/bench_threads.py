@@ -176,8 +176,8 @@ def main(argv: list[str] | None = None) -> int:
         f"on {platform.node()}: {cores} cores ({cpu_model()}), torch {torch.__version__}, "
         f"Python {platform.python_version()}; {started}, {args.repeats} run(s) of each setting in each condition, "
         "settings alternating. Load average (1, 5, 15 min) at the start: "
-        f"{load_start}; at the end: {load_average(1)}. Other agents shared this machine: *idle* means no busy process "
-        "of the bench's own, not a quiet machine.",
+        f"{load_start}; at the end: {load_average(1)}. *Idle* means no busy process of the bench's own; "
+        "the load averages below show what else the machine ran.",
         "",
         "Busy: one spinning Python process (unpinned) started by the bench for the run. Softmax: the tutorial's "
         f"10 epochs; CNN: {CNN_EPOCHS} epochs of its defaults on {CNN_TRAIN_IMAGES:,} training images. Times are "

@@ -23,23 +23,19 @@ def set_paths(name: str) -> tuple[Path, Path]:
 
 
 T, TROUSER, DRESS, COAT, SANDAL, SNEAKER, BAG, BOOT = 0, 1, 3, 4, 5, 7, 8, 9
-# (code point, Fluent's file name, Fashion-MNIST class)
-EMOJI = (
-    ("1f455", "t-shirt", T),
-    ("1f3bd", "running-shirt", T),  # a tank top: Fashion-MNIST's "T-shirt/top"
-    ("1f456", "jeans", TROUSER),
-    ("1f457", "dress", DRESS),
-    ("1f9e5", "coat", COAT),
-    ("1f97c", "lab-coat", COAT),
-    ("1f461", "womans-sandal", SANDAL),
-    ("1fa74", "thong-sandal", SANDAL),
-    ("1f45f", "running-shoe", SNEAKER),
-    ("1f45c", "handbag", BAG),
-    ("1f45b", "purse", BAG),
-    ("1f45d", "clutch-bag", BAG),
-    ("1f462", "womans-boot", BOOT),
-    ("1f97e", "hiking-boot", BOOT),
-)
+# Fluent's emoji of each class: (code point, Fluent's file name), in class order.
+EMOJI_OF_CLASS = {
+    T: (("1f455", "t-shirt"), ("1f3bd", "running-shirt")),  # running-shirt, a tank top: Fashion-MNIST's "T-shirt/top"
+    TROUSER: (("1f456", "jeans"),),
+    DRESS: (("1f457", "dress"),),
+    COAT: (("1f9e5", "coat"), ("1f97c", "lab-coat")),
+    SANDAL: (("1f461", "womans-sandal"), ("1fa74", "thong-sandal")),
+    SNEAKER: (("1f45f", "running-shoe"),),
+    BAG: (("1f45c", "handbag"), ("1f45b", "purse"), ("1f45d", "clutch-bag")),
+    BOOT: (("1f462", "womans-boot"), ("1f97e", "hiking-boot")),
+}
+# (code point, Fluent's file name, Fashion-MNIST class), class by class: the order the sets are built in
+EMOJI = tuple((cp, name, label) for label, emoji in EMOJI_OF_CLASS.items() for cp, name in emoji)
 
 
 @dataclass(frozen=True)

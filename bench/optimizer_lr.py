@@ -1,4 +1,4 @@
-"""Which learning rate each optimizer brings on the Train page (lab_ui/controls.OPTIMIZER_LR).
+"""Which learning rate each optimizer brings on the Train page (lab_ui/train_page/controls.OPTIMIZER_LR).
 
     .venv/bin/python -m bench.optimizer_lr              # softmax and CNN (~5 minutes on 2 cores)
     .venv/bin/python -m bench.optimizer_lr --no-cnn     # softmax only (~30 s)

@@ -183,16 +183,17 @@ def sgd_step(classifier: Classifier, pixels, label: int, lr: float) -> StepResul
 
 
 def predict_with_scaling(
-    classifier: Classifier, pixels, scaling: InputScaling = STANDARDIZED, k: int = 3
+    classifier: Classifier, pixels, scaling: InputScaling = STANDARDIZED, k: int = 3, mirror: bool = False
 ) -> Prediction:
     """The classifier's model fed pixels scaled some other way than it was trained with.
 
     Only for showing the tutorial's bug: its upload code normalised with Fashion-MNIST's mean and
     std ((x - 0.2860) / 0.3530) while its model was trained on [0, 1] pixels. Everything else in
-    the project predicts through `Classifier.predict`, with the model's own scaling.
+    the project predicts through `Classifier.predict`, with the model's own scaling. mirror: through
+    the mirror step, as `Classifier.predict(mirror=True)`.
     """
     wrong = dataclasses.replace(classifier, scaling=scaling)
-    return wrong.predict(pixels, k=k)
+    return wrong.predict(pixels, k=k, mirror=mirror)
 
 
 __all__ = [

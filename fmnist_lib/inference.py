@@ -202,6 +202,16 @@ class Classifier:
             return np.ascontiguousarray(pixels[:, ::-1]), True
         return pixels, False
 
+    def views_read(self, pixels: np.ndarray) -> list[tuple[np.ndarray, bool]]:
+        """Every view the mirror step reads of a uint8 [28, 28] image, as (pixels, whether it is the mirror
+        image): the image alone, its mirror image alone, or both (their probabilities averaged). For pages
+        that show what each view read, such as Upload's evidence maps."""
+        weight = float(self.view_weights(torch.from_numpy(np.ascontiguousarray(pixels))[None])[0])
+        own, mirrored = (pixels, False), (np.ascontiguousarray(pixels[:, ::-1]), True)
+        if weight == 1.0:
+            return [own]
+        return [mirrored] if weight == 0.0 else [own, mirrored]
+
     def logits(self, images) -> torch.Tensor:
         return predict_logits(self.model, self.scaling, as_uint8_images(images))
 

@@ -4,12 +4,14 @@ The app keeps a session's state in memory; a reload or a closed tab would lose i
 it to one file per session and reads it back, with no UI:
 
 * a session file is a torch.save'd plain dict: each run as a checkpoint's dict (checkpoint.py) plus
-  its status, and the active run, the compare selection, the last photo's 28x28 inputs and the
-  training job in progress (its ids only: the job itself lives in the server's pool);
+  its status, and the active run, the compare selection, the last photo (its file's bytes, at most
+  the upload limit, and its 28x28 inputs) and the training job in progress (its ids only: the job
+  itself lives in the server's pool);
 * loading one goes through the same steps as a checkpoint (checkpoint.load_plain: size, archive,
   torch's restricted unpickler, then every field checked; checkpoint.run_from_dict for each run),
   so a damaged or hand-made file is refused with a message and nothing in it runs;
-* the store (SessionStore) keeps at most MAX_RUNS runs and MAX_SESSION_BYTES per session, names
+* the store (SessionStore) keeps at most MAX_RUNS runs and MAX_SESSION_BYTES per session (over it, the
+  photo's bytes are left out first, then the oldest runs), names
   each file by a SHA-256 of its key (a listing of the folder reveals no key), writes atomically
   (a reader sees the old file or the new one), and forgets a session not saved for TTL_SECONDS.
 
@@ -33,6 +35,7 @@ import torch
 
 from . import checkpoint_check as check
 from .checkpoint import CheckpointError, Limits, checkpoint_dict, load_plain, run_from_dict
+from .images.decode import MAX_UPLOAD_BYTES
 from .keeping import drop_order
 from .run import TrainingRun
 
@@ -47,6 +50,7 @@ STATUSES = ("new", "running", "stopped", "finished", "diverged", "failed")
 ORIGINS = ("trained", "checkpoint", "session file")
 MAX_NAME = 200  # characters of a run's name (a checkpoint's file name is part of it)
 MAX_MESSAGE = 2000
+MAX_PHOTO_BYTES = MAX_UPLOAD_BYTES  # the last photo's file: no larger than an upload may be
 _KEY = re.compile(r"[A-Za-z0-9_-]{32,128}")  # secrets.token_urlsafe's alphabet
 _LIMITS = Limits(
     max_bytes=MAX_SESSION_BYTES + 2**20, max_pickle_bytes=16 * 2**20, max_entries=2048, what="session file"
@@ -89,6 +93,8 @@ class StoredSession:
     upload_digest: str = ""
     job: StoredJob | None = None
     saved_at: float = 0.0  # time.time() of the save
+    photo: bytes | None = None  # the last photo's file as uploaded (Upload shows it again after a reload)
+    photo_name: str = ""  # its file name, as the browser gave it
     # The run whose job ended while no tab watched it (stored by the server's thread): the next visit says
     # how it ended, once (the session's own next save leaves it out).
     ended_unseen: int | None = None
@@ -143,6 +149,11 @@ def session_bytes(session: StoredSession, *, now: float | None = None) -> bytes:
         "job": None if session.job is None else dict(vars(session.job)),
         "ended_unseen": session.ended_unseen,
     }
+    if session.photo:  # a tensor, not bytes: it is stored beside the pickle, not inside it
+        obj["photo"] = {
+            "name": photo_name(session.photo_name),
+            "data": torch.frombuffer(bytearray(session.photo), dtype=torch.uint8),
+        }
     buf = io.BytesIO()
     torch.save(obj, buf)
     return buf.getvalue()
@@ -168,10 +179,16 @@ def session_from_bytes(data: bytes | os.PathLike | str) -> StoredSession:
         raise SessionError(str(e)) from e
 
 
+def photo_name(name: str) -> str:
+    """A file name as a session stores it: printable, at most MAX_NAME characters, never empty."""
+    kept = "".join(c if c.isprintable() else "?" for c in str(name))[:MAX_NAME]
+    return kept or "photo"
+
+
 def _session_from_dict(obj: dict) -> StoredSession:
     fields_ = {"format", "version", "saved_at", "runs", "active", "compare", "upload", "job"}
     # Fields added since version 1's first files, optional so that those still load.
-    check.plain_dict(obj, "The session", fields_ | {"ended_unseen"}, fields_)
+    check.plain_dict(obj, "The session", fields_ | {"photo", "ended_unseen"}, fields_)
     saved_at = float(check.number(obj["saved_at"], "The session's save time", 0, 1e11))
     if not isinstance(obj["runs"], list):
         raise SessionError("The session's runs are not a list.")
@@ -193,8 +210,9 @@ def _session_from_dict(obj: dict) -> StoredSession:
     if ended is not None and (ended not in ids or isinstance(ended, bool)):
         raise SessionError(f"The session's run that ended unseen, {check.show(ended)}, is not one of its runs.")
     upload, digest = _upload(obj["upload"])
+    photo, name = _photo(obj.get("photo"))
     job = _job(obj["job"], ids)
-    return StoredSession(runs, active, list(compare), upload, digest, job, saved_at, ended)
+    return StoredSession(runs, active, list(compare), upload, digest, job, saved_at, photo, name, ended)
 
 
 def _run_entry(entry, n: int) -> StoredRun:
@@ -241,6 +259,19 @@ def _upload(value) -> tuple[dict[str, np.ndarray] | None, str]:
     return out, digest
 
 
+def _photo(value) -> tuple[bytes | None, str]:
+    if value is None:
+        return None, ""
+    value = check.plain_dict(value, "The session's photo file", {"name", "data"}, {"name", "data"})
+    name = check.text(value["name"], "The session's photo file name", MAX_NAME)
+    t = check.plain_tensor(value["data"], "The session's photo file")
+    if t.dtype != torch.uint8 or t.dim() != 1 or not 1 <= t.numel() <= MAX_PHOTO_BYTES:
+        raise SessionError(
+            f"The session's photo file is not 1 to {MAX_PHOTO_BYTES:,} bytes (the upload limit) in a row of bytes."
+        )
+    return t.numpy().tobytes(), name
+
+
 def _job(value, ids: list[int]) -> StoredJob | None:
     if value is None:
         return None
@@ -268,10 +299,11 @@ def default_dir() -> Path:
 
 @dataclass(frozen=True)
 class Saved:
-    """What a save wrote: its size, and the runs left out to stay within MAX_SESSION_BYTES."""
+    """What a save wrote: its size, and what it left out to stay within MAX_SESSION_BYTES."""
 
     size: int
-    dropped: tuple[str, ...] = ()
+    dropped: tuple[str, ...] = ()  # the names of the runs left out
+    photo_left_out: bool = False  # the photo's file (its 28x28 inputs are kept)
 
 
 class SessionStore:
@@ -288,13 +320,17 @@ class SessionStore:
         return self.folder / file_name(key)
 
     def save(self, key: str, session: StoredSession, *, now: float | None = None) -> Saved:
-        """Write the session (atomically). Beyond max_bytes, the oldest runs that are neither active nor
-        training are left out, one by one (unpinned ones first: keeping.drop_order), until it fits; Saved.dropped
-        names them."""
+        """Write the session (atomically). Beyond max_bytes, the photo's file is left out first (a learner's
+        runs are worth more than a photo they still have), then the oldest runs that are neither active nor
+        training, one by one (unpinned ones first: keeping.drop_order), until it fits; Saved says what was left out."""
         session = StoredSession(**vars(session))
         session.runs = list(session.runs[-MAX_RUNS:])
         dropped = []
         data = session_bytes(session, now=now)
+        photo_left_out = False
+        if len(data) > self.max_bytes and session.photo:
+            session.photo, session.photo_name, photo_left_out = None, "", True
+            data = session_bytes(session, now=now)
         while len(data) > self.max_bytes:
             keep = {session.active, session.job.run_id if session.job else None}
             pinned = {r.id for r in session.runs if r.pinned}
@@ -318,7 +354,7 @@ class SessionStore:
             with contextlib.suppress(OSError):
                 tmp.unlink(missing_ok=True)
             raise
-        return Saved(len(data), tuple(dropped))
+        return Saved(len(data), tuple(dropped), photo_left_out)
 
     def load(self, key: str, *, now: float | None = None) -> StoredSession | None:
         """The stored session, or None (none stored, or expired: then its file is deleted).
@@ -364,6 +400,7 @@ class SessionStore:
 
 
 __all__ = [
+    "MAX_PHOTO_BYTES",
     "MAX_RUNS",
     "MAX_SESSION_BYTES",
     "TTL_SECONDS",
@@ -377,6 +414,7 @@ __all__ = [
     "file_name",
     "key_is_valid",
     "new_key",
+    "photo_name",
     "session_bytes",
     "session_from_bytes",
 ]

@@ -3,7 +3,8 @@
 * The key: the browser's HttpOnly cookie (session_cookie.py), read with st.context.cookies. Without
   it (cookies blocked, AppTest) nothing is stored: the session lives as long as its tab, as before.
 * `restore` (first script run of a session): the stored session (fmnist_lib.session_store) becomes
-  this session's runs, active model, compare selection and last photo; a training job it had is found
+  this session's runs, active model, compare selection and last photo (its file, which Upload shows
+  again, and its 28x28 inputs, which Inside softmax reads); a training job it had is found
   again in this server's pool and watched on (or its result taken, if it ended meanwhile).
 * `save_if_changed` (end of every script run, and every tick of the Train page's live panel): stores
   the session when what it holds changed (a new run, an epoch, a load, the active model, ...); an
@@ -40,7 +41,6 @@ from fmnist_lib.session_store import (
 
 from . import session_cookie, state
 from .text import plain
-from .uploads import Processed, UploadResult
 
 GRACE_SECONDS = 5.0  # a keyless job whose connection closed this long ago (and unread since) is stopped
 RESTORED_PREFIX = "restored:"  # a restored photo's digest: never equal to a new upload's
@@ -136,10 +136,12 @@ def apply(stored: StoredSession, key: str | None) -> None:
     ss[state.ACTIVE] = stored.active
     ss[state.value_key(state.COMPARE)] = list(stored.compare)
     if stored.upload:
-        pipelines = {name: Processed(pixels, []) for name, pixels in stored.upload.items()}
+        pipelines = {name: state.Processed(pixels, []) for name, pixels in stored.upload.items()}
         digest = stored.upload_digest
         digest = digest if digest.startswith(RESTORED_PREFIX) else RESTORED_PREFIX + digest
-        ss[state.UPLOAD_MEMO] = UploadResult(digest, pipelines=pipelines)
+        ss[state.UPLOAD_MEMO] = state.UploadResult(digest, pipelines=pipelines)
+    if stored.photo:
+        ss[state.UPLOAD_PHOTO] = state.Photo(stored.photo_name, stored.photo)
     if stored.job is None or key is None:
         return
     lab_run = state.find_run(stored.job.run_id)
@@ -158,8 +160,13 @@ def apply(stored: StoredSession, key: str | None) -> None:
 # --- save --------------------------------------------------------------------------------------
 
 
+def _photo_signature() -> tuple | None:
+    photo = st.session_state.get(state.UPLOAD_PHOTO)
+    return None if photo is None else (photo.name, photo.file_id, len(photo.data))
+
+
 def _signature() -> tuple:
-    """What the stored copy depends on, cheaply: changes with a new run, an epoch, a status, a choice."""
+    """What the stored copy depends on, cheaply: changes with a new run, an epoch, a status, a choice, a photo."""
     job = state.job()
     memo = st.session_state.get(state.UPLOAD_MEMO)
     return (
@@ -171,12 +178,14 @@ def _signature() -> tuple:
         tuple(state.get(state.COMPARE, [])),
         memo.digest if memo is not None and not memo.error else None,
         (job.job.id, job.pause_reason, job.stop_requested) if job is not None and job.job is not None else None,
+        _photo_signature(),
     )
 
 
-def current(*, with_job: bool = True) -> StoredSession:
+def current(*, with_job: bool = True, with_photo: bool = True) -> StoredSession:
     """This session as a StoredSession (the runs themselves, not copies: written at once)."""
     job = state.job() if with_job else None
+    photo = st.session_state.get(state.UPLOAD_PHOTO) if with_photo else None
     memo = st.session_state.get(state.UPLOAD_MEMO)
     upload = None
     if memo is not None and not memo.error and memo.pipelines:
@@ -193,6 +202,8 @@ def current(*, with_job: bool = True) -> StoredSession:
         else StoredJob(
             job.run_id, job.job.id, job.target_epochs, job.start_epochs, job.pause_reason, job.stop_requested
         ),
+        photo=None if photo is None else photo.data,
+        photo_name="" if photo is None else photo.name,
     )
 
 
@@ -203,11 +214,12 @@ def save_if_changed() -> None:
     if key is None:
         return
     signature = _signature()
-    if ss.get(state.PERSIST_SAVED) == signature:
+    before = ss.get(state.PERSIST_SAVED)
+    if before == signature:
         return
     ss[state.PERSIST_SAVED] = signature
     try:
-        if not state.runs() and signature[3] is None:
+        if not state.runs() and signature[3] is None and signature[-1] is None:
             store().delete(key)  # nothing to keep
             return
         saved = store().save(key, current())
@@ -225,6 +237,12 @@ def save_if_changed() -> None:
             + ", ".join(saved.dropped)
             + " to stay within the server's limit; download the session file to keep everything.",
         )
+    elif saved.photo_left_out and (before is None or before[-1] != signature[-1]):  # once per photo
+        ss[state.PERSIST_NOTE] = (
+            "info",
+            "Your photo is too large to store beside your runs: after a reload, Upload will ask for it again "
+            "(Inside softmax keeps its 28×28).",
+        )
 
 
 def forget() -> None:
@@ -232,7 +250,14 @@ def forget() -> None:
     ss = st.session_state
     if state.job() is not None:
         return
-    for name in (state.RUNS, state.NOTICE, state.UPLOAD_MEMO, state.PRED_MEMO, state.SESSION_FILE_SEEN):
+    for name in (
+        state.RUNS,
+        state.NOTICE,
+        state.UPLOAD_MEMO,
+        state.UPLOAD_PHOTO,
+        state.PRED_MEMO,
+        state.SESSION_FILE_SEEN,
+    ):
         ss.pop(name, None)
     ss[state.ACTIVE] = None
     ss[state.value_key(state.COMPARE)] = []
@@ -323,11 +348,12 @@ def _store_result_now(key: str, job_id: int, view: JobView, finish) -> None:
 
 
 def session_file_bytes() -> Callable[[], bytes]:
-    """The whole session as one file, for the learner to download (without its job: that is this server's).
+    """The whole session as one file, for the learner to download (without its job: that is this server's; nor
+    its photo: a file handed in carries the runs, not a picture the learner may not mean to share).
 
     A function for st.download_button that serializes on the click only: the session is taken now (its runs,
     not copies), because the click's deferred call runs outside this session's state."""
-    session = current(with_job=False)
+    session = current(with_job=False, with_photo=False)
     return lambda: session_bytes(session)
 
 

@@ -6,13 +6,20 @@
 * the default model: the tutorial's softmax regression, trained on first use (1-2 s) and saved in
   data/models, so later server starts load it (fmnist_lib.model_cache); active until the user
   trains or loads their own;
-* the default model's test-set predictions.
+* the default model's test-set predictions and its calibration (Browse);
+* the not-a-garment check (fmnist_lib.novelty): the training images' pixel model, and the default
+  model's thresholds.
 
 Each is a `Shared` value: made by its first caller under a lock (the warm-up thread when the
 server starts, warmup.py, else the first page that needs it), every other caller waiting for that
 one and getting the same object. Plain Python: the warm-up thread fills them without any Streamlit
 call (Streamlit's guidance for threads). A page reads them through the accessors below, which show
 a spinner while a value is still being made. Per-session things (runs, the active model) are in state.py.
+
+One way to keep a per-server value: a `Shared` (here, or beside the one page that uses it), never
+`st.cache_resource`. The warm-up thread makes these before any session exists, outside a script run,
+where Streamlit's cache has no context to work in; a `Shared` is plain Python that a unit test can fill
+or replace, takes no arguments to hash (a per-server default has none), and keeps no failure.
 """
 
 from __future__ import annotations
@@ -26,10 +33,11 @@ from typing import Generic, TypeVar
 import streamlit as st
 
 from fmnist_lib import DataError, FashionMNIST, TrainingRun, default_config, load_fashion_mnist
-from fmnist_lib.analysis import TestPredictions, predict_test_set
+from fmnist_lib.analysis import Calibration, TestPredictions, calibrate, predict_test_set
 from fmnist_lib.jobs import TrainingPool, default_workers
 from fmnist_lib.loop import set_threads
 from fmnist_lib.model_cache import cache_dir, fit_or_load
+from fmnist_lib.novelty import NoveltyCheck, PixelModel, fit_check, fit_pixels, reference_images
 
 from . import state
 
@@ -94,10 +102,26 @@ def _make_default_predictions() -> TestPredictions:
     return predict_test_set(DEFAULT_RUN.get().classifier(), data.test_images, data.test_labels)
 
 
+def _make_default_calibration() -> Calibration:
+    data = DATA.get()
+    return calibrate(DEFAULT_RUN.get().classifier(), data.test_images, data.test_labels)
+
+
+def _make_pixels() -> PixelModel:
+    return fit_pixels(reference_images(DATA.get().train_images))
+
+
+def _make_default_novelty() -> NoveltyCheck:
+    return fit_check(DEFAULT_RUN.get().classifier(), reference_images(DATA.get().train_images), PIXELS.get())
+
+
 DATA: Shared[FashionMNIST] = Shared(load_fashion_mnist)
 POOL: Shared[TrainingPool] = Shared(_make_pool)
 DEFAULT_RUN: Shared[TrainingRun] = Shared(_make_default_run)
 DEFAULT_PREDICTIONS: Shared[TestPredictions] = Shared(_make_default_predictions)
+DEFAULT_CALIBRATION: Shared[Calibration] = Shared(_make_default_calibration)  # on first use (Browse), not at warm-up
+PIXELS: Shared[PixelModel] = Shared(_make_pixels)
+DEFAULT_NOVELTY: Shared[NoveltyCheck] = Shared(_make_default_novelty)
 
 
 def warm_up() -> str:
@@ -110,6 +134,7 @@ def warm_up() -> str:
     pool = POOL.get()  # the workers start importing torch while the default model is got here
     DEFAULT_PREDICTIONS.get()
     run = DEFAULT_RUN.get()
+    DEFAULT_NOVELTY.get()  # Upload's not-a-garment check: a fraction of a second
     how = run.message.rstrip(".") or run.status
     acc = f"test accuracy {run.test_acc:.1%}" if run.test_acc is not None else "no test accuracy"
     workers = f"{pool.workers} training worker process(es)" if pool.workers else "training in a thread"
@@ -167,6 +192,12 @@ def active() -> tuple[str, TrainingRun, int | None]:
     return DEFAULT_NAME, default_run(), None
 
 
+def default_calibration() -> Calibration:
+    """The default model's reliability and temperature fit on the test set, measured once per server."""
+    default_run()
+    return _get(DEFAULT_CALIBRATION, "Measuring the default model's calibration (once per server)…")
+
+
 def predictions(run: TrainingRun, run_id: int | None) -> TestPredictions:
     """Test-set predictions of a run, computed once per model state (memo of the last one per session)."""
     if run_id is None:
@@ -178,3 +209,20 @@ def predictions(run: TrainingRun, run_id: int | None) -> TestPredictions:
         (run_id, run.steps, run.epochs_done),
         lambda: predict_test_set(run.classifier(), data.test_images, data.test_labels),
     )
+
+
+def novelty(run: TrainingRun, run_id: int | None) -> NoveltyCheck:
+    """The not-a-garment check of a run (its thresholds from its own logits), made once per model state."""
+    if run_id is None:
+        default_run()
+        return _get(DEFAULT_NOVELTY, "Measuring how Fashion-MNIST looks to the model (once per server)…")
+    data = dataset()
+    pixels = _get(PIXELS, "Measuring how Fashion-MNIST looks (once per server)…")
+    key = (run_id, run.steps, run.epochs_done)
+    kept = st.session_state.get(state.NOVELTY_MEMO)
+    if kept is not None and kept[0] == key:
+        return kept[1]
+    with st.spinner("Measuring how Fashion-MNIST looks to this model (once per model)…"):
+        return state.memo(
+            state.NOVELTY_MEMO, key, lambda: fit_check(run.classifier(), reference_images(data.train_images), pixels)
+        )

@@ -52,7 +52,7 @@ import itertools
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 import streamlit as st
@@ -63,6 +63,10 @@ from fmnist_lib.words import plural
 
 from .labels import MODEL_TITLES, OPTIMIZER_TITLES
 
+if TYPE_CHECKING:  # annotations only: state is imported by every page
+    import numpy as np
+    from PIL import Image
+
 # --- app state ---------------------------------------------------------------
 RUNS = "lab.runs"  # list[LabRun]: the runs of this session, oldest first
 JOB = "lab.job"  # TrainJob while a run is being trained from the Train page, else None
@@ -70,6 +74,12 @@ RUN_COUNTER = "lab.run_counter"  # itertools.count for run ids
 CHECKPOINT_SEEN = "lab.checkpoint_seen"  # file_id of the last checkpoint upload handled
 PRED_MEMO = "lab.pred_memo"  # predictions of the active model on the test set
 UPLOAD_MEMO = "lab.upload_memo"  # the last upload, preprocessed (small thumbnails only)
+# The last photo's file (state.Photo: name and bytes, at most the upload limit): the uploader forgets its
+# file when Upload is not drawn, so Upload shows this one again after a page switch (and persist.py a reload)
+UPLOAD_PHOTO = "lab.upload_photo"
+INSIDE_CLASS_FOR = "lab.inside_class_for"  # the photo (its digest) the class picked on Inside softmax is for
+TUTORIAL_MEMO = "lab.tutorial_memo"  # (model key, tutorial_scaling.OnTestSet) of the active model
+NOVELTY_MEMO = "lab.novelty_memo"  # the active model's not-a-garment check (fmnist_lib.novelty)
 LIVE_MEMO = "lab.live_memo"  # the Train page's latest charts and templates, by what they show
 DROPPED = "lab.dropped"  # list[str]: the runs the latest add_run dropped (MAX_RUNS), named on the Train page
 NOTICE = "lab.notice"  # (run id, stretch or None): whose training ended last; its summary is shown
@@ -184,6 +194,7 @@ NEW_BATCH_BUTTON = "w.browse.new_batch"
 CONFUSION_CHART = "w.browse.confusion"
 IMAGE_UPLOAD = "w.upload.file"
 CAMERA = "w.upload.camera"
+FORGET_PHOTO_BUTTON = "w.upload.forget_photo"
 LESSON_UPLOAD = "w.lesson.upload"
 REVEAL_PRECISION_BUTTON = "w.lesson.reveal_precision"
 LESSON_REPORT_BUTTON = "w.lesson.report"
@@ -397,6 +408,35 @@ class TrainJob:
     reruns: int = 0  # the live panel's reruns while the job was on, and their CPU seconds (script thread)
     rerun_cpu_s: float = 0.0
     connection: str | None = None  # the browser connection that last read it (lab_ui/session_cookie.py)
+
+
+# The last photo and its memo (UPLOAD_PHOTO, UPLOAD_MEMO): made by the Upload page (upload_page/uploads.py),
+# restored from disk by persist.py, read by Inside softmax. Here, beside their keys, so no shared module imports
+# the Upload page's package.
+@dataclass(frozen=True)
+class Photo:
+    """The session's last photo, read by the page like an uploaded file (name, getvalue())."""
+
+    name: str
+    data: bytes = field(repr=False)
+    file_id: str = ""  # the widget's id of the file it came from; "" once restored after a reload
+
+    def getvalue(self) -> bytes:
+        return self.data
+
+
+@dataclass
+class Processed:
+    pixels: np.ndarray  # [28, 28] uint8, the model's input
+    stages: list[tuple[str, Image.Image, str]]  # (name, thumbnail, caption)
+
+
+@dataclass
+class UploadResult:
+    digest: str
+    error: str | None = None
+    original: Image.Image | None = None  # thumbnail, in colour
+    pipelines: dict[str, Processed] = field(default_factory=dict)
 
 
 def runs() -> list[LabRun]:

@@ -11,7 +11,8 @@ import pytest
 
 from fmnist_lib import TrainingRun, default_config, links
 from fmnist_lib.run import EpochStats
-from lab_ui import lesson_view, state
+from lab_ui import state
+from lab_ui.lesson_page import lesson_view
 from tests.support.apptest import assert_ok, open_page, set_widget, texts, train_until_done
 
 pytestmark = pytest.mark.integration

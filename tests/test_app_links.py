@@ -10,6 +10,7 @@ from fmnist_lib import links
 from lab_ui import state
 from lab_ui.text import plain
 from tests.support.apptest import APP, TIMEOUT, assert_ok, job, texts, train_until_done
+from tests.support.links import BAD_TRAIN_QUERIES
 
 pytestmark = pytest.mark.integration
 
@@ -172,19 +173,7 @@ def test_inside_softmax_shows_the_linked_test_image_at_the_linked_temperature():
     assert link_box(at) == "softmax?src=index&i=4242&t=3"
 
 
-BAD = [
-    ({"lr": "abc"}, "lr=abc"),
-    ({"epochs": "-5"}, "epochs=-5"),
-    ({"epochs": "100000"}, "epochs=100000"),
-    ({"model": "<script>alert(1)</script>"}, "model=<script>alert(1)</s"),
-    ({"seed": "7" * 10_000}, "seed: its value is 10,000 characters long"),
-    ({"seed": ["1", "2"]}, "seed: given 2 times"),
-    ({"colour": "red"}, "colour: not a setting of this page"),
-    ({"**bold**": "[x](http://example.com)"}, "**bold**: not a setting"),
-]
-
-
-@pytest.mark.parametrize(("query", "named"), BAD, ids=[n[:14] for _, n in BAD])
+@pytest.mark.parametrize(("query", "named"), BAD_TRAIN_QUERIES, ids=[n[:14] for _, n in BAD_TRAIN_QUERIES])
 def test_a_bad_link_gives_one_note_and_the_defaults(query, named):
     at = open_link("train", {**query, "epochs": "3"} if "epochs" not in query else query)
     found = notes(at)

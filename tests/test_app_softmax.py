@@ -168,6 +168,7 @@ def explain_the_uploaded_boot(at, mirror_line: str) -> None:
     assert any(t.startswith(mirror_line) for t in texts(at.caption))
     at.switch_page(PAGE).run()
     set_widget(at, "radio", state.INSIDE_SOURCE, "upload")
+    set_widget(at, "selectbox", state.INSIDE_CLASS, 9)  # what it shows: an Ankle boot
     check_page(at, softmax=True)
 
 
@@ -191,3 +192,40 @@ def test_a_softmax_trained_on_mirror_images_explains_the_upload_as_it_is():
     # Its mirror step averages both views, so the one input explained is the photo as it is, not its mirror.
     assert any("Your last photo on Upload, which you say" in t for t in texts(at.markdown))
     assert not any("in the mirror" in t for t in texts(at.markdown))
+
+
+NEEDS = ("The loss needs the true class", "The gradient needs the true class", "A step of gradient descent needs")
+
+
+def test_a_photo_has_no_class_until_the_learner_says_one_and_a_test_image_keeps_its_own():
+    at = open_page()
+    upload_photo(at)
+    set_widget(at, "radio", state.INSIDE_SOURCE, "upload")
+    assert at.selectbox(key=state.widget_key(state.INSIDE_CLASS)).value is None, "no class invented"
+    assert any("whose class you have not said yet" in t for t in texts(at.markdown))
+    assert not any("which you say" in t for t in texts(at.markdown))
+    infos = " ".join(texts(at.info))
+    assert all(n in infos for n in NEEDS), infos
+    assert not at.metric, "no loss without a class"
+    assert not any("\ny = " in t for t in texts(at.latex)), "no y, no loss"
+    assert not _has_button(at), "no step without a class"
+    assert probs_table(at) is not None  # the logits and probabilities need no class
+    set_widget(at, "selectbox", state.INSIDE_CLASS, 2)
+    check_page(at, softmax=True)
+    assert any("which you say is a **Pullover**" in t for t in texts(at.markdown))
+    assert not any(n in " ".join(texts(at.info)) for n in NEEDS)
+    # A test image keeps its real label: test image #0 is an Ankle boot, class 9.
+    set_widget(at, "radio", state.INSIDE_SOURCE, "index")
+    set_widget(at, "number_input", state.INSIDE_INDEX, 0)
+    assert any("\ny = 9:" in t for t in texts(at.latex))
+    # A new photo: its class is asked again.
+    at.switch_page("app_pages/upload.py").run()
+    at.file_uploader(key=state.IMAGE_UPLOAD).set_value(("boot.png", right_facing_boot_png(), "image/png")).run()
+    at.switch_page(PAGE).run()
+    set_widget(at, "radio", state.INSIDE_SOURCE, "upload")
+    assert at.selectbox(key=state.widget_key(state.INSIDE_CLASS)).value is None
+    assert not at.metric
+
+
+def _has_button(at) -> bool:
+    return any(b.key == state.INSIDE_STEP_BUTTON for b in at.button)

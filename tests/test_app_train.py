@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from fmnist_lib import DEFAULT_CONFIGS, TrainingRun, checkpoint_bytes, default_config
-from lab_ui import controls, state
+from lab_ui import state
+from lab_ui.train_page import controls
 from tests.support.apptest import (
     assert_ok,
     job,

@@ -124,3 +124,72 @@ def test_only_the_screenshot_tool_writes_docs_screenshots():
             if re.search(r"""["']docs["']\s*/\s*["']screenshots["']|["']docs/screenshots""", path.read_text()):
                 writers.append(path.relative_to(ROOT).as_posix())
     assert sorted(writers) == ["tools/screenshots.py"]
+
+
+def _page_package(module: str) -> str | None:
+    """lab_ui's page sub-package a module belongs to (lab_ui.train_page.live -> "train_page"), else None."""
+    parts = module.split(".")
+    if parts[0] == "lab_ui" and len(parts) > 1 and (ROOT / "lab_ui" / parts[1]).is_dir():
+        return parts[1]
+    return None
+
+
+def test_lab_ui_by_page_imports_go_from_a_page_to_the_shared_parts_never_back():
+    """lab_ui's top serves every page and never imports a page package; a page package imports the top and
+    itself, never another page's; app_pages/<page>.py imports its own lab_ui/<page>_page and the top."""
+    modules = _modules()
+    wrong = []
+    for name, path in modules.items():
+        if name.startswith("lab_ui"):
+            wrong += [
+                f"{name} -> {t}"
+                for t in _imports(name, path, modules)
+                if _page_package(t) not in (None, _page_package(name))
+            ]
+    for path in sorted((ROOT / "app_pages").glob("*.py")):
+        name = f"app_pages.{path.stem}"
+        wrong += [
+            f"{name} -> {t}"
+            for t in _imports(name, path, modules)
+            if _page_package(t) not in (None, f"{path.stem}_page")
+        ]
+    assert wrong == []
+
+
+def test_the_page_rule_catches_a_shared_module_that_imports_a_page_package():
+    assert _page_package("lab_ui.upload_page.uploads") == "upload_page"
+    assert _page_package("lab_ui.persist") is None and _page_package("fmnist_lib.run") is None
+
+
+def test_a_per_server_value_is_kept_one_way():
+    """resources.Shared, never st.cache_resource (lab_ui/resources.py says why)."""
+    users = []
+    for folder in ("lab_ui", "app_pages"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            if re.search(r"@\s*st\.cache_resource|\bcache_resource\(", path.read_text()):  # used, not named
+                users.append(path.relative_to(ROOT).as_posix())
+    assert users == []
+
+
+def _streamlit_imports(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text())
+    names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    names += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and not n.level]
+    return [m for m in names if m.split(".")[0] == "streamlit"]
+
+
+STREAMLIT_PUBLIC = {"streamlit", "streamlit.testing.v1", "streamlit.components.v1"}
+STREAMLIT_SEAM = "tests/support/streamlit_internals.py"
+
+
+def test_streamlit_internals_are_imported_in_the_one_seam_only():
+    """Streamlit's public modules anywhere; an internal one (streamlit.web..., streamlit.runtime...) only in the
+    seam, whose own test fails loudly on an upgrade (tests/test_streamlit_internals.py)."""
+    files = [ROOT / "streamlit_app.py"]
+    for folder in ("fmnist_lib", "lab_ui", "app_pages", "bench", "tools", "tests", "deploy"):
+        files += sorted((ROOT / folder).rglob("*.py"))
+    internal = {
+        path.relative_to(ROOT).as_posix(): sorted(set(_streamlit_imports(path)) - STREAMLIT_PUBLIC) for path in files
+    }
+    assert {p: m for p, m in internal.items() if m and p != STREAMLIT_SEAM} == {}
+    assert internal[STREAMLIT_SEAM] == ["streamlit.web.server.app_discovery"]

@@ -21,32 +21,10 @@ from pathlib import Path
 import pytest
 
 from fmnist_lib import CLASSES
+from tests.support import server as web
 from tests.support.images import broken_image_bytes, garment_photo
-from tests.support.server import (
-    ARTIFACTS,
-    CHART,
-    ERROR,
-    EXCEPTION,
-    IDLE,
-    NAV_LINK,
-    SCREENSHOTS,
-    SUCCESS,
-    StreamlitServer,
-    browser_marks,
-    choose_option,
-    clear_upload,
-    click_button,
-    exceptions_on_page,
-    goto_page,
-    new_context,
-    open_app,
-    screenshot,
-    set_epochs,
-    upload,
-    wait_idle,
-)
 
-pytestmark = browser_marks()
+pytestmark = web.browser_marks()
 
 PAGES = ("Home", "Lesson", "Train", "Browse", "Upload", "Inside softmax")
 ACCURACY = re.compile(r"Test accuracy\s*:?\s*(\d{1,3}\.\d)\s*%")
@@ -56,24 +34,24 @@ TRAIN_TIMEOUT = 120.0  # seconds; the softmax defaults take a few seconds even o
 class Session:
     """One browser tab on the app, with the page errors it logged."""
 
-    def __init__(self, browser, server: StreamlitServer):
+    def __init__(self, browser, server: web.StreamlitServer):
         self.server = server
-        self.context = new_context(browser)
+        self.context = web.new_context(browser)
         self.context.set_default_timeout(60_000)
         self.page = self.context.new_page()
         self.page_errors: list[str] = []
         self.page.on("pageerror", lambda e: self.page_errors.append(str(e)))
 
     def open(self) -> None:
-        open_app(self.page, self.server.url)
+        web.open_app(self.page, self.server.url)
 
     def assert_healthy(self) -> None:
         """No Python exception box on the page (the app must turn errors into messages)."""
-        boxes = exceptions_on_page(self.page)
+        boxes = web.exceptions_on_page(self.page)
         assert not boxes, "the app shows an uncaught exception:\n" + "\n---\n".join(boxes)
 
     def shot(self, name: str) -> Path:
-        return screenshot(self.page, SCREENSHOTS / f"{name}.png")
+        return web.screenshot(self.page, web.SCREENSHOTS / f"{name}.png")
 
     def close(self) -> None:
         self.context.close()
@@ -90,7 +68,7 @@ def session(browser, server):
         s.close()
 
 
-def _fail_with_log(server: StreamlitServer, what: str) -> None:
+def _fail_with_log(server: web.StreamlitServer, what: str) -> None:
     pytest.fail(f"{what}\n--- streamlit log (tail) ---\n{server.log_tail()}")
 
 
@@ -99,8 +77,8 @@ def _fail_with_log(server: StreamlitServer, what: str) -> None:
 
 def test_home_page_loads(session):
     page = session.page
-    page.wait_for_selector(IDLE, state="attached")
-    links = [t.strip() for t in page.locator(NAV_LINK).all_inner_texts()]
+    page.wait_for_selector(web.IDLE, state="attached")
+    links = [t.strip() for t in page.locator(web.NAV_LINK).all_inner_texts()]
     for title in PAGES:
         assert any(title in t for t in links), f"no '{title}' in the navigation: {links}"
     assert page.locator('[data-testid="stMain"] h1').count() >= 1, "the Home page has no title"
@@ -114,7 +92,7 @@ def test_every_page_opens_before_training(browser, server):
     try:
         s.open()
         for title in PAGES:
-            goto_page(s.page, title)
+            web.goto_page(s.page, title)
             s.assert_healthy()
         assert not s.page_errors, f"JavaScript errors: {s.page_errors}"
     finally:
@@ -123,30 +101,30 @@ def test_every_page_opens_before_training(browser, server):
 
 def test_train_softmax_defaults(session, server):
     page = session.page
-    goto_page(page, "Train")
+    web.goto_page(page, "Train")
     session.assert_healthy()
-    click_button(page, "Train")
-    done = page.locator(SUCCESS).filter(has_text=ACCURACY)
+    web.click_button(page, "Train")
+    done = page.locator(web.SUCCESS).filter(has_text=ACCURACY)
     try:
         done.first.wait_for(state="visible", timeout=TRAIN_TIMEOUT * 1000)
     except Exception:
         session.shot("train-failed")
         _fail_with_log(server, "no success message with 'Test accuracy NN.N%' after clicking Train")
-    wait_idle(page, timeout=TRAIN_TIMEOUT)
+    web.wait_idle(page, timeout=TRAIN_TIMEOUT)
     text = done.first.inner_text()
     acc = float(ACCURACY.search(text).group(1))
     # The tutorial's softmax reaches about 80-84 % with its defaults.
     assert 70.0 <= acc <= 95.0, f"implausible test accuracy: {text!r}"
     # The learning curves: Altair charts, rendered by vega-embed.
-    page.locator(CHART).first.wait_for(state="visible")
-    assert page.locator(f"{CHART} canvas, {CHART} svg").count() >= 1, "the charts did not render"
+    page.locator(web.CHART).first.wait_for(state="visible")
+    assert page.locator(f"{web.CHART} canvas, {web.CHART} svg").count() >= 1, "the charts did not render"
     session.assert_healthy()
     session.shot("train")
 
 
 def test_browse_shows_predictions(session):
     page = session.page
-    goto_page(page, "Browse")
+    web.goto_page(page, "Browse")
     session.assert_healthy()
     main = page.locator('[data-testid="stMain"]')
     images = main.locator('[data-testid="stImage"] img')
@@ -170,7 +148,7 @@ def _expect_prediction(page, timeout: float = 60.0) -> str:
     main.get_by_text("Top-3").first.wait_for(state="visible", timeout=timeout * 1000)
     msg = main.get_by_text(re.compile(r"Predicted:")).first
     msg.wait_for(state="visible", timeout=timeout * 1000)
-    wait_idle(page, timeout=timeout)
+    web.wait_idle(page, timeout=timeout)
     text = msg.inner_text().strip()
     classes = "|".join(re.escape(c) for c in CLASSES)
     assert re.search(rf"Predicted:\s*({classes})", text), f"the prediction names no class: {text!r}"
@@ -179,11 +157,11 @@ def _expect_prediction(page, timeout: float = 60.0) -> str:
 
 def test_upload_photo_shows_top3(session):
     page = session.page
-    goto_page(page, "Upload")
+    web.goto_page(page, "Upload")
     session.assert_healthy()
     photo, _label = garment_photo(index=1, fmt="JPEG")  # a pullover
-    upload(page, "pullover.jpg", photo, "image/jpeg")
-    wait_idle(page)
+    web.upload(page, "pullover.jpg", photo, "image/jpeg")
+    web.wait_idle(page)
     _expect_prediction(page)
     session.assert_healthy()
     session.shot("upload")
@@ -191,22 +169,22 @@ def test_upload_photo_shows_top3(session):
 
 def test_upload_broken_file_shows_error_then_recovers(session):
     page = session.page
-    goto_page(page, "Upload")
-    upload(page, "broken.jpg", broken_image_bytes(), "image/jpeg")
-    wait_idle(page)
-    page.locator(ERROR).first.wait_for(state="visible")
-    err = page.locator(ERROR).first.inner_text()
+    web.goto_page(page, "Upload")
+    web.upload(page, "broken.jpg", broken_image_bytes(), "image/jpeg")
+    web.wait_idle(page)
+    page.locator(web.ERROR).first.wait_for(state="visible")
+    err = page.locator(web.ERROR).first.inner_text()
     assert len(err.strip()) > 10, f"the error message says too little: {err!r}"
     # A message for a person, not an exception's name (e.g. "KeyError: 'MPO'").
     assert not re.search(r"\b\w+(Error|Exception)\b", err), f"the error message leaks an exception: {err!r}"
-    assert page.locator(EXCEPTION).count() == 0, "a broken file must give a message, not a traceback"
+    assert page.locator(web.EXCEPTION).count() == 0, "a broken file must give a message, not a traceback"
     session.shot("upload-broken")
     # The page still works: a good PNG afterwards gives a prediction and the error is gone.
     photo, _label = garment_photo(index=2, fmt="PNG")  # trousers
-    upload(page, "trousers.png", photo, "image/png")
-    wait_idle(page)
+    web.upload(page, "trousers.png", photo, "image/png")
+    web.wait_idle(page)
     _expect_prediction(page)
-    assert page.locator(ERROR).count() == 0, "the old error is still shown after a good upload"
+    assert page.locator(web.ERROR).count() == 0, "the old error is still shown after a good upload"
     session.assert_healthy()
     assert not session.page_errors, f"JavaScript errors during the session: {session.page_errors}"
 
@@ -214,30 +192,40 @@ def test_upload_broken_file_shows_error_then_recovers(session):
 def test_upload_over_the_size_cap_is_refused_by_the_browser(session):
     """.streamlit/config.toml caps uploads at 20 MB: a bigger file never reaches the script."""
     page = session.page
-    goto_page(page, "Upload")
-    clear_upload(page)
+    web.goto_page(page, "Upload")
+    forget_photo(page)
     big = b"\xff\xd8\xff\xe0" + bytes(21 * 1024 * 1024)  # a JPEG's first bytes, then 21 MB of zeros
-    upload(page, "huge.jpg", big, "image/jpeg", wait=False)
+    web.upload(page, "huge.jpg", big, "image/jpeg", wait=False)
     uploader = page.locator('[data-testid="stFileUploader"]').first
     refusal = re.compile(r"must be 20(\.0)?\s?MB or smaller")  # Streamlit's message on the refused file
     uploader.get_by_text(refusal).first.wait_for(state="attached", timeout=30_000)
-    wait_idle(page)
+    web.wait_idle(page)
     assert page.locator('[data-testid="stMain"]').get_by_text("Predicted:").count() == 0
     session.assert_healthy()
     session.shot("upload-too-big")
+
+
+def forget_photo(page) -> None:
+    """No photo on Upload: the uploader's file removed (its x forgets the session's photo too), or the photo the
+    page kept from before a page switch forgotten."""
+    web.clear_upload(page)
+    forget = page.locator('[data-testid="stMain"]').get_by_role("button", name="Forget it")
+    if forget.count():
+        forget.first.click()
+        web.wait_idle(page)
 
 
 @pytest.mark.parametrize("fmt", ["WEBP", "GIF", "BMP"])
 def test_upload_other_formats(session, fmt):
     """The uploader promises PNG, JPEG, WebP, GIF or BMP: each gives a prediction."""
     page = session.page
-    goto_page(page, "Upload")
+    web.goto_page(page, "Upload")
     # Remove the previous photo first, so that its results cannot pass for this one's.
-    clear_upload(page)
+    forget_photo(page)
     page.locator('[data-testid="stMain"]').get_by_text("Predicted:").first.wait_for(state="hidden")
     photo, _label = garment_photo(index=3, size=(600, 800), fmt=fmt)
-    upload(page, f"garment.{fmt.lower()}", photo, f"image/{fmt.lower()}")
-    err = page.locator(ERROR)
+    web.upload(page, f"garment.{fmt.lower()}", photo, f"image/{fmt.lower()}")
+    err = page.locator(web.ERROR)
     if err.count():
         pytest.fail(f"a {fmt} photo was refused: {err.first.inner_text()!r}")
     _expect_prediction(page)
@@ -251,8 +239,8 @@ def test_train_controls_are_neither_cut_nor_wrapped(session):
     """Issue 12's cosmetics, on a 1400 px desktop: the Optimizer box shows "SGD with momentum" whole and the
     schedule's options sit on one line."""
     page = session.page
-    goto_page(page, "Train")
-    choose_option(page, "Optimizer", "SGD with momentum")
+    web.goto_page(page, "Train")
+    web.choose_option(page, "Optimizer", "SGD with momentum")
     field = page.locator('[data-testid="stSelectbox"]').filter(has_text="Optimizer").locator('input[role="combobox"]')
     assert field.evaluate("el => el.scrollWidth <= el.clientWidth"), "the optimizer's name is cut"
     options = (
@@ -262,20 +250,20 @@ def test_train_controls_are_neither_cut_nor_wrapped(session):
     )
     tops = {round(options.nth(i).bounding_box()["y"]) for i in range(options.count())}
     assert options.count() == 3 and len(tops) == 1, f"the schedule's options wrap: tops {sorted(tops)}"
-    click_button(page, "Reset")  # the next tests start from the defaults
-    wait_idle(page)
+    web.click_button(page, "Reset")  # the next tests start from the defaults
+    web.wait_idle(page)
     session.assert_healthy()
 
 
 def test_stop_continue_and_leaving_the_page(session):
     """A long softmax run: Stop keeps what was learned and offers Continue; leaving Train pauses it."""
     page = session.page
-    goto_page(page, "Train")
-    assert set_epochs(page, "End") == "50"
+    web.goto_page(page, "Train")
+    assert web.set_epochs(page, "End") == "50"
     progress = page.locator('[data-testid="stProgress"]')
-    click_button(page, "Train")
+    web.click_button(page, "Train")
     progress.filter(has_text=re.compile(r"Epoch ([3-9]|\d\d) of 50")).first.wait_for(state="visible")
-    click_button(page, "Stop")
+    web.click_button(page, "Stop")
     stopped = page.locator(INFO).filter(has_text="Stopped after")
     stopped.first.wait_for(state="visible")
     assert ACCURACY.search(stopped.first.inner_text()), "the stopped run's message has no test accuracy"
@@ -286,14 +274,14 @@ def test_stop_continue_and_leaving_the_page(session):
     cont.first.click()
     progress.filter(has_text=re.compile(r"of 50")).first.wait_for(state="visible")
     assert cont.count() == 0, "the Continue button lingers (faded) while the run trains"
-    goto_page(page, "Browse")
+    web.goto_page(page, "Browse")
     session.assert_healthy()
-    goto_page(page, "Train")
+    web.goto_page(page, "Train")
     page.locator(INFO).filter(has_text="paused").first.wait_for(state="visible")
     session.assert_healthy()
     # Back to the defaults for whatever runs next.
-    click_button(page, "Reset")
-    wait_idle(page)
+    web.click_button(page, "Reset")
+    web.wait_idle(page)
     epochs = page.locator('[data-testid="stSlider"]').filter(has_text="Epochs").locator('input[type="range"]')
     assert epochs.get_attribute("aria-valuetext") == "10"
 
@@ -302,15 +290,17 @@ def test_stop_continue_and_leaving_the_page(session):
 def test_a_deep_link_is_the_first_visit_of_a_cold_server(browser, path, title):
     """Opening /train (or /upload) on a server nobody has visited yet shows that page inside the app:
     the navigation, the sidebar and the page, not the page's script alone."""
-    with StreamlitServer(log_path=ARTIFACTS / f"e2e-deep-link-{path}.log") as srv:
+    with web.StreamlitServer(log_path=web.ARTIFACTS / f"e2e-deep-link-{path}.log") as srv:
         srv.wait_healthy(timeout=90)
-        context = new_context(browser)
+        context = web.new_context(browser)
         try:
             page = context.new_page()
-            open_app(page, f"{srv.url}/{path}")
+            web.open_app(page, f"{srv.url}/{path}")
             heading = page.locator('[data-testid="stMain"] h1').first.inner_text()
             assert title in heading, f"/{path} opened {heading!r}"
-            assert page.locator(NAV_LINK).count() == len(PAGES), "the page was run without the entry point's navigation"
+            assert page.locator(web.NAV_LINK).count() == len(PAGES), (
+                "the page was run without the entry point's navigation"
+            )
             # The browser draws the sidebar's picker a moment after the script has gone idle.
             from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
@@ -319,6 +309,6 @@ def test_a_deep_link_is_the_first_visit_of_a_cold_server(browser, path, title):
                 picker.first.wait_for(state="attached", timeout=15_000)
             except PlaywrightTimeoutError:
                 pytest.fail("no sidebar model picker: the page was run without the entry point")
-            assert not exceptions_on_page(page), exceptions_on_page(page)
+            assert not web.exceptions_on_page(page), web.exceptions_on_page(page)
         finally:
             context.close()

@@ -9,33 +9,25 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support import server as web
 from tests.support.canvas import CANVAS, DARK_TOGGLE, T_SHIRT, TROUSERS, draw, open_canvas, wait_top3
-from tests.support.server import (
-    arm_run_watch,
-    browser_marks,
-    exceptions_on_page,
-    goto_page,
-    new_context,
-    open_app,
-    wait_run_done,
-)
 
-pytestmark = browser_marks()
+pytestmark = web.browser_marks()
 
 
 @pytest.fixture
 def page(browser, server, request):
     width, height = getattr(request, "param", (1280, 900))
-    context = new_context(browser, width, height)
+    context = web.new_context(browser, width, height)
     context.set_default_timeout(60_000)
     p = context.new_page()
     errors: list[str] = []
     p.on("pageerror", lambda e: errors.append(str(e)))
-    open_app(p, server.url)
-    goto_page(p, "Upload")
+    web.open_app(p, server.url)
+    web.goto_page(p, "Upload")
     yield p
     assert not errors, f"JavaScript errors: {errors}"
-    assert not exceptions_on_page(p)
+    assert not web.exceptions_on_page(p)
     context.close()
 
 
@@ -52,9 +44,9 @@ def test_a_drawn_outline_is_filled_and_read(page):
 
 def test_white_on_black_drawing(page):
     open_canvas(page)
-    arm_run_watch(page)
+    web.arm_run_watch(page)
     page.get_by_text(DARK_TOGGLE).click()
-    wait_run_done(page)
+    web.wait_run_done(page)
     draw(page, TROUSERS)
     assert wait_top3(page).startswith("Predicted: Trouser")
 

@@ -9,41 +9,30 @@ from __future__ import annotations
 import nbformat
 
 from fmnist_lib import default_config
-from tests.support.server import (
-    SCREENSHOTS,
-    browser_marks,
-    click_button,
-    exceptions_on_page,
-    goto_page,
-    new_context,
-    open_app,
-    screenshot,
-    set_epochs,
-    wait_idle,
-)
+from tests.support import server as web
 
-pytestmark = browser_marks()
+pytestmark = web.browser_marks()
 
 
 def _train_one_epoch(page) -> None:
-    goto_page(page, "Train")
-    assert set_epochs(page, "Home") == "1"
-    click_button(page, "Train")
+    web.goto_page(page, "Train")
+    assert web.set_epochs(page, "Home") == "1"
+    web.click_button(page, "Train")
     page.wait_for_function(
         "() => !document.querySelector('[data-testid=\"stProgress\"]')"
         ' && document.querySelectorAll(\'[data-testid="stMain"] [data-testid="stTable"] tbody tr\').length >= 1',
         timeout=180_000,
     )
-    wait_idle(page, timeout=120)
+    web.wait_idle(page, timeout=120)
 
 
 def test_the_notebook_download_is_the_runs_notebook(server, browser, tmp_path):
     for width, height, suffix in ((1280, 900, ""), (390, 844, "-phone")):
-        context = new_context(browser, width=width, height=height)
+        context = web.new_context(browser, width=width, height=height)
         context.set_default_timeout(120_000)
         page = context.new_page()
         try:
-            open_app(page, server.url)
+            web.open_app(page, server.url)
             _train_one_epoch(page)
             button = page.get_by_role("button", name="Notebook (.ipynb)")
             button.scroll_into_view_if_needed()
@@ -58,7 +47,7 @@ def test_the_notebook_download_is_the_runs_notebook(server, browser, tmp_path):
             meta = nb.metadata.fmnist_lab
             assert meta.config == default_config("softmax", epochs=1).to_dict() and meta.epochs == 1
             assert meta.lab_test_accuracy > 0.7
-            assert exceptions_on_page(page) == []
-            screenshot(page, SCREENSHOTS / f"train-notebook{suffix}.png")
+            assert web.exceptions_on_page(page) == []
+            web.screenshot(page, web.SCREENSHOTS / f"train-notebook{suffix}.png")
         finally:
             context.close()

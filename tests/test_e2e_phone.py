@@ -13,21 +13,9 @@ import re
 
 import pytest
 
-from tests.support.server import (
-    CHART,
-    NAV_LINK,
-    SCREENSHOTS,
-    arm_run_watch,
-    browser_marks,
-    exceptions_on_page,
-    goto_page,
-    new_context,
-    open_app,
-    set_epochs,
-    wait_run_done,
-)
+from tests.support import server as web
 
-pytestmark = browser_marks()
+pytestmark = web.browser_marks()
 
 PHONE = (390, 844)
 MAIN = '[data-testid="stMain"]'
@@ -93,7 +81,7 @@ def phone(browser, server):
     context.set_default_timeout(60_000)
     page = context.new_page()
     try:
-        open_app(page, server.url)
+        web.open_app(page, server.url)
         yield page
     finally:
         context.close()
@@ -102,15 +90,15 @@ def phone(browser, server):
 def open_on_phone(page, title: str, key) -> None:
     """Go to a page, wait until its key element is drawn and the sidebar is closed (on a phone it covers
     the page), save the first screen."""
-    goto_page(page, title)
+    web.goto_page(page, title)
     key.first.wait_for(state="visible")
     page.wait_for_function(
         """() => { const s = document.querySelector('[data-testid="stSidebar"]');
                    return !s || s.getBoundingClientRect().right <= 0; }"""
     )
     page.wait_for_timeout(500)  # charts and images settle to their width
-    page.screenshot(path=str(SCREENSHOTS / f"phone-{title.split()[0].lower()}.png"))
-    assert not exceptions_on_page(page), exceptions_on_page(page)
+    page.screenshot(path=str(web.SCREENSHOTS / f"phone-{title.split()[0].lower()}.png"))
+    assert not web.exceptions_on_page(page), web.exceptions_on_page(page)
 
 
 def assert_fits_the_width(page) -> None:
@@ -133,7 +121,7 @@ def assert_in_view(page, locator, what: str) -> None:
 
 def test_the_width_check_sees_what_sticks_out_but_not_a_scrolling_box(phone):
     """The check itself: a 600 px box on the page is caught; the same box in a box that scrolls is not."""
-    goto_page(phone, "Home")
+    web.goto_page(phone, "Home")
     phone.evaluate(
         """() => { const d = document.createElement('div'); d.id = 'e2e-wide';
                    d.innerHTML = '<div style="width: 600px; height: 20px"></div>';
@@ -174,10 +162,10 @@ def test_a_phone_closes_the_sidebar_after_a_page_is_tapped(browser, server):
     context.set_default_timeout(60_000)
     page = context.new_page()
     try:
-        open_app(page, server.url)
+        web.open_app(page, server.url)
         expand = page.locator('[data-testid="stExpandSidebarButton"]')
         expand.first.click()
-        page.locator(NAV_LINK).filter(has_text="Inside softmax").first.click()
+        page.locator(web.NAV_LINK).filter(has_text="Inside softmax").first.click()
         expand.first.wait_for(state="visible")  # closed again, by itself
     finally:
         context.close()
@@ -191,16 +179,16 @@ def test_after_pressing_train_the_live_run_is_in_view(browser, server):
     context = browser.new_context(viewport={"width": width, "height": height}, device_scale_factor=1, has_touch=True)
     context.set_default_timeout(60_000)
     phone = context.new_page()
-    open_app(phone, server.url)
+    web.open_app(phone, server.url)
     train = phone.get_by_role("button", name=re.compile(r"Train$"))
     open_on_phone(phone, "Train", train)
-    assert set_epochs(phone, "End") == "50"  # long enough to look at it while it trains
+    assert web.set_epochs(phone, "End") == "50"  # long enough to look at it while it trains
     train.first.scroll_into_view_if_needed()
     train.first.click()
     progress = phone.locator(MAIN).locator('[data-testid="stProgress"]').filter(has_text=re.compile(r"Epoch \d+ of 50"))
     progress.first.wait_for(state="visible")
     phone.wait_for_timeout(300)
-    phone.screenshot(path=str(SCREENSHOTS / "phone-train-training.png"))
+    phone.screenshot(path=str(web.SCREENSHOTS / "phone-train-training.png"))
     assert_in_view(phone, progress.first, "the live run's progress bar")
     assert_fits_the_width(phone)
     stop = phone.get_by_role("button", name=re.compile(r"Stop$"))
@@ -225,8 +213,8 @@ def test_browse_fits_with_two_or_more_cards_a_row_and_the_first_images_in_view(p
 def _matrix(page) -> tuple[object, dict]:
     """The matrix's cells where they are on the screen, once the page has stopped moving: the cards' images
     above it load late and push it down (a tap aimed before that lands elsewhere)."""
-    chart = page.locator(MAIN).locator(CHART).first
-    page.locator(f"{CHART} g.mark-text.role-mark text").first.wait_for(state="attached")
+    chart = page.locator(MAIN).locator(web.CHART).first
+    page.locator(f"{web.CHART} g.mark-text.role-mark text").first.wait_for(state="attached")
     page.wait_for_function(
         "() => [...document.querySelectorAll('[data-testid=\"stMain\"] img')].every(i => i.complete)"
     )
@@ -242,7 +230,7 @@ def _matrix(page) -> tuple[object, dict]:
 
 
 def test_every_count_of_the_confusion_matrix_fits_in_its_cell(phone):
-    goto_page(phone, "Browse")
+    web.goto_page(phone, "Browse")
     chart, m = _matrix(phone)
     assert len(m["cells"]) == 100 and m["counts"], "a 10×10 matrix with counts"
     width = chart.bounding_box()["width"]
@@ -266,20 +254,20 @@ def _click_a_cell_and_see_its_images(page, tap: bool = False) -> None:
     true, predicted = ("Shirt", "T-shirt/top") if "predicted as T-shirt/top" not in shown else ("Pullover", "Coat")
     chart, m = _matrix(page)
     (cell,) = [c for c in m["cells"] if (c["true"], c["predicted"]) == (true, predicted)]
-    arm_run_watch(page)
+    web.arm_run_watch(page)
     x, y = (cell["left"] + cell["right"]) / 2, (cell["top"] + cell["bottom"]) / 2
     if tap:
         page.touchscreen.tap(x, y)
     else:
         page.mouse.click(x, y)
-    wait_run_done(page)
+    web.wait_run_done(page)
     expected = f"{cell['count']:,} test images of {true} predicted as {predicted}"
     line.filter(has_text=expected).first.wait_for(state="visible", timeout=30_000)
-    assert not exceptions_on_page(page)
+    assert not web.exceptions_on_page(page)
 
 
 def test_a_tap_on_a_cell_shows_its_images(phone):
-    goto_page(phone, "Browse")
+    web.goto_page(phone, "Browse")
     _click_a_cell_and_see_its_images(phone, tap=True)
 
 
@@ -302,12 +290,12 @@ def test_inside_softmax_fits_and_shows_the_first_step(phone):
 
 
 def test_a_click_on_a_cell_shows_its_images_on_a_desktop(browser, server):
-    context = new_context(browser)
+    context = web.new_context(browser)
     context.set_default_timeout(60_000)
     try:
         page = context.new_page()
-        open_app(page, server.url)
-        goto_page(page, "Browse")
+        web.open_app(page, server.url)
+        web.goto_page(page, "Browse")
         _click_a_cell_and_see_its_images(page)
     finally:
         context.close()

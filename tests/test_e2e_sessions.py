@@ -13,21 +13,9 @@ import time
 import pytest
 
 from fmnist_lib import links
-from tests.support.server import (
-    ARTIFACTS,
-    SUCCESS,
-    StreamlitServer,
-    browser_marks,
-    click_button,
-    exceptions_on_page,
-    new_context,
-    open_app,
-    set_epochs,
-    upload,
-    wait_idle,
-)
+from tests.support import server as web
 
-pytestmark = browser_marks()
+pytestmark = web.browser_marks()
 
 TRAIN_TIMEOUT = 120_000  # ms
 TABLE = '[data-testid="stTable"]'
@@ -37,8 +25,8 @@ FINISHED = re.compile(r"Finished \d+ epochs?")  # "Finished 1 epoch in …"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     store = tmp_path_factory.mktemp("sessions")
-    srv = StreamlitServer(
-        log_path=ARTIFACTS / "e2e_sessions-streamlit.log", env={"FMNIST_SESSION_DIR": str(store)}
+    srv = web.StreamlitServer(
+        log_path=web.ARTIFACTS / "e2e_sessions-streamlit.log", env={"FMNIST_SESSION_DIR": str(store)}
     ).start()
     try:
         srv.wait_healthy(timeout=90)
@@ -49,28 +37,28 @@ def server(tmp_path_factory):
 
 @pytest.fixture
 def context(browser):
-    ctx = new_context(browser)
+    ctx = web.new_context(browser)
     ctx.set_default_timeout(60_000)
     yield ctx
     ctx.close()
 
 
 def _train_page(page, server, query: str = "") -> None:
-    open_app(page, f"{server.url}/train{query}")
-    assert not exceptions_on_page(page)
+    web.open_app(page, f"{server.url}/train{query}")
+    assert not web.exceptions_on_page(page)
 
 
 def _set_epochs(page, n: int) -> None:
-    set_epochs(page, "Home")
+    web.set_epochs(page, "Home")
     for _ in range(n - 1):
-        set_epochs(page, "ArrowRight")
+        web.set_epochs(page, "ArrowRight")
 
 
 def _train(page, epochs: int = 1) -> None:
     _set_epochs(page, epochs)
-    click_button(page, "Train")
-    page.locator(SUCCESS).filter(has_text=FINISHED).first.wait_for(state="visible", timeout=TRAIN_TIMEOUT)
-    wait_idle(page)
+    web.click_button(page, "Train")
+    page.locator(web.SUCCESS).filter(has_text=FINISHED).first.wait_for(state="visible", timeout=TRAIN_TIMEOUT)
+    web.wait_idle(page)
 
 
 def _runs_table(page) -> str:
@@ -101,14 +89,14 @@ def test_reload_brings_back_the_runs_and_the_active_model(context, server):
     table = _wait_runs(page, "#1 Softmax")
     assert "finished" in table
     assert "#1 Softmax" in _active_model(page)
-    assert not exceptions_on_page(page)
+    assert not web.exceptions_on_page(page)
 
 
 def test_a_closed_tab_finds_its_result_in_a_new_tab_and_other_browsers_see_nothing(browser, context, server):
     page = context.new_page()
     _train_page(page, server)
     _set_epochs(page, 3)
-    click_button(page, "Train")
+    web.click_button(page, "Train")
     page.get_by_text(re.compile(r"Epoch \d of 3")).first.wait_for(state="visible", timeout=TRAIN_TIMEOUT)
     page.close()  # mid-training: the job finishes without anyone watching, its result is stored
     again = context.new_page()
@@ -117,7 +105,7 @@ def test_a_closed_tab_finds_its_result_in_a_new_tab_and_other_browsers_see_nothi
     again.locator(TABLE).filter(has_text="finished").first.wait_for(state="visible", timeout=TRAIN_TIMEOUT)
     assert "3" in _runs_table(again)
 
-    other = new_context(browser)
+    other = web.new_context(browser)
     try:
         stranger = other.new_page()
         _train_page(stranger, server)
@@ -148,24 +136,24 @@ def test_a_session_file_restores_every_run_in_a_fresh_browser(browser, context, 
     before = _wait_runs(page, "#1 Softmax", "#2 Softmax")
     page.get_by_text("Save or load the whole session").click()
     with page.expect_download() as download:
-        click_button(page, "Save the session (all runs)", exact=False)
+        web.click_button(page, "Save the session (all runs)", exact=False)
     path = tmp_path / "session.pt"
     download.value.save_as(path)
 
-    fresh = new_context(browser)
+    fresh = web.new_context(browser)
     try:
         p2 = fresh.new_page()
         _train_page(p2, server)
         assert _runs_table(p2) == ""
         p2.get_by_text("Save or load the whole session").click()
-        upload(p2, "session.pt", path.read_bytes(), "application/octet-stream", index=1)
+        web.upload(p2, "session.pt", path.read_bytes(), "application/octet-stream", index=1)
         try:
             after = _wait_runs(p2, "#1 Softmax", "#2 Softmax")
         except Exception:
             alerts = p2.locator('[data-testid^="stAlertContent"]').all_inner_texts()
             pytest.fail(f"the session file's runs did not appear; the page says: {alerts}")
         assert after.count("finished") == before.count("finished") == 2
-        assert not exceptions_on_page(p2)
+        assert not web.exceptions_on_page(p2)
     finally:
         fresh.close()
 
@@ -175,7 +163,7 @@ def test_a_reload_mid_training_watches_the_same_job_on(context, server):
     # Batches of 16: ~3,750 steps an epoch, so the run is still training when the page reloads (at batch 256
     # softmax's 15 epochs can end between two of the live panel's reads).
     _train_page(page, server, "?epochs=15&batch=16")
-    click_button(page, "Train")
+    web.click_button(page, "Train")
     page.get_by_text(re.compile(r"Epoch [2-6] of 15")).first.wait_for(state="visible", timeout=TRAIN_TIMEOUT)
     page.reload(wait_until="domcontentloaded")
     # The same job, watched on after the reload: its progress bar again (no new run, no Train click), then its end.
@@ -183,10 +171,10 @@ def test_a_reload_mid_training_watches_the_same_job_on(context, server):
     page.locator(TABLE).filter(has_text="#1 Softmax").filter(has_not_text="training").first.wait_for(
         state="visible", timeout=TRAIN_TIMEOUT
     )
-    wait_idle(page)
+    web.wait_idle(page)
     table = _runs_table(page)
     assert "finished" in table and "15" in table and "#2" not in table, table
-    assert not exceptions_on_page(page)
+    assert not web.exceptions_on_page(page)
 
 
 def test_a_run_that_finished_while_its_tab_was_closed_is_told_once(context, server):
@@ -194,7 +182,7 @@ def test_a_run_that_finished_while_its_tab_was_closed_is_told_once(context, serv
 
     page = context.new_page()
     _train_page(page, server, "?epochs=3&batch=16")  # ~3,750 steps an epoch: still training when the tab closes
-    click_button(page, "Train")
+    web.click_button(page, "Train")
     page.get_by_text(re.compile(r"Epoch 1 of 3")).first.wait_for(state="visible", timeout=TRAIN_TIMEOUT)
     page.close()  # mid-training: the job ends with nobody watching; the server stores its result
     key = {c["name"]: c["value"] for c in context.cookies()}["fmnist_lab_session"]
@@ -206,12 +194,12 @@ def test_a_run_that_finished_while_its_tab_was_closed_is_told_once(context, serv
 
     again = context.new_page()
     _train_page(again, server)
-    told = again.locator(SUCCESS).filter(has_text="Finished while you were away")
+    told = again.locator(web.SUCCESS).filter(has_text="Finished while you were away")
     told.first.wait_for(state="visible")
     assert "#1 Softmax" in told.first.inner_text() and re.search(r"test accuracy \d+\.\d%", told.first.inner_text())
     again.reload(wait_until="domcontentloaded")
     _train_page(again, server)
     _wait_runs(again, "#1 Softmax")
-    wait_idle(again)
+    web.wait_idle(again)
     assert told.count() == 0, "said once, not again after a reload"
-    assert not exceptions_on_page(again)
+    assert not web.exceptions_on_page(again)

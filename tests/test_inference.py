@@ -117,6 +117,19 @@ def test_view_read_is_the_mirror_image_only_for_a_garment_facing_right():
     assert view_read(symmetric)[1] is False  # balanced: the step averages, the image itself is explained
 
 
+def test_views_read_are_every_view_the_mirror_step_reads():
+    boot = _boot().numpy()  # faces Fashion-MNIST's way
+    symmetric = np.zeros((28, 28), np.uint8)
+    symmetric[2:26, 8:20] = 180
+    views = _classifier().views_read
+    assert [(m, np.array_equal(p, boot)) for p, m in views(boot)] == [(False, True)]
+    assert [(m, np.array_equal(p, boot)) for p, m in views(boot[:, ::-1])] == [(True, True)]  # read in the mirror
+    both = views(symmetric)  # balanced: the step averages both views, so both are read
+    assert [m for _, m in both] == [False, True] and np.array_equal(both[1][0], symmetric[:, ::-1])
+    averaged = dataclasses.replace(_classifier(), saw_mirrors=True).views_read(boot)  # trained on mirror images
+    assert [m for _, m in averaged] == [False, True]
+
+
 def test_mirror_aware_prediction_turns_the_garment_to_face_left():
     clf = _classifier()
     symmetric = torch.zeros(28, 28, dtype=torch.uint8)

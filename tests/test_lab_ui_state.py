@@ -118,7 +118,7 @@ def test_different_settings_never_share_a_name():
 
 
 def test_each_models_default_optimizer_brings_the_models_default_rate():
-    from lab_ui import controls
+    from lab_ui.train_page import controls
 
     for model in ("softmax", "cnn"):
         c = default_config(model)

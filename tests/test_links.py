@@ -8,6 +8,7 @@ import pytest
 
 from fmnist_lib import links
 from fmnist_lib.config import TrainConfig
+from tests.support.links import BAD_TRAIN_QUERIES
 
 
 def test_train_reads_its_settings():
@@ -21,22 +22,7 @@ def test_a_number_is_matched_to_the_sliders_option():
     assert links.read_query("softmax", {"t": "3.0"}).values == {"t": 3.0}
 
 
-@pytest.mark.parametrize(
-    "query, note",
-    [
-        ({"lr": "abc"}, "lr=abc: learning rate must be a number"),
-        ({"lr": "0.15"}, "lr=0.15: learning rate must be one of"),
-        ({"epochs": "-5"}, "epochs=-5: epochs must be a whole number from 1 to 50"),
-        ({"epochs": "100000"}, "epochs=100000: epochs must be a whole number from 1 to 50"),
-        ({"epochs": "2.5"}, "epochs=2.5: epochs must be a whole number"),
-        ({"model": "<script>"}, "model=<script>: model must be one of softmax, cnn"),
-        ({"model": "x" * 10_000}, "model: its value is 10,000 characters long"),
-        ({"epochs": ["3", "4"]}, "epochs: given 2 times"),
-        ({"colour": "red"}, "colour: not a setting of this page"),
-        ({"batch": "100"}, "batch=100: batch size must be one of 16, 32"),
-        ({"seed": "-1"}, "seed=-1: seed must be a whole number from 0"),
-    ],
-)
+@pytest.mark.parametrize(("query", "note"), BAD_TRAIN_QUERIES, ids=[n[:14] for _, n in BAD_TRAIN_QUERIES])
 def test_a_bad_parameter_is_ignored_with_a_note_naming_it(query, note):
     q = links.read_query("train", query)
     assert q.values == {}

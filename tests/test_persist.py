@@ -115,3 +115,25 @@ def test_a_session_file_with_no_room_beside_kept_runs_says_what_to_do(session_st
     level, message = persist.load_session_file(data)
     assert level == "error" and "Loaded 0 of the file's 1 runs" in message and "unpin or delete" in message
     assert len(state.runs()) == state.MAX_RUNS and all(r.pinned for r in state.runs())
+
+
+def test_a_reload_brings_the_last_photo_back_on_upload_and_inside_softmax(keyed):
+    from tests.support.images import encode, garment
+
+    first = open_page("app_pages/upload.py")
+    first.file_uploader(key=state.IMAGE_UPLOAD).set_value(("my shirt.png", encode(garment(), "PNG"), "image/png"))
+    first.run()
+    assert_ok(first)
+    answer = [t for t in texts(first.success) if t.startswith("Predicted: ")]
+    assert answer
+
+    again = open_page("app_pages/upload.py")  # a reload: a new Streamlit session, the same cookie
+    assert [t for t in texts(again.success) if t.startswith("Predicted: ")] == answer
+    assert "Your last photo: **my shirt.png**" in texts(again.markdown)
+    inside = open_page("app_pages/softmax.py")
+    inside.radio(key=state.widget_key(state.INSIDE_SOURCE)).set_value("upload").run()
+    assert any(t.startswith("Your last photo on Upload") for t in texts(inside.markdown))
+
+    again.button(key=state.FORGET_PHOTO_BUTTON).click().run()  # forgotten: gone from the store too
+    assert_ok(again)
+    assert state.UPLOAD_PHOTO not in open_page("app_pages/upload.py").session_state

@@ -212,6 +212,16 @@ def test_ours_gives_a_light_garment_on_black_filling_28_px_centred():
     assert px[14, 14] > 200, "the garment's body is bright"
 
 
+def test_ours_gives_a_black_image_with_a_note_when_no_core_is_left(monkeypatch):
+    # A fine texture (bench/not_garment's marble, seed [0, 8, 1]) differs from its background estimate, yet
+    # Otsu's threshold leaves no core pixel: the crop's box was then taken of an empty array (ValueError).
+    monkeypatch.setattr(pp, "_core", lambda g: np.zeros(g.pixels.shape, dtype=bool))
+    out = preprocess_image(encode(garment((120, 90)), "PNG"))
+    assert out.pixels.shape == (28, 28) and out.pixels.max() == 0
+    assert out.notes == ["No garment stands out from the background: the model sees an empty image."]
+    assert "black" in out.stages[-1].caption
+
+
 def test_tutorial_shrinks_to_20_px_without_cropping():
     photo = garment((400, 300), box=(0.3, 0.2, 0.6, 0.9))
     px = preprocess_image(encode(photo, "PNG"), "tutorial").pixels

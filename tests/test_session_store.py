@@ -49,6 +49,24 @@ def test_round_trip_keeps_every_run_the_choices_the_photo_and_the_job(tiny_data,
     assert back.job == session.job
 
 
+def test_the_last_photos_file_comes_back_byte_for_byte_with_its_name(tiny_data, tmp_path):
+    session = _session(tiny_data, 1)
+    session.photo, session.photo_name = bytes(range(256)) * 40, "my shirt.jpg"
+    store = SessionStore(tmp_path)
+    store.save(KEY, session)
+    back = store.load(KEY)
+    assert back.photo == session.photo and back.photo_name == "my shirt.jpg"
+    # Without a photo the file has no "photo" field at all, as a session saved before photos were kept.
+    plain = torch.load(io.BytesIO(ss.session_bytes(_session(tiny_data, 1))), weights_only=True)
+    assert "photo" not in plain
+    assert ss.session_from_bytes(_torch_bytes(plain)).photo is None
+
+
+def test_a_photo_name_is_stored_as_printable_text():
+    assert ss.photo_name("a\nb\x00.png") == "a?b?.png"
+    assert ss.photo_name("x" * 500) == "x" * ss.MAX_NAME and ss.photo_name("") == "photo"
+
+
 def test_a_run_stored_mid_training_comes_back_stopped(tiny_data):
     session = _session(tiny_data, 1)
     session.runs[0].run.status = "running"
@@ -138,6 +156,19 @@ def test_byte_bound_leaves_out_unpinned_runs_before_pinned_ones(tiny_data, tmp_p
     assert saved.dropped == ("#2 Softmax · seed 2", "#3 Softmax · seed 3")
 
 
+def test_byte_bound_leaves_out_the_photos_file_before_any_run(tiny_data, tmp_path):
+    session = _session(tiny_data, 2)
+    session.photo, session.photo_name = b"\xff" * 200_000, "big.jpg"
+    without = len(ss.session_bytes(_session(tiny_data, 2)))
+    store = SessionStore(tmp_path, max_bytes=without + 1000)
+    saved = store.save(KEY, session)
+    back = store.load(KEY)
+    assert saved.photo_left_out and saved.dropped == ()
+    assert back.photo is None and [r.id for r in back.runs] == [1, 2]
+    assert np.array_equal(back.upload["ours"], session.upload["ours"])  # its 28x28 input is kept
+    assert not SessionStore(tmp_path).save(KEY, session).photo_left_out  # room enough: kept
+
+
 def test_a_write_that_fails_leaves_the_old_file_whole_and_no_temporary_file(tiny_data, tmp_path, monkeypatch):
     store = SessionStore(tmp_path)
     store.save(KEY, _session(tiny_data, 1))
@@ -217,6 +248,11 @@ def _tampered(tiny_data, change) -> bytes:
             "NaN",
         ),
         (lambda o: o["upload"]["pixels"].update(ours=torch.zeros(3, 3)), "28x28"),
+        (lambda o: o.update(photo={"name": "a.png", "data": torch.zeros(4, 4, dtype=torch.uint8)}), "photo file"),
+        (lambda o: o.update(photo={"name": "a.png", "data": torch.zeros(4)}), "photo file"),
+        (lambda o: o.update(photo={"name": "", "data": torch.zeros(4, dtype=torch.uint8)}), "photo file name"),
+        (lambda o: o.update(photo={"data": torch.zeros(4, dtype=torch.uint8)}), "photo file lacks name"),
+        (lambda o: o.update(photo=b"raw bytes"), "photo file"),
         (lambda o: o.update(job={"run_id": 5}), "training job"),
         (lambda o: o.update(runs=o["runs"] * 5), "at most 8 are read"),
         (lambda o: o.update(extra=1), "unexpected fields"),
@@ -228,6 +264,16 @@ def _tampered(tiny_data, change) -> bytes:
 def test_hand_made_sessions_are_refused_with_a_message(tiny_data, change, message):
     with pytest.raises(SessionError, match=message):
         ss.session_from_bytes(_tampered(tiny_data, change))
+
+
+def test_a_photo_over_the_upload_limit_is_refused(tiny_data, monkeypatch):
+    monkeypatch.setattr(ss, "MAX_PHOTO_BYTES", 100)
+    session = _session(tiny_data, 1)
+    session.photo, session.photo_name = b"x" * 101, "big.png"
+    with pytest.raises(SessionError, match="upload limit"):
+        ss.session_from_bytes(ss.session_bytes(session))
+    session.photo = b"x" * 100
+    assert ss.session_from_bytes(ss.session_bytes(session)).photo == b"x" * 100
 
 
 def test_default_dir_follows_the_environment(tmp_path, monkeypatch):

@@ -7,11 +7,11 @@ import time
 from pathlib import Path
 
 import pytest
-from streamlit.web.server.app_discovery import discover_asgi_app
 
 from fmnist_lib import DataError
 from lab_ui import resources, warmup
 from tests.support.server import ARTIFACTS, REPO, StreamlitServer
+from tests.support.streamlit_internals import discover_asgi_app
 
 
 def test_streamlit_run_finds_the_app_with_the_warm_up():

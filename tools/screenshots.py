@@ -60,7 +60,7 @@ def train(page, n_done: int, timeout: float = 300.0) -> None:
     e.arm_run_watch(page)
     e.click_button(page, "Train")
     page.get_by_role("button", name="Stop").first.wait_for(state="visible")
-    # The session's runs are a static table (lab_ui/session_runs.py): one body row per run.
+    # The session's runs are a static table (lab_ui/train_page/session_runs.py): one body row per run.
     page.wait_for_function(
         "n => !document.querySelector('[data-testid=\"stProgress\"]')"
         ' && document.querySelectorAll(\'[data-testid="stMain"] [data-testid="stTable"] tbody tr\').length >= n',

@@ -325,6 +325,13 @@ def _sharpen(pixels: np.ndarray) -> np.ndarray:
     return np.where(pixels > 0, np.asarray(sharp), 0).astype(np.uint8)
 
 
+def _empty(stages: list[Stage], why: str) -> Preprocessed:
+    """The black 28×28 the model sees when no garment stands out, with `why` on its stage."""
+    stages.append(Stage("28×28", Image.new("L", (28, 28), 0), f"{why}, so the 28×28 image is black."))
+    notes = ["No garment stands out from the background: the model sees an empty image."]
+    return Preprocessed(np.zeros((28, 28), dtype=np.uint8), stages, "ours", notes)
+
+
 def our_pipeline(src, lay_on_sole: bool = True, fill_outlines: bool = True) -> Preprocessed:
     """Real photo -> Fashion-MNIST: background, difference, crop, longest side 28, centre. See the module doc.
 
@@ -338,14 +345,13 @@ def our_pipeline(src, lay_on_sole: bool = True, fill_outlines: bool = True) -> P
     diff = grey - bg
     fg = _stands_out(diff, noise)
     if fg is None:
-        canvas = Image.new("L", (28, 28), 0)
-        stages.append(Stage("28×28", canvas, "Nothing differs from the background, so the 28×28 image is black."))
-        notes = ["No garment stands out from the background: the model sees an empty image."]
-        return Preprocessed(np.zeros((28, 28), dtype=np.uint8), stages, "ours", notes)
+        return _empty(stages, "Nothing differs from the background")
     garment = _darkness(diff, bg, fg, noise, stages)
     if fill_outlines:
         garment = _fill_outline(garment, stages)
     garment, core = _straighten(garment, _core(garment), stages, lay_on_sole)
+    if not core.any():  # e.g. a fine texture: it differs from its estimated background, but no pixel clearly
+        return _empty(stages, "No part stands out clearly (Otsu's threshold leaves nothing)")
     crop = _keep_garment(garment, core, stages)
     pixels, (nw, nh) = _to_28(crop)
     pixels = _sharpen(pixels)

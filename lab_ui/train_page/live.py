@@ -14,9 +14,9 @@ import streamlit as st
 from fmnist_lib import TrainingRun
 from fmnist_lib.analysis import templates
 from fmnist_lib.jobs import QUEUED, JobView
-
-from . import charts, controls, divergence, persist, state, training
-from .text import plain
+from lab_ui import charts, persist, pictures, state, training
+from lab_ui.text import plain
+from lab_ui.train_page import controls, divergence
 
 CHART_CAPTION = (
     "The charts below. Left: the training loss (cross-entropy, lower is better) averaged over each epoch. Right: "
@@ -187,8 +187,8 @@ def draw_templates(lab_run: state.LabRun) -> None:
     run = lab_run.run
 
     def make() -> tuple[bytes, int]:
-        grid = charts.labelled_grid(charts.signed_images(templates(run.classifier()), factor=3), list(run.classes))
-        return charts.png_bytes(grid), grid.shape[1]
+        grid = pictures.labelled_grid(pictures.signed_images(templates(run.classifier()), factor=3), list(run.classes))
+        return pictures.png_bytes(grid), grid.shape[1]
 
     png, width = state.memo(state.LIVE_MEMO + ".templates", (lab_run.id, run.steps, run.epochs_done), make)
     st.image(png, width=width)

@@ -1,4 +1,4 @@
-"""lab_ui/session_runs.py without a script run: the runs table's cells and the notebook a run's download hands out
+"""lab_ui/train_page/session_runs.py without a script run: the runs table's cells and the notebook a run's download hands out
 (the page itself: test_app_train.py)."""
 
 from __future__ import annotations
@@ -6,7 +6,8 @@ from __future__ import annotations
 import nbformat
 
 from fmnist_lib import EpochStats, TrainingRun, default_config
-from lab_ui import session_runs, state
+from lab_ui import state
+from lab_ui.train_page import session_runs
 
 
 def _lab_run(rid: int, seconds: tuple[float, ...]) -> state.LabRun:

@@ -1,11 +1,11 @@
-"""lab_ui/calibration.py without a script run: the reliability diagram's spec, the temperature verdict."""
+"""lab_ui/browse_page/calibration.py without a script run: the reliability diagram's spec, the temperature verdict."""
 
 from __future__ import annotations
 
 import torch
 
 from fmnist_lib.analysis import calibration_of
-from lab_ui import calibration
+from lab_ui.browse_page import calibration
 
 
 def _calibrated(n: int = 10_000, sharpen: float = 1.0):

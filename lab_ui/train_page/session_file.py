@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from . import persist, state
-from .text import plain
+from lab_ui import persist, state
+from lab_ui.text import plain
 
 
 def draw(busy: bool) -> None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 from dataclasses import dataclass
 
@@ -16,9 +17,8 @@ from fmnist_lib.explain import FLOAT32_EXP_FLOOR, FLOAT32_EXP_LIMIT, LOSS_WAYS, 
 from fmnist_lib.inference import Classifier, softmax_with_temperature
 from fmnist_lib.links import PAGE_DEFAULTS, SHIFT_RANGE, STEP_LEARNING_RATES, TEMPERATURES
 from fmnist_lib.words import article
-
-from . import charts, state
-from .text import plain
+from lab_ui import pictures, state
+from lab_ui.text import plain
 
 SOURCES = {"random": "A random test image", "index": "A test image by index", "upload": "Your last photo on Upload"}
 DEFAULTS = PAGE_DEFAULTS["softmax"]  # the source, index, temperature, shift and rate a link leaves out
@@ -27,7 +27,7 @@ DEFAULTS = PAGE_DEFAULTS["softmax"]  # the source, index, temperature, shift and
 @dataclass
 class Picked:
     pixels: np.ndarray  # [28, 28] uint8
-    label: int | None  # the true class (test images) or the one the learner says (their photo)
+    label: int | None  # the true class (test images) or the one the learner says (their photo); None: not said yet
     key: tuple  # identifies the image, for the one-step demo's memo
     what: str  # a caption (Markdown-safe)
 
@@ -86,20 +86,37 @@ def pick_image(data, clf: Classifier) -> Picked | None:
         st.info("No photo yet: upload one on the **Upload** page, then come back.", icon=":material/upload:")
         return None
     pixels, mirrored = last
+    digest = st.session_state[state.UPLOAD_MEMO].digest
+    if st.session_state.get(state.INSIDE_CLASS_FOR) != digest:  # a new photo: nobody has said what it shows
+        st.session_state[state.INSIDE_CLASS_FOR] = digest
+        state.put(state.INSIDE_CLASS, None)
     y = st.selectbox(
         "Which class is it? (a photo has no label: the loss needs one)",
         range(len(classes)),
         format_func=classes.__getitem__,
-        **state.bind(state.INSIDE_CLASS, 0, options=range(len(classes))),
+        placeholder="Pick the class it shows",
+        **state.bind(state.INSIDE_CLASS, None, arg="index"),  # the options are the class indices: index = value
     )
-    digest = st.session_state[state.UPLOAD_MEMO].digest
     how = " (in the mirror, as the Upload page's mirror step reads it: it faces right)" if mirrored else ""
-    return Picked(
-        pixels,
-        int(y),
-        ("upload", digest, mirrored),
-        f"Your last photo on Upload{how}, which you say is {article(classes[y])} **{plain(classes[y])}**.",
+    said = (
+        "whose class you have not said yet."
+        if y is None
+        else f"which you say is {article(classes[y])} **{plain(classes[y])}**."
     )
+    label = None if y is None else int(y)
+    return Picked(pixels, label, ("upload", digest, mirrored), f"Your last photo on Upload{how}, {said}")
+
+
+def no_label(ex: Explanation, what: str) -> bool:
+    """True, with a note, when the image has no class yet (a photo whose class the learner has not said):
+    `what` needs the true class y, and the page invents none."""
+    if ex.label is not None:
+        return False
+    st.info(
+        f"{what} needs the true class y: say which class your photo shows (“Which class is it?” above).",
+        icon=":material/label:",
+    )
+    return True
 
 
 # The log-sum-exp identity on two lines: on one line a 390 px phone cut off "m = max_j z_j" (issue 26).
@@ -144,8 +161,8 @@ def _padded(values) -> list[float]:
 
 def _grid(maps: np.ndarray, classes) -> np.ndarray:
     """Ten signed maps in a 5x2 grid, each framed in grey so an all-zero map is still seen."""
-    tiles = [np.pad(t, ((1, 1), (1, 1), (0, 0)), constant_values=200) for t in charts.signed_images(maps, factor=5)]
-    return charts.labelled_grid(tiles, [str(c)[:18] for c in classes])
+    tiles = [np.pad(t, ((1, 1), (1, 1), (0, 0)), constant_values=200) for t in pictures.signed_images(maps, factor=5)]
+    return pictures.labelled_grid(tiles, [str(c)[:18] for c in classes])
 
 
 def _as_text(values) -> list[str]:
@@ -168,15 +185,37 @@ def _num(v: float) -> str:
 # --- the six steps --------------------------------------------------------------------------
 
 
+def _heading(title: str, *formulas: str) -> None:
+    """A step opens the same way: its number and title, then its formulas."""
+    st.subheader(title)
+    for formula in formulas:
+        st.latex(formula)
+
+
+def needs_label(what: str, title: str, *formulas: str):
+    """A step that needs the true class y: it opens with its heading, then draws only when the image has a class
+    (a photo whose class the learner has not said gets no_label's note instead)."""
+
+    def wrap(step):
+        @functools.wraps(step)
+        def draw(ex: Explanation, *args) -> None:
+            _heading(title, *formulas)
+            if not no_label(ex, what):
+                step(ex, *args)
+
+        return draw
+
+    return wrap
+
+
 def step_logits(ex: Explanation, clf: Classifier, what: str) -> None:
     classes = clf.classes
-    st.subheader("1. Pixels to logits")
-    st.latex(r"z = W x + b, \qquad z_c = \sum_{i=1}^{784} W_{c,i}\, x_i + b_c")
+    _heading("1. Pixels to logits", r"z = W x + b, \qquad z_c = \sum_{i=1}^{784} W_{c,i}\, x_i + b_c")
     scale = clf.scaling
     how = "pixel / 255" if scale.mean == 0 and scale.std == 1 else f"(pixel / 255 − {scale.mean:g}) / {scale.std:g}"
     left, right = st.columns([1, 3], gap="large")
     with left:
-        st.image(charts.upscale(ex.pixels, 6), caption="the image", width="stretch")
+        st.image(pictures.upscale(ex.pixels, 6), caption="the image", width="stretch")
         st.markdown(what)
         st.caption(
             f"x: its 784 pixels as the model was trained on them, {how} (here from {ex.x.min():.3g} to {ex.x.max():.3g})."
@@ -221,8 +260,7 @@ def _floats(df: pd.DataFrame, fmt: str) -> dict:
 
 
 def step_probabilities(ex: Explanation, classes) -> None:
-    st.subheader("2. Logits to probabilities")
-    st.latex(r"p_c = \mathrm{softmax}(z)_c = \frac{e^{z_c}}{\sum_{j=1}^{10} e^{z_j}}")
+    _heading("2. Logits to probabilities", r"p_c = \mathrm{softmax}(z)_c = \frac{e^{z_c}}{\sum_{j=1}^{10} e^{z_j}}")
     e = np.exp(ex.logits.astype(np.float64))
     k = ex.pred
     st.latex(
@@ -262,10 +300,9 @@ def step_probabilities(ex: Explanation, classes) -> None:
         )
 
 
+@needs_label("The loss", "3. Where is softmax? The loss", r"L = -\log p_y = -z_y + \log \sum_{j} e^{z_j}")
 def step_loss(ex: Explanation, classes) -> None:
-    st.subheader("3. Where is softmax? The loss")
     y = ex.label
-    st.latex(r"L = -\log p_y = -z_y + \log \sum_{j} e^{z_j}")
     st.latex(rf"y = {y}: \quad L = -\log {_num(ex.probs[y])} = {_num(ex.loss)}")
     cols = st.columns(3)
     for col, (call, key) in zip(cols, LOSS_WAYS, strict=True):
@@ -280,9 +317,7 @@ def step_loss(ex: Explanation, classes) -> None:
 
 
 def step_stability(ex: Explanation, classes) -> None:
-    st.subheader("4. Why is it stable? The log-sum-exp trick")
-    st.latex(r"\mathrm{softmax}(z + c) = \mathrm{softmax}(z)")
-    st.latex(LSE_LATEX)
+    _heading("4. Why is it stable? The log-sum-exp trick", r"\mathrm{softmax}(z + c) = \mathrm{softmax}(z)", LSE_LATEX)
     z_max = float(ex.logits.max())
     limit = FLOAT32_EXP_LIMIT - z_max
     c = st.slider(
@@ -347,10 +382,9 @@ def step_stability(ex: Explanation, classes) -> None:
     )
 
 
+@needs_label("The gradient", "5. The gradient", r"\frac{\partial L}{\partial z_c} = p_c - \mathbb{1}[c = y]")
 def step_gradient(ex: Explanation, classes) -> None:
-    st.subheader("5. The gradient")
     y = ex.label
-    st.latex(r"\frac{\partial L}{\partial z_c} = p_c - \mathbb{1}[c = y]")
     st.altair_chart(
         value_bars(classes, ex.grad_logits, "∂L/∂z = p − onehot(y)", "gradient", fmt="+.4f", highlight=y),
         width="stretch",
@@ -377,12 +411,13 @@ def _take_step(key: tuple, clf: Classifier, pixels, label: int, lr: float) -> No
     st.session_state[state.INSIDE_STEP] = (key, sgd_step(clf, pixels, label, lr))
 
 
+@needs_label(
+    "A step of gradient descent",
+    "6. One SGD step",
+    r"\begin{aligned} W &\leftarrow W - \eta\, \frac{\partial L}{\partial W} \\"
+    r" b &\leftarrow b - \eta\, \frac{\partial L}{\partial b} \end{aligned}",
+)
 def step_sgd(ex: Explanation, clf: Classifier, picked: Picked, model_key: tuple) -> None:
-    st.subheader("6. One SGD step")
-    st.latex(
-        r"\begin{aligned} W &\leftarrow W - \eta\, \frac{\partial L}{\partial W} \\"
-        r" b &\leftarrow b - \eta\, \frac{\partial L}{\partial b} \end{aligned}"
-    )
     c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
     with c1:
         lr = st.select_slider(

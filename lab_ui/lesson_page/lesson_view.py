@@ -31,11 +31,10 @@ from fmnist_lib.lessons import (
     parse_lesson,
     report,
 )
+from lab_ui import resources, state
+from lab_ui.text import plain
 
-from . import state
-from .text import plain
-
-SHIPPED = Path(__file__).resolve().parents[1] / "lessons"  # the tutorial's lesson and any others shipped
+SHIPPED = Path(__file__).resolve().parents[2] / "lessons"  # the tutorial's lesson and any others shipped
 DEFAULT_LESSON = "tutorial"
 UPLOADED = "<uploaded>"  # the picker's option for a teacher's uploaded file (never a lesson file's name)
 # url path (links.PAGES) -> the page's script, for st.page_link
@@ -79,9 +78,8 @@ def session_record() -> SessionRecord:
     return SessionRecord(tuple(seen.values()), state.events())
 
 
-@st.cache_resource(show_spinner=False)
-def _exp_limits():
-    return exp_limits()
+# Measured with torch once per server (a bisection per type), like resources' defaults.
+_EXP_LIMITS = resources.Shared(exp_limits)
 
 
 def _handle_upload(offered: dict[str, Lesson]) -> None:
@@ -195,7 +193,7 @@ def _precision_table(record: SessionRecord) -> None:
             args=(REVEALED_PRECISION,),
         )
         return
-    rows = _exp_limits()
+    rows = _EXP_LIMITS.get()
     st.dataframe(
         pd.DataFrame(
             {

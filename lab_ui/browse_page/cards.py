@@ -8,7 +8,7 @@ import numpy as np
 import streamlit as st
 
 from fmnist_lib.analysis import TestPredictions
-from lab_ui import charts
+from lab_ui import pictures
 from lab_ui.text import plain
 
 # A card's width in px. The grid is a wrapping row (st.columns would stack one card per row on a
@@ -33,6 +33,6 @@ def grid(images: np.ndarray, preds: TestPredictions, classes: Sequence[str], ind
             p, t = int(preds.pred[i]), int(preds.labels[i])
             # height="stretch": the cards of a row as tall as the tallest (a class name may wrap)
             with st.container(border=True, width=CARD_WIDTH, height="stretch"):
-                st.image(charts.upscale(images[i], 4), width="stretch")
+                st.image(pictures.upscale(images[i], 4), width="stretch")
                 st.markdown(verdict(p, t, float(preds.confidence[i]), classes))
                 st.caption(f"true: {plain(classes[t])}")

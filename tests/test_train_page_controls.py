@@ -1,4 +1,4 @@
-"""lab_ui/controls.py: the config the Train page's controls describe, with a dict as session state."""
+"""lab_ui/train_page/controls.py: the config the Train page's controls describe, with a dict as session state."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from fmnist_lib import TrainingRun, default_config
-from lab_ui import controls, state
+from lab_ui import state
+from lab_ui.train_page import controls
 
 
 def test_untouched_controls_give_the_models_default_config(session_state):

@@ -14,22 +14,16 @@ import streamlit as st
 
 from fmnist_lib import FashionMNIST, TrainingRun
 from fmnist_lib.analysis import Calibration, Reliability, calibrate
-
-from . import resources, state
+from lab_ui import resources, state
 
 
 def _calibrate(run: TrainingRun, data: FashionMNIST) -> Calibration:
     return calibrate(run.classifier(), data.test_images, data.test_labels)
 
 
-@st.cache_resource(show_spinner="Measuring the default model's calibration (once per server)…")
-def _default_calibration(_data: FashionMNIST) -> Calibration:
-    return _calibrate(resources.DEFAULT_RUN.get(), _data)
-
-
 def for_run(run: TrainingRun, run_id: int | None, data: FashionMNIST) -> Calibration:
     if run_id is None:
-        return _default_calibration(data)
+        return resources.default_calibration()
 
     def make() -> Calibration:
         with st.spinner("Measuring calibration on the test images…"):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from fmnist_lib import checkpoint_bytes
-
-from . import charts, live, state
-from .text import plain
+from lab_ui import charts, state
+from lab_ui.text import plain
+from lab_ui.train_page import live
 
 
 def draw(busy: bool) -> None:

@@ -7,9 +7,8 @@ import streamlit as st
 from fmnist_lib import DEFAULT_CONFIGS, MODEL_KINDS, OPTIMIZERS, TrainConfig
 from fmnist_lib.config import AUGMENTATIONS, RECOMMENDED_LR, SCHEDULES
 from fmnist_lib.links import BATCH_OPTIONS, LR_OPTIONS, MAX_EPOCHS, MAX_SEED, WEIGHT_DECAY_OPTIONS
-
-from . import state, training
-from .labels import MODEL_TITLES, OPTIMIZER_TITLES
+from lab_ui import state, training
+from lab_ui.labels import MODEL_TITLES, OPTIMIZER_TITLES
 
 # The sliders' options (LR_OPTIONS, BATCH_OPTIONS, ...) come from fmnist_lib.links, which checks a link against them.
 SCHEDULE_TITLES = {"constant": "constant", "cosine": "cosine", "onecycle": "one-cycle"}  # the help says what each does

@@ -1,8 +1,8 @@
-"""lab_ui/cards.py: a card's verdict line, without a script run."""
+"""lab_ui/browse_page/cards.py: a card's verdict line, without a script run."""
 
 from __future__ import annotations
 
-from lab_ui import cards
+from lab_ui.browse_page import cards
 
 
 def test_a_right_and_a_wrong_verdict():

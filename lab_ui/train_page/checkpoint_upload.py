@@ -5,9 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from fmnist_lib import CheckpointError, load_checkpoint
-
-from . import state
-from .text import plain
+from lab_ui import state
+from lab_ui.text import plain
 
 
 def draw(busy: bool) -> None:

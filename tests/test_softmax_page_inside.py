@@ -1,8 +1,8 @@
-"""lab_ui/inside.py's charts without a script run."""
+"""lab_ui/softmax_page/inside.py's charts without a script run."""
 
 from __future__ import annotations
 
-from lab_ui import inside
+from lab_ui.softmax_page import inside
 
 
 def test_a_probability_axis_ends_at_one():

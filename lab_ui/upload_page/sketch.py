@@ -13,7 +13,7 @@ import streamlit as st
 from PIL import Image
 from streamlit_drawable_canvas import st_canvas
 
-from . import state
+from lab_ui import state
 
 CANVAS_PX = 320  # square; fits a 390 px phone's column (358 px) and is plenty for a 28x28 input
 PEN_WIDTHS = (2, 4, 6, 8, 12, 16, 24, 32)
