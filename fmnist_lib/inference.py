@@ -7,6 +7,7 @@ training and inference cannot disagree on how pixels are scaled.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,13 +36,24 @@ def as_uint8_images(images) -> torch.Tensor:
 
 @torch.no_grad()
 def predict_logits(
-    model: nn.Module, scaling: InputScaling, images: torch.Tensor, batch_size: int = 2000
+    model: nn.Module,
+    scaling: InputScaling,
+    images: torch.Tensor,
+    batch_size: int = 2000,
+    between: Callable[[], None] | None = None,
 ) -> torch.Tensor:
-    """Logits [N, 10] for uint8 images [N, 28, 28], in eval mode, in batches to bound memory."""
+    """Logits [N, 10] for uint8 images [N, 28, 28], in eval mode, in batches to bound memory.
+
+    between(): called after each batch (a training worker tells the page of a Stop there: the CNN's pass
+    over the test set takes seconds)."""
     was_training = model.training
     model.eval()
     try:
-        out = [model(scaling.apply(images[i : i + batch_size])) for i in range(0, len(images), batch_size)]
+        out = []
+        for i in range(0, len(images), batch_size):
+            out.append(model(scaling.apply(images[i : i + batch_size])))
+            if between is not None:
+                between()
     finally:
         model.train(was_training)
     return torch.cat(out) if out else torch.empty(0, 10)
@@ -230,11 +242,17 @@ class Classifier:
         return accuracy(self.model, self.scaling, as_uint8_images(images), labels)
 
 
-def accuracy(model: nn.Module, scaling: InputScaling, images: torch.Tensor, labels: torch.Tensor) -> float:
-    """Fraction of images whose argmax logit is the label."""
+def accuracy(
+    model: nn.Module,
+    scaling: InputScaling,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    between: Callable[[], None] | None = None,
+) -> float:
+    """Fraction of images whose argmax logit is the label (between: see predict_logits)."""
     if len(labels) == 0:
         return float("nan")
-    pred = predict_logits(model, scaling, images).argmax(dim=1)
+    pred = predict_logits(model, scaling, images, between=between).argmax(dim=1)
     return float((pred == labels).float().mean())
 
 

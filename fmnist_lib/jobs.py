@@ -225,8 +225,9 @@ def _worker(conn, stop, load_data: Callable[[], FashionMNIST], sharing: int = 1)
     """A worker's loop: receive (job id, snapshot, target epochs), train, send messages back.
 
     Messages: ("progress", id, LiveProgress), ("epoch", id, snapshot), ("stopped", id, snapshot), ("cpu", id,
-    seconds) then ("done", id, snapshot) or ("error", id, text). A stop is checked before every step; a stopped
-    part-epoch is sent ("stopped") before its test accuracy is measured, so the page can say so at once. None
+    seconds) then ("done", id, snapshot) or ("error", id, text). A stop is checked before every step and between
+    the batches of each epoch's test pass; the stopped epoch (a part-epoch, or a whole one whose test pass was
+    under way) is sent ("stopped") before its test accuracy is measured, so the page can say so at once. None
     received (or a closed pipe) ends the worker.
     sharing: the worker processes that share the cores; each job's torch threads are the thread policy's
     for its model within this worker's share (fmnist_lib.threads). 0: a thread of the server, whose torch
@@ -273,13 +274,22 @@ def _worker(conn, stop, load_data: Callable[[], FashionMNIST], sharing: int = 1)
             while run.epochs_done < target and not stop.is_set():
                 start[0] = time.perf_counter()
                 stats = run.train_one_epoch(
-                    data, on_progress=on_progress, should_stop=stop.is_set, measure_stopped=False
+                    data, on_progress=on_progress, should_stop=stop.is_set, test=False, measure_stopped=False
                 )
                 if stats is None:  # diverged, or stopped before its first step
                     break
-                if not stats.complete:
-                    conn.send(("stopped", job_id, run.snapshot()))  # at once, then the test pass
-                    run.measure_last_epoch(data)
+                told = [False]
+
+                def tell_stop(job_id=job_id, run=run, told=told):
+                    # A Stop seen at the epoch's end or during its test pass is sent at once (the epoch, its
+                    # test accuracy still to come): the CNN's pass takes seconds, the page shows it now.
+                    if not told[0] and stop.is_set():
+                        told[0] = True
+                        conn.send(("stopped", job_id, run.snapshot()))
+
+                tell_stop()
+                run.measure_last_epoch(data, between=tell_stop)
+                if told[0] or not stats.complete:
                     break
                 if run.epochs_done < target:
                     conn.send(("epoch", job_id, run.snapshot()))

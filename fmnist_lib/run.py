@@ -271,16 +271,23 @@ class TrainingRun:
             self.message = f"Epoch {epoch} done." + (f" Test accuracy {test_acc:.1%}." if test_acc is not None else "")
         return stats
 
-    def measure_last_epoch(self, data: FashionMNIST) -> None:
-        """Measure the test accuracy of the last epoch if it has none (a part-epoch a worker reported first)."""
+    def measure_last_epoch(self, data: FashionMNIST, *, between: Callable[[], None] | None = None) -> None:
+        """Measure the test accuracy of the last epoch if it has none: a worker trains each epoch with
+        test=False and measures it here, telling the page of a Stop between test batches (`between`,
+        see inference.predict_logits). The pass's time is added to the epoch's, as train_one_epoch does."""
         if not self.history or self.history[-1].test_acc is not None:
             return
+        start = time.perf_counter()
+        test_acc = accuracy(self.model, self.scaling, data.test_images, data.test_labels, between=between)
+        seconds = self.history[-1].seconds + time.perf_counter() - start
         last = replace(
-            self.history[-1], test_acc=accuracy(self.model, self.scaling, data.test_images, data.test_labels)
+            self.history[-1], test_acc=test_acc, seconds=seconds, examples_per_sec=self.history[-1].examples / seconds
         )
         self.history[-1] = last
         if not last.complete and self.status == "stopped":
             self.message = _stopped_message(last, len(data.train_labels))
+        elif last.complete and self.message == f"Epoch {last.epoch} done.":
+            self.message += f" Test accuracy {test_acc:.1%}."
 
     def fit(
         self,

@@ -36,6 +36,7 @@ import torch
 from . import checkpoint_check as check
 from .checkpoint import CheckpointError, Limits, checkpoint_dict, load_plain, run_from_dict
 from .images.decode import MAX_UPLOAD_BYTES
+from .keeping import drop_order
 from .run import TrainingRun
 
 FORMAT = "fmnist-lab-session"
@@ -68,6 +69,7 @@ class StoredRun:
     name: str
     origin: str
     run: TrainingRun
+    pinned: bool = False  # the learner chose to keep it: never the run dropped to make room (fmnist_lib.keeping)
 
 
 @dataclass
@@ -93,6 +95,9 @@ class StoredSession:
     saved_at: float = 0.0  # time.time() of the save
     photo: bytes | None = None  # the last photo's file as uploaded (Upload shows it again after a reload)
     photo_name: str = ""  # its file name, as the browser gave it
+    # The run whose job ended while no tab watched it (stored by the server's thread): the next visit says
+    # how it ended, once (the session's own next save leaves it out).
+    ended_unseen: int | None = None
 
 
 def new_key() -> str:
@@ -125,6 +130,7 @@ def session_bytes(session: StoredSession, *, now: float | None = None) -> bytes:
                 "status": r.run.status,
                 "message": r.run.message,
                 "paused_because": r.run.paused_because,
+                "pinned": bool(r.pinned),
             }
         )
     obj = {
@@ -141,6 +147,7 @@ def session_bytes(session: StoredSession, *, now: float | None = None) -> bytes:
             "pixels": {k: torch.from_numpy(np.ascontiguousarray(v, dtype=np.uint8)) for k, v in session.upload.items()},
         },
         "job": None if session.job is None else dict(vars(session.job)),
+        "ended_unseen": session.ended_unseen,
     }
     if session.photo:  # a tensor, not bytes: it is stored beside the pickle, not inside it
         obj["photo"] = {
@@ -180,7 +187,8 @@ def photo_name(name: str) -> str:
 
 def _session_from_dict(obj: dict) -> StoredSession:
     fields_ = {"format", "version", "saved_at", "runs", "active", "compare", "upload", "job"}
-    check.plain_dict(obj, "The session", fields_ | {"photo"}, fields_)  # "photo": sessions saved before lack it
+    # Fields added since version 1's first files, optional so that those still load.
+    check.plain_dict(obj, "The session", fields_ | {"photo", "ended_unseen"}, fields_)
     saved_at = float(check.number(obj["saved_at"], "The session's save time", 0, 1e11))
     if not isinstance(obj["runs"], list):
         raise SessionError("The session's runs are not a list.")
@@ -198,15 +206,22 @@ def _session_from_dict(obj: dict) -> StoredSession:
     compare = obj["compare"]
     if not isinstance(compare, list) or len(compare) > MAX_RUNS or not all(c in ids for c in compare):
         raise SessionError("The session's compare selection names runs it does not have.")
+    ended = obj.get("ended_unseen")
+    if ended is not None and (ended not in ids or isinstance(ended, bool)):
+        raise SessionError(f"The session's run that ended unseen, {check.show(ended)}, is not one of its runs.")
     upload, digest = _upload(obj["upload"])
     photo, name = _photo(obj.get("photo"))
-    return StoredSession(runs, active, list(compare), upload, digest, _job(obj["job"], ids), saved_at, photo, name)
+    job = _job(obj["job"], ids)
+    return StoredSession(runs, active, list(compare), upload, digest, job, saved_at, photo, name, ended)
 
 
 def _run_entry(entry, n: int) -> StoredRun:
     what = f"Run {n} of the session"
     keys = {"id", "name", "origin", "checkpoint", "status", "message", "paused_because"}
-    entry = check.plain_dict(entry, what, keys, keys)
+    entry = check.plain_dict(entry, what, keys | {"pinned"}, keys)  # "pinned": optional (older files)
+    pinned = entry.get("pinned", False)
+    if not isinstance(pinned, bool):
+        raise SessionError(f"{what}: its pin is not true or false.")
     rid = int(check.number(entry["id"], f"{what}: its id", 1, 10**9, integer=True))
     name = check.text(entry["name"], f"{what}: its name", MAX_NAME)
     if entry["origin"] not in ORIGINS:
@@ -226,7 +241,7 @@ def _run_entry(entry, n: int) -> StoredRun:
     # A run stored while training ("running") is taken back as stopped unless its job is found again.
     run.status = "stopped" if entry["status"] == "running" else entry["status"]
     run.message, run.paused_because = message, paused
-    return StoredRun(rid, name, entry["origin"], run)
+    return StoredRun(rid, name, entry["origin"], run, pinned)
 
 
 def _upload(value) -> tuple[dict[str, np.ndarray] | None, str]:
@@ -307,7 +322,7 @@ class SessionStore:
     def save(self, key: str, session: StoredSession, *, now: float | None = None) -> Saved:
         """Write the session (atomically). Beyond max_bytes, the photo's file is left out first (a learner's
         runs are worth more than a photo they still have), then the oldest runs that are neither active nor
-        training, one by one, until it fits; Saved says what was left out."""
+        training, one by one (unpinned ones first: keeping.drop_order), until it fits; Saved says what was left out."""
         session = StoredSession(**vars(session))
         session.runs = list(session.runs[-MAX_RUNS:])
         dropped = []
@@ -318,11 +333,14 @@ class SessionStore:
             data = session_bytes(session, now=now)
         while len(data) > self.max_bytes:
             keep = {session.active, session.job.run_id if session.job else None}
-            victim = next((r for r in session.runs if r.id not in keep), None)
-            if victim is None:
+            pinned = {r.id for r in session.runs if r.pinned}
+            order = drop_order([r.id for r in session.runs], pinned, keep)
+            if not order:
                 raise OSError(f"the session is {len(data) / 1e6:.1f} MB, over the store's {self.max_bytes / 1e6:.0f}")
+            victim = next(r for r in session.runs if r.id == order[0])
             session.runs.remove(victim)
             session.compare = [c for c in session.compare if c != victim.id]
+            session.ended_unseen = None if session.ended_unseen == victim.id else session.ended_unseen
             dropped.append(victim.name)
             data = session_bytes(session, now=now)
         self.folder.mkdir(parents=True, exist_ok=True)

@@ -40,6 +40,7 @@ from fmnist_lib.session_store import (
 )
 
 from . import session_cookie, state
+from .text import plain
 
 GRACE_SECONDS = 5.0  # a keyless job whose connection closed this long ago (and unread since) is stopped
 RESTORED_PREFIX = "restored:"  # a restored photo's digest: never equal to a new upload's
@@ -101,7 +102,11 @@ def restore() -> None:
     if stored is None:
         return
     apply(stored, key)
-    ss[state.PERSIST_SAVED] = _signature()
+    # A job that ended while no tab watched it is told once: the next save (which leaves that out) is forced.
+    ended = state.find_run(stored.ended_unseen)
+    ss[state.PERSIST_SAVED] = None if stored.ended_unseen is not None else _signature()
+    if ended is not None:
+        ss[state.PERSIST_AWAY] = away_note(ended)
     n = len(stored.runs)
     if n:
         ss[state.PERSIST_NOTE] = (
@@ -110,10 +115,23 @@ def restore() -> None:
         )
 
 
+def away_note(lab_run: state.LabRun) -> tuple[str, str]:
+    """(level, text): how `lab_run`'s training ended while the learner was away (its name as plain text)."""
+    run, name = lab_run.run, plain(lab_run.name)
+    acc = f", test accuracy {run.test_acc:.1%}" if run.test_acc is not None else ""
+    if run.status == "finished":
+        return "success", f"Finished while you were away: {name}{acc}."
+    if run.status == "diverged":
+        return "error", f"Diverged while you were away: {name}. {plain(run.message)}"
+    if run.status == "failed":
+        return "error", f"Stopped by a failure while you were away: {name}. {plain(run.message)}"
+    return "info", f"Stopped while you were away: {name}{acc}."
+
+
 def apply(stored: StoredSession, key: str | None) -> None:
     """Make `stored` this session's runs, choices and photo (and its job, found again by `key`)."""
     ss = st.session_state
-    ss[state.RUNS] = [state.LabRun(r.id, r.name, r.run, r.origin) for r in stored.runs]
+    ss[state.RUNS] = [state.LabRun(r.id, r.name, r.run, r.origin, r.pinned) for r in stored.runs]
     ss[state.RUN_COUNTER] = itertools.count(max((r.id for r in stored.runs), default=0) + 1)
     ss[state.ACTIVE] = stored.active
     ss[state.value_key(state.COMPARE)] = list(stored.compare)
@@ -153,7 +171,7 @@ def _signature() -> tuple:
     memo = st.session_state.get(state.UPLOAD_MEMO)
     return (
         tuple(
-            (r.id, r.name, r.origin, r.run.epochs_done, r.run.steps, r.run.status, r.run.paused_because)
+            (r.id, r.name, r.origin, r.run.epochs_done, r.run.steps, r.run.status, r.run.paused_because, r.pinned)
             for r in state.runs()
         ),
         state.active_id(),
@@ -174,7 +192,7 @@ def current(*, with_job: bool = True, with_photo: bool = True) -> StoredSession:
         upload = {name: p.pixels for name, p in memo.pipelines.items()}
     ids = [r.id for r in state.runs()]
     return StoredSession(
-        runs=[StoredRun(r.id, r.name, r.origin, r.run) for r in state.runs()],
+        runs=[StoredRun(r.id, r.name, r.origin, r.run, r.pinned) for r in state.runs()],
         active=state.active_id(),
         compare=[i for i in state.get(state.COMPARE, []) if i in ids],
         upload=upload,
@@ -251,11 +269,16 @@ def forget() -> None:
 
 
 def show_note() -> None:
-    """The message about the stored session (restored, could not be read or stored), once."""
+    """The message about the stored session (restored, could not be read or stored), and how a job ended while
+    the learner was away, once."""
     note = st.session_state.pop(state.PERSIST_NOTE, None)
     if note is not None:
         level, text = note
         (st.toast(text, icon=":material/history:") if level == "info" else st.warning(text))
+    away = st.session_state.pop(state.PERSIST_AWAY, None)
+    if away is not None:
+        level, text = away
+        {"success": st.success, "info": st.info, "error": st.error}[level](text, icon=":material/history:")
 
 
 # --- jobs ----------------------------------------------------------------------------------------
@@ -318,7 +341,7 @@ def _store_result_now(key: str, job_id: int, view: JobView, finish) -> None:
             if view.snapshot is not None:
                 run.restore(view.snapshot)
             finish(run, view, train_job)
-            stored.job = None
+            stored.ended_unseen, stored.job = stored.job.run_id, None  # told on the next visit (restore)
             store().save(key, stored)
         except (OSError, ValueError):
             return
@@ -343,7 +366,11 @@ def load_session_file(data: bytes) -> tuple[str, str]:
     old_to_new = {}
     for r in loaded.runs:
         name = r.name
-        lab_run = state.add_run(r.run, origin="session file", name=name)
+        try:
+            lab_run = state.add_run(r.run, origin="session file", name=name)
+        except state.NoRoom as e:
+            return "error", f"Loaded {len(old_to_new)} of the file's {len(loaded.runs)} runs. {e}"
+        lab_run.pinned = r.pinned
         prefix = f"#{r.id} "
         if name.startswith(prefix) and lab_run.id != r.id:
             lab_run.name = f"#{lab_run.id} " + name[len(prefix) :]

@@ -57,7 +57,7 @@ from urllib.parse import parse_qsl
 
 import streamlit as st
 
-from fmnist_lib import DEFAULT_CONFIGS, TrainConfig, TrainingRun, links
+from fmnist_lib import DEFAULT_CONFIGS, TrainConfig, TrainingRun, keeping, links
 from fmnist_lib.jobs import Job
 from fmnist_lib.words import plural
 
@@ -93,6 +93,7 @@ LESSON_UPLOAD_PROBLEMS = "lab.lesson_upload_problems"  # (file name, problems) o
 PERSIST_CHECKED = "lab.persist.checked"  # True once this session looked for its stored runs
 PERSIST_SAVED = "lab.persist.saved"  # what was stored last (persist._signature), to store only changes
 PERSIST_NOTE = "lab.persist.note"  # (level, text) about the stored session, shown once
+PERSIST_AWAY = "lab.persist.away"  # (level, text): how a job ended while no tab watched it, shown once
 SESSION_FILE_SEEN = "lab.session_file_seen"  # (file id, level, message) of the last session file loaded
 
 # --- widgets whose values persist across pages (name -> widget key "w.<name>") ---
@@ -187,6 +188,8 @@ RESET_BUTTON = "w.train.reset"
 CHECKPOINT_UPLOAD = "w.train.checkpoint_upload"
 SESSION_FILE_UPLOAD = "w.train.session_file"
 FORGET_BUTTON = "w.train.forget"
+KEEP_BOX = "w.train.keep"  # + ".<run id>": a run's Keep checkbox (session_runs.py)
+DELETE_BUTTON = "w.train.delete"  # + ".<run id>": a run's Delete button
 NEW_BATCH_BUTTON = "w.browse.new_batch"
 CONFUSION_CHART = "w.browse.confusion"
 IMAGE_UPLOAD = "w.upload.file"
@@ -246,14 +249,21 @@ def bind(name: str, default: Any, *, options=None, arg: str = "value", on_change
     return kwargs
 
 
+def compare_options() -> list[int]:
+    """The runs the comparison can draw: those with an epoch, and the run training (its curve is on its way).
+    A run that diverged in its first epoch (rolled back to nothing) is not offered, so never pre-selected."""
+    job = st.session_state.get(JOB)
+    return [r.id for r in runs() if r.run.history or (job is not None and r.id == job.run_id)]
+
+
 def _compare_key(run_ids: list[int]) -> str:
     return f"{widget_key(COMPARE)}.{'-'.join(map(str, run_ids))}"
 
 
 def bind_compare(run_ids: list[int]) -> dict:
-    """kwargs of the "Compare runs" multiselect. Its widget key changes whenever the set of runs
-    changes, so a new run joins the comparison through the new widget's default instead of
-    by writing into a live widget (a rerun sent by the browser mid-training would undo that).
+    """kwargs of the "Compare runs" multiselect over `run_ids` (compare_options()). Its widget key changes
+    whenever the set of runs it offers changes, so a new run joins the comparison through the new widget's
+    default instead of by writing into a live widget (a rerun sent by the browser mid-training would undo that).
     The browser may still report the old widget's value once: that change is ignored."""
     ss = st.session_state
     vkey = value_key(COMPARE)
@@ -262,7 +272,7 @@ def bind_compare(run_ids: list[int]) -> dict:
     wkey = _compare_key(run_ids)
 
     def _sync() -> None:
-        if wkey == _compare_key([r.id for r in runs()]):
+        if wkey == _compare_key(compare_options()):
             ss[vkey] = ss[wkey]
 
     return {"key": wkey, "on_change": _sync, "default": stored}
@@ -369,7 +379,7 @@ def url_notes(page: str) -> list[str]:
 
 
 # --- runs ----------------------------------------------------------------------
-MAX_RUNS = 8  # runs kept per session (oldest dropped first): bounds memory per session
+MAX_RUNS = 8  # runs kept per session (the oldest unpinned dropped first: fmnist_lib.keeping): bounds memory
 
 
 @dataclass
@@ -380,6 +390,7 @@ class LabRun:
     name: str
     run: TrainingRun
     origin: str = "trained"  # "trained" here or "checkpoint" (uploaded)
+    pinned: bool = False  # the learner chose to keep it: never dropped to make room for another run
 
 
 @dataclass
@@ -438,7 +449,34 @@ def find_run(run_id: int | None) -> LabRun | None:
     return next((r for r in runs() if r.id == run_id), None)
 
 
+class NoRoom(ValueError):
+    """The session is full and every run is pinned (or the active model, or training): none may go."""
+
+
+# Said wherever a run could not join (Train, a checkpoint, a session file): what to do about it.
+NO_ROOM = (
+    "All {n} runs of this session are kept (pinned, or the active model), so another has no room: unpin or "
+    "delete one under Runs of this session (Keep or delete runs) first."
+)
+
+
+def _protected() -> set:
+    """Runs never dropped to make room: the active model and the run training."""
+    job = st.session_state.get(JOB)
+    return {st.session_state.get(ACTIVE), job.run_id if job else None}
+
+
+def room_for_a_run() -> bool:
+    """Whether one more run can join the session (a run the learner did not pin may be dropped for it)."""
+    kept = runs()
+    return keeping.has_room([r.id for r in kept], {r.id for r in kept if r.pinned}, _protected(), MAX_RUNS)
+
+
 def add_run(run: TrainingRun, origin: str = "trained", name: str | None = None) -> LabRun:
+    """Add a run to the session; beyond MAX_RUNS the oldest run neither pinned, active nor training is dropped
+    (named in DROPPED). NoRoom when every run is kept (nothing is added)."""
+    if not room_for_a_run():
+        raise NoRoom(NO_ROOM.format(n=MAX_RUNS))
     counter = st.session_state.setdefault(RUN_COUNTER, itertools.count(1))
     rid = next(counter)
     kept = runs()
@@ -446,19 +484,33 @@ def add_run(run: TrainingRun, origin: str = "trained", name: str | None = None) 
         name = run_name(rid, run.config, [r.run.config for r in kept])
     lab_run = LabRun(rid, name, run, origin)
     kept.append(lab_run)
-    # Drop the oldest runs beyond MAX_RUNS, never the active one or the one training.
-    job = st.session_state.get(JOB)
-    protected = {st.session_state.get(ACTIVE), job.run_id if job else None, rid}
-    dropped = []
-    while len(kept) > MAX_RUNS:
-        victim = next((r for r in kept if r.id not in protected), None)
-        if victim is None:
-            break
-        kept.remove(victim)
-        dropped.append(victim.name)
+    pinned = {r.id for r in kept if r.pinned}
+    gone = set(keeping.to_drop([r.id for r in kept], pinned, _protected() | {rid}, MAX_RUNS))
+    dropped = [r.name for r in kept if r.id in gone]
+    kept[:] = [r for r in kept if r.id not in gone]
     # Never silently: the Train page names them until the next run is added (session_runs.dropped_notice).
     st.session_state[DROPPED] = dropped
     return lab_run
+
+
+def set_pinned(run_id: int, pinned: bool) -> None:
+    """Keep a run (never dropped to make room) or let it go again."""
+    lab_run = find_run(run_id)
+    if lab_run is not None:
+        lab_run.pinned = bool(pinned)
+
+
+def delete_run(run_id: int) -> None:
+    """on_click of a run's Delete: the run leaves the session (never the one training)."""
+    job = st.session_state.get(JOB)
+    if job is not None and job.run_id == run_id:
+        return
+    runs()[:] = [r for r in runs() if r.id != run_id]
+    if st.session_state.get(ACTIVE) == run_id:
+        set_active(None)  # the default model again
+    notice = st.session_state.get(NOTICE)
+    if notice is not None and notice[0] == run_id:
+        st.session_state.pop(NOTICE, None)
 
 
 _SHORT_MODEL = {"softmax": "Softmax", "cnn": "CNN"}  # names go into chart legends: every character counts

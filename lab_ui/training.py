@@ -39,8 +39,8 @@ STOP_WAIT_SECONDS = (0.4, 0.1)  # (for the stop, then for the end of the part-ep
 
 def start(config: TrainConfig) -> None:
     """on_click of Train: a new run, and a job for it in the pool."""
-    if state.job() is not None:
-        return
+    if state.job() is not None or not state.room_for_a_run():
+        return  # full of kept runs: the page says so beside the disabled Train button
     lab_run = state.add_run(TrainingRun(config))
     _submit(lab_run, config.epochs)
     state.set_active(lab_run.id)  # active once it has an epoch; until then the default model is used

@@ -86,6 +86,20 @@ def test_stop_keeps_the_partial_run_and_continue_finishes_it():
     assert len(at.get("vega_lite_chart")) >= 2, "the page was drawn again with the finished run"
 
 
+STOPPED = re.compile(r"Stopped (during|after|part-way)")
+
+
+def test_the_click_on_stop_already_shows_the_run_stopped():
+    """Stop's own rerun says the run stopped (the click waits a moment for the worker, which stops before its
+    next step): no tick of the live panel later."""
+    at = start_a_long_run(open_page("app_pages/train.py"))
+    click(at, state.STOP_BUTTON)
+    shown = texts(at.info) + [p.proto.text for p in at.get("progress")]
+    assert any(STOPPED.search(t) for t in shown), shown
+    train_until_done(at)
+    assert runs(at)[0].run.status == "stopped"
+
+
 def test_leaving_the_page_pauses_and_the_history_is_intact():
     at = start_a_long_run(open_page("app_pages/train.py"))
     at.switch_page("app_pages/browse.py").run()
@@ -382,3 +396,58 @@ def test_a_loaded_checkpoints_confirmation_is_shown_in_an_open_expander():
     (box,) = [x for x in at.expander if x.label == "Load a checkpoint"]
     assert box.proto.expanded, "open, so its message is seen"
     assert any("Loaded" in t and "tiny.pt" in t for t in texts(box.success))
+
+
+def test_the_compare_picker_does_not_preselect_a_run_that_diverged():
+    """A run that diverged in its first epoch has no curve: the picker neither offers nor pre-selects it, and
+    says why it is left out."""
+    at = open_page("app_pages/train.py")
+    set_widget(at, "slider", state.EPOCHS, 1)
+    click(at, state.TRAIN_BUTTON)
+    train_until_done(at)
+    set_widget(at, "select_slider", state.LR, 10.0)
+    click(at, state.TRAIN_BUTTON)  # joins the comparison while it trains, as every new run does
+    train_until_done(at)
+    first, diverged = runs(at)
+    assert diverged.run.status == "diverged" and not diverged.run.history
+    picker = at.multiselect[0]
+    assert picker.value == [first.id] and diverged.name not in picker.options
+    assert any("Not in the comparison" in t and "diverged in its first epoch" in t for t in texts(at.caption))
+
+
+def _lab_run_with_an_epoch(rid: int) -> state.LabRun:
+    from fmnist_lib import EpochStats
+
+    run = TrainingRun(default_config("softmax", epochs=1))
+    run.history = [EpochStats(1, 0.5, 0.8, 0.8, 1.0, 60_000.0, 60_000)]
+    run.status = "finished"
+    return state.LabRun(rid, f"#{rid} Softmax · SGD lr 0.1", run)
+
+
+def test_kept_runs_are_never_dropped_and_a_session_of_kept_runs_asks_before_training():
+    import itertools
+
+    at = open_page("app_pages/train.py")
+    at.session_state[state.RUNS] = [_lab_run_with_an_epoch(i) for i in range(1, state.MAX_RUNS + 1)]
+    at.session_state[state.RUN_COUNTER] = itertools.count(state.MAX_RUNS + 1)
+    at.run()
+    for i in range(1, state.MAX_RUNS + 1):
+        at.checkbox(key=f"{state.KEEP_BOX}.{i}").check().run()
+        assert_ok(at)
+    assert all(r.pinned for r in runs(at))
+    assert at.button(key=state.TRAIN_BUTTON).disabled, "no room: Train waits for an unpin or a delete"
+    assert any("are kept" in t and "unpin or delete" in t for t in texts(at.warning))
+
+    click(at, f"{state.DELETE_BUTTON}.3")
+    assert [r.id for r in runs(at)] == [1, 2, 4, 5, 6, 7, 8] and not at.button(key=state.TRAIN_BUTTON).disabled
+    set_widget(at, "slider", state.EPOCHS, 1)
+    click(at, state.TRAIN_BUTTON)
+    train_until_done(at)
+    assert [r.id for r in runs(at)] == [1, 2, 4, 5, 6, 7, 8, 9]  # room made by the delete: nothing dropped
+
+    at.checkbox(key=f"{state.KEEP_BOX}.2").uncheck().run()
+    click(at, state.TRAIN_BUTTON)
+    train_until_done(at)
+    assert [r.id for r in runs(at)] == [1, 4, 5, 6, 7, 8, 9, 10]  # #2, the one not kept, made room
+    notice = " ".join(texts(at.info))
+    assert "you did not keep was dropped: #2 Softmax" in notice

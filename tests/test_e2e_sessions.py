@@ -8,6 +8,7 @@ Run alone: .venv/bin/python -m pytest -m browser tests/test_e2e_sessions.py
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -174,3 +175,31 @@ def test_a_reload_mid_training_watches_the_same_job_on(context, server):
     table = _runs_table(page)
     assert "finished" in table and "15" in table and "#2" not in table, table
     assert not web.exceptions_on_page(page)
+
+
+def test_a_run_that_finished_while_its_tab_was_closed_is_told_once(context, server):
+    from fmnist_lib.session_store import SessionStore
+
+    page = context.new_page()
+    _train_page(page, server, "?epochs=3&batch=16")  # ~3,750 steps an epoch: still training when the tab closes
+    web.click_button(page, "Train")
+    page.get_by_text(re.compile(r"Epoch 1 of 3")).first.wait_for(state="visible", timeout=TRAIN_TIMEOUT)
+    page.close()  # mid-training: the job ends with nobody watching; the server stores its result
+    key = {c["name"]: c["value"] for c in context.cookies()}["fmnist_lab_session"]
+    store = SessionStore(server.env["FMNIST_SESSION_DIR"])
+    deadline = time.monotonic() + TRAIN_TIMEOUT / 1000
+    while (stored := store.load(key)) is None or stored.ended_unseen is None:
+        assert time.monotonic() < deadline, "the ended job's result was not stored"
+        time.sleep(0.2)
+
+    again = context.new_page()
+    _train_page(again, server)
+    told = again.locator(web.SUCCESS).filter(has_text="Finished while you were away")
+    told.first.wait_for(state="visible")
+    assert "#1 Softmax" in told.first.inner_text() and re.search(r"test accuracy \d+\.\d%", told.first.inner_text())
+    again.reload(wait_until="domcontentloaded")
+    _train_page(again, server)
+    _wait_runs(again, "#1 Softmax")
+    web.wait_idle(again)
+    assert told.count() == 0, "said once, not again after a reload"
+    assert not web.exceptions_on_page(again)

@@ -11,9 +11,11 @@ import torch
 from fmnist_lib import CLASSES, TrainingRun, default_config
 from fmnist_lib.inference import (
     Classifier,
+    accuracy,
     confusion_matrix,
     heavier_side,
     own_view_weight,
+    predict_logits,
     softmax_with_temperature,
 )
 from fmnist_lib.models import SoftmaxRegression
@@ -179,3 +181,15 @@ def test_a_model_trained_on_mirror_images_averages_both_views():
 def test_a_runs_classifier_knows_whether_it_was_trained_on_mirror_images(augment, saw_mirrors):
     run = TrainingRun(default_config("softmax", augment=augment))
     assert run.classifier().saw_mirrors is saw_mirrors
+
+
+def test_a_pass_over_many_images_calls_between_after_each_batch_and_gives_the_same_numbers():
+    """A training worker checks for Stop between the test pass's batches: the pass is the same with or without."""
+    clf = _classifier()
+    imgs = torch.randint(0, 256, (5, 28, 28), dtype=torch.uint8)
+    labels = torch.tensor([0, 1, 2, 3, 4])
+    calls = []
+    logits = predict_logits(clf.model, clf.scaling, imgs, batch_size=2, between=lambda: calls.append(1))
+    assert len(calls) == 3 and torch.equal(logits, predict_logits(clf.model, clf.scaling, imgs, batch_size=2))
+    acc = accuracy(clf.model, clf.scaling, imgs, labels, between=lambda: calls.append(1))
+    assert len(calls) == 4 and acc == accuracy(clf.model, clf.scaling, imgs, labels)  # one batch of 2,000

@@ -414,3 +414,56 @@ def test_the_page_sees_the_stop_before_the_job_is_done(pool):
     view = job.wait_stopped(timeout=30)
     assert view.stopped and view.snapshot["history"][-1]["complete"] is False
     assert job.wait_done(timeout=30).stopped
+
+
+def test_stop_through_the_pool_lands_within_one_step_of_the_request(monkeypatch):
+    """Job.stop() (Stop's click), asked right after the worker's 25th step, goes through the pool to the
+    worker: the part-epoch it records ends there, at most one step later (batches of one: examples are
+    steps, counted, not timed). A thread worker, so that the request comes at a known step: from the
+    worker's own progress report."""
+    pool = TrainingPool(0, tiny_data)
+    asked: list[int] = []
+    real = TrainingRun.train_one_epoch
+
+    def stop_at_the_first_report(self, data, *, on_progress=None, **kw):
+        def progress(p):
+            if not asked:
+                asked.append(p.step)
+                next(s.job for s in pool._slots if s.job is not None).stop()  # as Stop's click does
+            on_progress(p)
+
+        return real(self, data, on_progress=progress, **kw)
+
+    monkeypatch.setattr(TrainingRun, "train_one_epoch", stop_at_the_first_report)
+    try:
+        job = pool.submit(TrainingRun(slow_config(epochs=50)).snapshot(), 50)
+        view = job.wait_done(timeout=30)
+    finally:
+        pool.close()
+    assert view.error is None
+    history = view.snapshot["history"]
+    assert asked == [25] and len(history) == 1 and not history[-1]["complete"]
+    assert asked[0] <= history[-1]["examples"] <= asked[0] + 1
+
+
+class _StopAtEpochEnd(_ScriptedConn):
+    """Stop arrives once the epoch's last step is done: while the worker measures its test accuracy."""
+
+    def send(self, msg) -> None:
+        if msg[0] == "progress" and msg[2].step == msg[2].steps_per_epoch:
+            self.stop.set()
+        self.sent.append(msg)
+
+
+def test_a_stop_during_the_test_pass_is_told_before_the_pass_ends():
+    """The CNN's test pass takes seconds: a Stop that arrives there is sent ("stopped", the whole epoch with its
+    test accuracy still to come) before the pass ends, and no further epoch starts."""
+    stop = threading.Event()
+    run = TrainingRun(slow_config(epochs=50))
+    conn = _StopAtEpochEnd((7, run.snapshot(), 50), stop)
+    jobs._worker(conn, stop, tiny_data, sharing=0)
+    kinds = [m[0] for m in conn.sent]
+    assert kinds[-3:] == ["stopped", "cpu", "done"] and "epoch" not in kinds
+    stopped, done = conn.sent[-3][2]["history"], conn.sent[-1][2]["history"]
+    assert len(stopped) == len(done) == 1 and stopped[0]["complete"] and stopped[0]["test_acc"] is None
+    assert done[0]["test_acc"] is not None and done[0]["examples"] == 512

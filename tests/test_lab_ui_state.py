@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import itertools
 
-from fmnist_lib import TrainingRun, default_config
+import pytest
+
+from fmnist_lib import EpochStats, TrainingRun, default_config
 from lab_ui import state
 from lab_ui.state import run_name
 
 
 def _run() -> TrainingRun:
     return TrainingRun(default_config("softmax"))
+
+
+def _trained() -> TrainingRun:
+    """A run with one epoch in its history (the comparison offers only runs it can draw)."""
+    run = _run()
+    run.history = [EpochStats(1, 0.5, 0.8, 0.8, 1.0, 60_000.0, 60_000)]
+    return run
 
 
 def test_runs_get_increasing_ids_and_their_names(session_state):
@@ -57,7 +66,7 @@ def test_bind_keeps_the_value_across_widget_remounts(session_state):
 
 
 def test_compare_keeps_only_existing_runs_and_its_key_follows_the_set_of_runs(session_state):
-    a, b = state.add_run(_run()), state.add_run(_run())
+    a, b = state.add_run(_trained()), state.add_run(_trained())
     session_state[state.value_key(state.COMPARE)] = [a.id, 99]  # 99: a run since dropped
     kwargs = state.bind_compare([a.id, b.id])
     assert kwargs["default"] == [a.id]
@@ -70,9 +79,9 @@ def test_compare_keeps_only_existing_runs_and_its_key_follows_the_set_of_runs(se
 
 
 def test_a_change_from_the_widget_of_an_older_set_of_runs_is_ignored(session_state):
-    a = state.add_run(_run())
+    a = state.add_run(_trained())
     old = state.bind_compare([a.id])
-    b = state.add_run(_run())
+    b = state.add_run(_trained())
     state.put(state.COMPARE, [a.id, b.id])
     session_state[old["key"]] = []  # the browser reports the old widget's value once more
     old["on_change"]()
@@ -130,3 +139,45 @@ def test_a_one_epoch_run_is_named_in_the_singular():
     one = default_config("softmax", epochs=1)
     assert run_name(1, one, []).endswith("· 1 epoch")
     assert run_name(2, default_config("softmax", epochs=3), []).endswith("· 3 epochs")
+
+
+def test_pinned_runs_are_never_dropped_and_the_oldest_unpinned_one_goes(session_state):
+    added = [state.add_run(_run()) for _ in range(state.MAX_RUNS)]
+    state.set_pinned(added[0].id, True)
+    state.add_run(_run())
+    assert session_state[state.DROPPED] == [added[1].name]  # named for the Train page
+    assert added[0] in state.runs() and added[1] not in state.runs()
+
+
+def test_a_session_of_kept_runs_has_no_room_until_one_is_unpinned_or_deleted(session_state):
+    added = [state.add_run(_run()) for _ in range(state.MAX_RUNS)]
+    for r in added[1:]:
+        state.set_pinned(r.id, True)
+    state.set_active(added[0].id)  # the active model is kept too
+    assert not state.room_for_a_run()
+    with pytest.raises(state.NoRoom):
+        state.add_run(_run())
+    assert state.runs() == added  # nothing added, nothing dropped
+    state.set_pinned(added[3].id, False)
+    assert state.room_for_a_run()
+    state.set_pinned(added[3].id, True)
+    state.delete_run(added[5].id)
+    assert state.room_for_a_run() and added[5] not in state.runs()
+
+
+def test_deleting_the_active_run_makes_the_default_model_active_and_the_training_run_stays(session_state):
+    a, b = state.add_run(_run()), state.add_run(_run())
+    state.set_active(a.id)
+    session_state[state.NOTICE] = (a.id, None)
+    session_state[state.JOB] = state.TrainJob(run_id=b.id, target_epochs=1)
+    state.delete_run(a.id)
+    state.delete_run(b.id)  # training: refused
+    assert state.runs() == [b] and state.active_id() is None and state.NOTICE not in session_state
+
+
+def test_the_comparison_offers_runs_with_an_epoch_and_the_one_training(session_state):
+    drawn, diverged, training = state.add_run(_trained()), state.add_run(_run()), state.add_run(_run())
+    diverged.run.status = "diverged"  # rolled back to nothing in its first epoch
+    assert state.compare_options() == [drawn.id]
+    session_state[state.JOB] = state.TrainJob(run_id=training.id, target_epochs=1)
+    assert state.compare_options() == [drawn.id, training.id]

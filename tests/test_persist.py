@@ -9,7 +9,7 @@ import pytest
 
 from fmnist_lib import session_store
 from lab_ui import persist, state
-from tests.support.apptest import assert_ok, open_page, texts, train_on_the_train_page
+from tests.support.apptest import assert_ok, job, open_page, set_widget, texts, train_on_the_train_page
 
 KEY = session_store.new_key()
 
@@ -75,6 +75,46 @@ def test_a_session_file_is_loaded_with_every_run_and_a_bad_one_is_refused(keyed)
 def persist_session(at) -> session_store.StoredSession:
     runs = [session_store.StoredRun(r.id, r.name, r.origin, r.run) for r in at.session_state[state.RUNS]]
     return session_store.StoredSession(runs)
+
+
+def test_a_run_that_finished_while_its_tab_was_closed_is_told_once_on_return(keyed):
+    import re
+    import time
+
+    at = open_page("app_pages/train.py")
+    set_widget(at, "slider", state.EPOCHS, 2)
+    at.button(key=state.TRAIN_BUTTON).click().run()
+    assert_ok(at)
+    name = at.session_state[state.RUNS][0].name
+    job(at).job.wait_done(timeout=120)  # the tab is closed: nobody reruns `at`; the job ends in its worker
+    deadline = time.monotonic() + 30  # and the server's thread stores its result
+    while persist.store().load(KEY).job is not None:
+        assert time.monotonic() < deadline, "the ended job's result was not stored"
+        time.sleep(0.1)
+
+    back = open_page()  # the learner comes back (any page)
+    told = [t for t in texts(back.success) if "while you were away" in t]
+    assert len(told) == 1 and re.fullmatch(r"Finished while you were away: .+, test accuracy \d+\.\d%\.", told[0])
+    assert name.split(" ")[0] in told[0]  # "#1"
+    assert back.session_state[state.RUNS][0].run.status == "finished"
+    back.run()
+    assert not [t for t in texts(back.success) if "while you were away" in t], "once"
+    assert not [t for t in texts(open_page().success) if "while you were away" in t], "not again after a reload"
+
+
+def test_a_session_file_with_no_room_beside_kept_runs_says_what_to_do(session_state, tiny_data):
+    from fmnist_lib import TrainingRun, default_config
+
+    for _ in range(state.MAX_RUNS):
+        state.set_pinned(state.add_run(TrainingRun(default_config("softmax"))).id, True)
+    run = TrainingRun(default_config("softmax", epochs=1))
+    run.fit(tiny_data)
+    data = session_store.session_bytes(
+        session_store.StoredSession([session_store.StoredRun(1, "#1 S", "trained", run)])
+    )
+    level, message = persist.load_session_file(data)
+    assert level == "error" and "Loaded 0 of the file's 1 runs" in message and "unpin or delete" in message
+    assert len(state.runs()) == state.MAX_RUNS and all(r.pinned for r in state.runs())
 
 
 def test_a_reload_brings_the_last_photo_back_on_upload_and_inside_softmax(keyed):

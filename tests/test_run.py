@@ -250,3 +250,16 @@ def test_a_snapshot_restores_the_same_run_and_it_trains_on_the_same(tiny_data):
     other = TrainingRun(default_config("softmax", epochs=4, batch_size=8, seed=9))
     with pytest.raises(ValueError, match="another run"):
         other.restore(snap)
+
+
+def test_an_epoch_measured_after_training_equals_one_measured_within_it(tiny_data):
+    """A worker trains each epoch with test=False and measures it next (telling the page of a Stop between
+    test batches): the same test accuracy to the bit, the same message, the test pass's time in the epoch's."""
+    within, after = TrainingRun(default_config("softmax", epochs=2)), TrainingRun(default_config("softmax", epochs=2))
+    within.train_one_epoch(tiny_data)
+    after.train_one_epoch(tiny_data, test=False)
+    assert after.history[-1].test_acc is None and after.message == "Epoch 1 done."
+    calls = []
+    after.measure_last_epoch(tiny_data, between=lambda: calls.append(1))
+    assert after.history[-1].test_acc == within.history[-1].test_acc and after.message == within.message
+    assert calls, "between() was called during the test pass"

@@ -132,6 +132,30 @@ def test_byte_bound_leaves_out_the_oldest_runs_but_never_the_active_one(tiny_dat
     assert [r.id for r in back.runs] == [1, 4] and back.compare == [1]
 
 
+def test_pins_and_a_job_that_ended_unseen_are_kept_and_older_files_without_them_still_load(tiny_data):
+    session = _session(tiny_data, 2)
+    session.runs[0].pinned, session.ended_unseen = True, 2
+    back = ss.session_from_bytes(ss.session_bytes(session))
+    assert [r.pinned for r in back.runs] == [True, False] and back.ended_unseen == 2
+
+    def older(o):  # a file saved before pins and unseen endings existed
+        del o["ended_unseen"]
+        for r in o["runs"]:
+            del r["pinned"]
+
+    back = ss.session_from_bytes(_tampered(tiny_data, older))
+    assert [r.pinned for r in back.runs] == [False, False] and back.ended_unseen is None
+
+
+def test_byte_bound_leaves_out_unpinned_runs_before_pinned_ones(tiny_data, tmp_path):
+    session = _session(tiny_data, 4)
+    session.active, session.compare = 4, []
+    session.runs[0].pinned = True  # the oldest, kept by the learner
+    one = len(ss.session_bytes(_session(tiny_data, 1)))
+    saved = SessionStore(tmp_path, max_bytes=int(one * 2.5)).save(KEY, session)
+    assert saved.dropped == ("#2 Softmax · seed 2", "#3 Softmax · seed 3")
+
+
 def test_byte_bound_leaves_out_the_photos_file_before_any_run(tiny_data, tmp_path):
     session = _session(tiny_data, 2)
     session.photo, session.photo_name = b"\xff" * 200_000, "big.jpg"
@@ -232,6 +256,8 @@ def _tampered(tiny_data, change) -> bytes:
         (lambda o: o.update(job={"run_id": 5}), "training job"),
         (lambda o: o.update(runs=o["runs"] * 5), "at most 8 are read"),
         (lambda o: o.update(extra=1), "unexpected fields"),
+        (lambda o: o["runs"][0].update(pinned="yes"), "its pin is not true or false"),
+        (lambda o: o.update(ended_unseen=9), "ended unseen, 9, is not one of its runs"),
         (lambda o: o.update(version=2), "Unsupported session version 2"),
     ],
 )

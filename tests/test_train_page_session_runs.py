@@ -27,17 +27,19 @@ def test_the_comparison_says_why_a_picked_run_is_not_drawn():
     diverged.run.status = "diverged"
     fresh = _lab_run(4, ())
     note = session_runs.missing_note([diverged, fresh])
-    assert (
-        note.startswith("Not drawn: ") and "#3 Softmax diverged" in note and "#4 Softmax has no finished epoch" in note
-    )
+    assert note.startswith("Not in the comparison: ")
+    assert "#3 Softmax diverged" in note and "#4 Softmax has no finished epoch" in note
     assert session_runs.missing_note([]) == ""
 
 
 def test_the_dropped_notice_names_the_runs_as_plain_text_and_says_why():
     text = session_runs.dropped_notice(["#1 Softmax", "#2 loaded from [x](http://e.com).pt"])
-    assert f"keeps the {state.MAX_RUNS} latest runs" in text and "memory" in text and "2 runs were dropped" in text
+    assert (
+        f"keeps {state.MAX_RUNS} runs" in text and "memory" in text and "2 runs you did not keep were dropped" in text
+    )
     assert "#1 Softmax" in text and "\\[x\\]" in text  # Markdown in a file name stays text
-    assert "the oldest run was dropped: #1 Softmax." in session_runs.dropped_notice(["#1 Softmax"])
+    one = session_runs.dropped_notice(["#1 Softmax"])
+    assert "the oldest run you did not keep was dropped: #1 Softmax." in one and "**Keep**" in one
     assert session_runs.dropped_notice([]) == ""
 
 

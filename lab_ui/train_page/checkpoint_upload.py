@@ -34,7 +34,10 @@ def _take(upload) -> tuple[str, str, str]:
         loaded = load_checkpoint(upload.getvalue())
     except CheckpointError as e:
         return upload.file_id, "error", f"**{plain(upload.name)}** was refused: {e}"
-    lab_run = state.add_run(loaded, origin="checkpoint", name="")
+    try:
+        lab_run = state.add_run(loaded, origin="checkpoint", name="")
+    except state.NoRoom as e:
+        return upload.file_id, "error", f"**{plain(upload.name)}** was not loaded. {e}"
     lab_run.name = f"#{lab_run.id} loaded from {upload.name}"
     if loaded.history:
         state.set_active(lab_run.id)

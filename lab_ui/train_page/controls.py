@@ -208,7 +208,7 @@ def settings(busy: bool) -> None:
     """The Train page's left column: the controls, the Train / Stop / Reset buttons and the config in words.
 
     While a run trains the (locked) controls fold away below the buttons, so that on a phone, where the
-    columns stack, the live run comes right below the Stop button the user just saw."""
+    columns stack, the live run (with its Stop button) comes right below the Train button the user just pressed."""
     if not busy:
         draw(disabled=False)
     try:
@@ -225,26 +225,17 @@ def settings(busy: bool) -> None:
 
 
 def _buttons(busy: bool, config: TrainConfig | None) -> None:
-    b1, b2, b3 = st.columns(3)
+    room = busy or state.room_for_a_run()
+    b1, b3 = st.columns(2)  # Stop is beside the run's progress (live.py): its click reruns only that panel
     with b1:
         st.button(
             "Train",
             type="primary",
             icon=":material/play_arrow:",
-            disabled=busy or config is None,
+            disabled=busy or config is None or not room,
             on_click=lambda: training.start(config_from_state()),
             key=state.TRAIN_BUTTON,
             width="stretch",
-        )
-    with b2:
-        st.button(
-            "Stop",
-            icon=":material/stop:",
-            disabled=not busy,
-            on_click=training.request_stop,
-            key=state.STOP_BUTTON,
-            width="stretch",
-            help="Ends the run within a moment and keeps everything it learned.",
         )
     with b3:
         st.button(
@@ -256,3 +247,5 @@ def _buttons(busy: bool, config: TrainConfig | None) -> None:
             width="stretch",
             help="Every setting back to the chosen model's defaults (the tutorial's for softmax).",
         )
+    if not room:
+        st.warning(state.NO_ROOM.format(n=state.MAX_RUNS), icon=":material/push_pin:")

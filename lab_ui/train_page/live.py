@@ -47,19 +47,20 @@ def panel() -> None:
     train_job = state.job()
     stopping = train_job is not None and (train_job.stop_requested or train_job.pause_reason is not None)
     tick = training.STOP_TICK_SECONDS if stopping else training.TICK_SECONDS
-    st.fragment(run_every=tick if busy else None)(_live)(busy)
+    st.fragment(run_every=tick if busy else None)(_live)(busy, stopping)
 
 
-def _live(busy: bool) -> None:
+def _live(busy: bool, stopping: bool) -> None:
     # The CPU this rerun costs the server (its script thread), counted against the session's job.
     cpu0 = time.thread_time()
     try:
-        _draw_live(busy)
+        _draw_live(busy, stopping)
     finally:
         training.note_rerun(time.thread_time() - cpu0)
 
 
-def _draw_live(busy: bool) -> None:
+def _draw_live(busy: bool, stopping: bool) -> None:
+    """busy: a job was on when the page was drawn; stopping: it was being stopped then (the ticks are faster)."""
     view = training.sync()
     persist.save_if_changed()  # each new epoch is stored as it comes (a tick without one stores nothing)
     train_job = state.job()
@@ -85,6 +86,7 @@ def _draw_live(busy: bool) -> None:
     slot = st.empty()
     if train_job is not None:
         _progress(slot, view, train_job, run)
+        _stop_button(train_job)  # below the bar: on a phone the bar is what must be in view after Train
     else:
         with slot.container():
             _ending(lab_run)
@@ -95,6 +97,23 @@ def _draw_live(busy: bool) -> None:
         with st.expander("The 10 class templates (rows of W)", expanded=True):
             draw_templates(lab_run)
             st.caption(TEMPLATES_CAPTION)
+    if train_job is not None and train_job.stop_requested and not stopping:
+        # Stop was clicked in this fragment, whose rerun already shows it: the whole page now (the sidebar, the
+        # controls, and this panel ticking every STOP_TICK_SECONDS until the end of the test pass).
+        st.rerun(scope="app")
+
+
+def _stop_button(train_job: state.TrainJob) -> None:
+    """Stop, beside the run's progress: in this fragment, so its click reruns only the panel, which says
+    "Stopped" at once (a rerun of the whole page took seconds on a loaded machine: bench/results/stop_latency.md)."""
+    st.button(
+        "Stop",
+        icon=":material/stop:",
+        disabled=train_job.stop_requested or train_job.pause_reason is not None,
+        on_click=training.request_stop,
+        key=state.STOP_BUTTON,
+        help="Ends the run within a step and keeps everything it learned.",
+    )
 
 
 def _progress(slot, view: JobView, train_job: state.TrainJob, run: TrainingRun) -> None:
@@ -103,10 +122,9 @@ def _progress(slot, view: JobView, train_job: state.TrainJob, run: TrainingRun) 
     done = min(1.0, run.epochs_done / max(target, 1))
     if view.stopped and run.history:
         last = run.history[-1]
-        slot.progress(
-            done,
-            text=f"Stopped during epoch {last.epoch} after {last.examples:,} images; measuring its test accuracy…",
-        )
+        where = f"during epoch {last.epoch} after {last.examples:,} images"
+        where = f"after epoch {last.epoch}" if last.complete else where  # Stop came during its test pass
+        slot.progress(done, text=f"Stopped {where}; measuring its test accuracy…")
     elif train_job.stop_requested or train_job.pause_reason:
         slot.progress(done, text="Stopping: finishing the current step…")
     elif view.phase == QUEUED:

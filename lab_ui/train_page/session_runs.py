@@ -23,6 +23,7 @@ def draw(busy: bool) -> None:
     training_id = state.job().run_id if busy else None
     rows = table_rows(lab_runs, training_id)
     st.table(rows, border="horizontal")  # static HTML: lighter to draw than a data grid, for a handful of runs
+    _keep_or_delete(lab_runs, training_id)
     _compare(lab_runs, busy)
     _downloads(lab_runs, busy)
 
@@ -34,10 +35,42 @@ def dropped_notice(names: list[str]) -> str:
     which = ", ".join(plain(n) for n in names)
     one = len(names) == 1
     return (
-        f"This tab keeps the {state.MAX_RUNS} latest runs (each holds its model and history in the server's "
-        f"memory), so the oldest {'run was' if one else f'{len(names)} runs were'} dropped: {which}. "
-        "To keep a run, download its checkpoint (below) before training more; you can load it back later."
+        f"This session keeps {state.MAX_RUNS} runs (each holds its model and history in the server's memory), "
+        f"so the oldest {'run' if one else f'{len(names)} runs'} you did not keep "
+        f"{'was' if one else 'were'} dropped: {which}. To keep a run, tick its **Keep** box under "
+        "*Keep or delete runs* (or download its checkpoint, which you can load back later)."
     )
+
+
+def _keep_or_delete(lab_runs: list[state.LabRun], training_id: int | None) -> None:
+    """Each run's Keep box (pinned: never dropped to make room) and Delete button; open when the session is full."""
+    full = not state.room_for_a_run()
+    kept = sum(r.pinned for r in lab_runs)
+    # A fixed label: a label that changed with the counts would be a new expander, closed after each tick.
+    with st.expander("Keep or delete runs", expanded=full):
+        st.caption(
+            f"{len(lab_runs)} of {state.MAX_RUNS} runs, {kept} kept. When another run comes to a full session, the "
+            "oldest run not kept makes room (never the active model or the run training). Tick **Keep** to keep "
+            "a run, or delete the ones you are done with."
+        )
+        for r in lab_runs:
+            name, keep, delete = st.columns([6, 2, 2], vertical_alignment="center")
+            name.text(r.name)  # user text (a file name): plain, never Markdown
+            box = f"{state.KEEP_BOX}.{r.id}"
+            keep.checkbox("Keep", value=r.pinned, key=box, on_change=_pin, args=(r.id, box))
+            delete.button(
+                "Delete",
+                icon=":material/delete:",
+                key=f"{state.DELETE_BUTTON}.{r.id}",
+                on_click=state.delete_run,
+                args=(r.id,),
+                disabled=r.id == training_id,
+                help="Removes this run from the session (download it first to keep a copy).",
+            )
+
+
+def _pin(run_id: int, box: str) -> None:
+    state.set_pinned(run_id, bool(st.session_state.get(box)))
 
 
 # The runs table's origin column in a word each, so the table fits a 390 px phone (the full names are in the
@@ -63,7 +96,7 @@ def table_rows(lab_runs: list[state.LabRun], training_id: int | None) -> list[di
 
 
 def _compare(lab_runs: list[state.LabRun], busy: bool) -> None:
-    ids = [r.id for r in lab_runs]
+    ids = state.compare_options()  # runs it can draw (and the one training): a diverged run is not offered
     names = {r.id: r.name for r in lab_runs}
     picked = st.multiselect(
         "Compare runs",
@@ -73,7 +106,7 @@ def _compare(lab_runs: list[state.LabRun], busy: bool) -> None:
         **state.bind_compare(ids),
     )
     chosen = [r for r in lab_runs if r.id in picked and r.run.history]
-    note = missing_note([r for r in lab_runs if r.id in picked and not r.run.history])
+    note = missing_note([r for r in lab_runs if r.id not in ids or (r.id in picked and not r.run.history)])
     if note:
         st.caption(note)
     if len(chosen) >= 2 and not busy:
@@ -83,8 +116,8 @@ def _compare(lab_runs: list[state.LabRun], busy: bool) -> None:
 
 
 def missing_note(undrawable: list[state.LabRun]) -> str:
-    """Why runs picked for the comparison are not drawn: they have no epoch to draw (a run that diverged in
-    its first epoch was rolled back to nothing; a run still training has none yet)."""
+    """Why runs are not in the comparison: they have no epoch to draw (a run that diverged in its first epoch
+    was rolled back to nothing, so it is not offered; a run still training has none yet)."""
     if not undrawable:
         return ""
 
@@ -93,7 +126,7 @@ def missing_note(undrawable: list[state.LabRun]) -> str:
             return "diverged in its first epoch and was rolled back, so it has no curve"
         return "has no finished epoch yet"
 
-    return "Not drawn: " + "; ".join(f"{plain(r.name)} {why(r)}" for r in undrawable) + "."
+    return "Not in the comparison: " + "; ".join(f"{plain(r.name)} {why(r)}" for r in undrawable) + "."
 
 
 def _downloads(lab_runs: list[state.LabRun], busy: bool) -> None:
