@@ -22,7 +22,7 @@ st.caption(
 use_canvas = st.toggle("Draw a garment instead", **state.bind(state.USE_CANVAS, False))
 use_camera = not use_canvas and st.toggle("Use the camera instead", **state.bind(state.USE_CAMERA, False))
 if use_canvas:
-    source = sketch.drawing()
+    source = sketch.drawing(clf)  # a fragment: a stroke reruns the canvas and its quick read, not this page
 elif use_camera:
     source = st.camera_input("Take a photo of a garment", key=state.CAMERA)
 else:
@@ -37,7 +37,7 @@ share.link_box(
     "An uploaded photo cannot travel in a link: the link keeps the mirror-aware switch (step 2), and whoever "
     "opens it uploads their own photo.",
 )
-if source is None:
+if source is None and not use_canvas:  # an empty canvas asks for a drawing itself
     st.info("Upload a photo (or take one, or draw) to see how the model sees it.", icon=":material/upload:")
     st.stop()
 
@@ -47,6 +47,8 @@ fill = st.toggle(
     "shapes; switch it off to see what the model makes of a hollow outline. Photos are never changed.",
     **state.bind(state.FILL, True),
 )
+if use_canvas and not (sketch.whole_page_toggle() and source is not None):
+    st.stop()  # the canvas's fragment shows the drawing's steps and Top-3
 result = uploads.process(source.getvalue(), fill=fill)
 if result.error:
     st.error(f"**{plain(getattr(source, 'name', 'This file'))}** can't be used: {result.error}")
