@@ -26,6 +26,7 @@ CANVAS_PX = 320  # square; fits a 390 px phone's column (358 px) and is plenty f
 PEN_WIDTHS = (2, 4, 6, 8, 12, 16, 24, 32)
 INK = {False: ("#000000", "#ffffff"), True: ("#ffffff", "#000000")}  # white on black? -> (stroke, paper)
 WHOLE_PAGE_LABEL = "The whole page for the drawing"
+INPUT_PX = 168  # the 28x28 input shown 6x: as wide as its column on a desktop, not the whole width of a phone
 
 
 def on_paper(png: bytes, paper: str) -> bytes:
@@ -99,24 +100,26 @@ def drawing(clf: Classifier) -> io.BytesIO | None:
 
 
 def quick_read(clf: Classifier, data: bytes) -> None:
-    """The drawing's steps and Top-3, with the page's fill and mirror settings: what a stroke changes."""
+    """The drawing's Top-3 (right under the canvas, where a phone shows it) and then its steps, with the
+    page's fill and mirror settings: what a stroke changes."""
     result = uploads.process(data, fill=bool(state.get(state.FILL, PAGE_DEFAULTS["upload"]["fill"])))
     if result.error:
         st.error(f"The drawing can't be used: {result.error}")
         return
     ours = result.pipelines["ours"]
-    uploads.draw_steps(ours.stages)
     mirror = bool(state.get(state.MIRROR, PAGE_DEFAULTS["upload"]["mirror"]))
     step = clf.predict_both_ways(ours.pixels, k=3)
     top = (step.combined if mirror else step.own).top(0)
     left, right = st.columns([1, 3], gap="medium")
     with left:
-        st.image(charts.upscale(ours.pixels, 6), caption="The model's input (28×28)", width="stretch")
+        st.image(charts.upscale(ours.pixels, 6), caption="The model's input (28×28)", width=INPUT_PX)
     with right:
         title = "Top-3 classes (mirror-aware)" if mirror else "Top-3 classes"
         st.altair_chart(charts.bar_chart([t["label"] for t in top], [t["prob"] for t in top], title), width="stretch")
         st.success(f"Predicted: **{plain(top[0]['label'])}** ({top[0]['prob']:.1%})")
         st.caption(uploads.mirror_effect(step, mirror))
+    st.markdown("**From your drawing to the model's input**")
+    uploads.draw_steps(ours.stages)
 
 
 def whole_page_toggle() -> bool:
