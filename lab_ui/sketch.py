@@ -114,8 +114,11 @@ def quick_read(clf: Classifier, data: bytes) -> None:
     with left:
         st.image(charts.upscale(ours.pixels, 6), caption="The model's input (28×28)", width=INPUT_PX)
     with right:
-        title = "Top-3 classes (mirror-aware)" if mirror else "Top-3 classes"
-        st.altair_chart(charts.bar_chart([t["label"] for t in top], [t["prob"] for t in top], title), width="stretch")
+        st.markdown("**Top-3 classes (mirror-aware)**" if mirror else "**Top-3 classes**")
+        # Plain bars, not the page's Vega chart: a chart redrawn on every stroke cost ~0.5 s of the wait
+        # on a loaded machine (bench/results/canvas.md).
+        for t in top:
+            st.progress(min(max(float(t["prob"]), 0.0), 1.0), text=f"{plain(t['label'])} {t['prob']:.1%}")
         st.success(f"Predicted: **{plain(top[0]['label'])}** ({top[0]['prob']:.1%})")
         st.caption(uploads.mirror_effect(step, mirror))
     st.markdown("**From your drawing to the model's input**")
