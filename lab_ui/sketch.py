@@ -129,9 +129,9 @@ def whole_page_toggle() -> bool:
     """The switch that makes the whole page (mirror image, tutorial's pipeline, evidence) follow the drawing."""
     return st.toggle(
         WHOLE_PAGE_LABEL,
-        help="Below the canvas, a stroke updates the drawing's steps and Top-3 alone, in well under a second. "
-        "Switch this on to see the rest of the page for your drawing too (its mirror image, the tutorial's "
-        "pipeline, the evidence for each class, the temperature): each stroke then reruns the whole page, "
-        "which takes a few times longer.",
+        help="Below the canvas, a stroke updates the drawing's Top-3 and steps alone, the quickest way to see "
+        "what the model makes of it. Switch this on to see the rest of the page for your drawing too (the "
+        "mirror-aware switch and the mirror image, the tutorial's pipeline, the evidence for each class, the "
+        "temperature): each stroke then reruns the whole page, which takes longer.",
         **state.bind(state.CANVAS_WHOLE_PAGE, False),
     )
