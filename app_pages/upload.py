@@ -22,15 +22,16 @@ st.caption(
 )
 use_canvas = st.toggle("Draw a garment instead", **state.bind(state.USE_CANVAS, False))
 use_camera = not use_canvas and st.toggle("Use the camera instead", **state.bind(state.USE_CAMERA, False))
-# A photo: the session's last one while the widget is empty (after a page switch or a reload)
-source = sketch.drawing() if use_canvas else uploads.photo_input(camera=use_camera)
+# A drawing: a fragment, so a stroke reruns the canvas and its quick read, not this page.
+# A photo: the session's last one while the widget is empty (after a page switch or a reload).
+source = sketch.drawing(clf, resources.novelty(run, run_id)) if use_canvas else uploads.photo_input(camera=use_camera)
 
 share.link_box(
     "upload",
     "An uploaded photo cannot travel in a link: the link keeps the mirror-aware switch (step 2), and whoever "
     "opens it uploads their own photo.",
 )
-if source is None:
+if source is None and not use_canvas:  # an empty canvas asks for a drawing itself
     st.info("Upload a photo (or take one, or draw) to see how the model sees it.", icon=":material/upload:")
     st.stop()
 
@@ -40,6 +41,8 @@ fill = st.toggle(
     "shapes; switch it off to see what the model makes of a hollow outline. Photos are never changed.",
     **state.bind(state.FILL, True),
 )
+if use_canvas and not (sketch.whole_page_toggle() and source is not None):
+    st.stop()  # the canvas's fragment shows the drawing's steps and Top-3
 result = uploads.process(source.getvalue(), fill=fill)
 if result.error:
     st.error(f"**{plain(getattr(source, 'name', 'This file'))}** can't be used: {result.error}")

@@ -263,8 +263,8 @@ def _worker(conn, stop, load_data: Callable[[], FashionMNIST], sharing: int = 1)
 
             def on_progress(p, job_id=job_id, start=start, sent=sent):
                 now = time.perf_counter()
-                if now - sent[0] < PROGRESS_SECONDS:
-                    return
+                if now - sent[0] < PROGRESS_SECONDS and p.step != p.steps_per_epoch:
+                    return  # an epoch's last step is always told: the page shows the epoch full
                 sent[0] = now
                 rate = p.examples / max(now - start[0], 1e-9)
                 conn.send(

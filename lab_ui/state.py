@@ -124,6 +124,7 @@ FILL = "upload.fill"  # fill an outline drawing's inside (fmnist_lib/images/outl
 USE_CANVAS = "upload.use_canvas"  # draw a garment instead of a photo
 PEN_WIDTH = "upload.pen_width"
 CANVAS_DARK = "upload.canvas_dark"  # white strokes on black instead of black on white
+CANVAS_WHOLE_PAGE = "upload.canvas_whole_page"  # the whole page follows the drawing, not only its quick read
 # Inside softmax (and calibration on Browse)
 INSIDE_SOURCE = "inside.source"  # random | index | upload
 INSIDE_INDEX = "inside.index"  # the test image chosen by index

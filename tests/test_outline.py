@@ -85,6 +85,25 @@ def test_an_opening_that_reaches_the_outside_stays_open():
     assert not inside[100, 60]  # between the legs: open to the outside
 
 
+def test_a_narrow_gap_between_trouser_legs_stays_open():
+    # Traced trousers: the legs almost touch, a channel 4-8 px wide up to the crotch, narrower than the
+    # bridging reaches (two strokes thickened by GAP each side), so bridging alone would fill it.
+    def narrow_trousers(d, c):
+        d.line([(30, 10), (90, 10), (100, 110), (64, 110), (61, 40), (59, 40), (56, 110), (20, 110), (30, 10)],
+               fill=c, width=2)  # fmt: skip
+
+    s = _strokes(narrow_trousers)
+    inside = _interior(s)
+    assert inside is not None
+    assert inside[25, 60] and inside[90, 35] and inside[90, 85]  # the waist and both legs
+    # Between the inner leg lines, which close in by 3 px over 70 rows from x = 56 and 64 at the bottom.
+    channel = [
+        (y, x) for y in range(45, 110) for x in range(56, 65) if abs(x - 60) < 4 - 3 * (110 - y) / 70 and not s[y, x]
+    ]
+    assert len(channel) > 50
+    assert not any(inside[y, x] for y, x in channel), "the gap between the legs was filled"
+
+
 def test_a_hole_behind_a_second_stroke_stays_open():
     inside = _interior(_strokes(_bag))
     assert inside is not None

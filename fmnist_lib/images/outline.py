@@ -6,7 +6,9 @@ Fashion-MNIST garment is a filled shape, so a hollow outline reads as nothing th
 pixels to fill: the regions the strokes enclose, one stroke in from the outside. Regions still
 reachable from the image's edge stay open (the gap between trouser legs); a region behind a
 second stroke stays open too (a bag's handle hole: outer contour, handle band, inner contour).
-Small gaps in a hand-drawn stroke are bridged first, so a slightly open outline still fills.
+Small gaps in a hand-drawn stroke are bridged first, so a slightly open outline still fills; a
+narrow channel that the bridging shut (thin all the way, unlike the wide inside behind a gap)
+is opened again: the gap between traced trouser legs.
 
 Arrays are bool [H, W] (masks) and float64 [H, W] (the garment, light on black). numpy only:
 scipy is not a dependency of the lab, and the one thing needed from it, labelling connected
@@ -120,6 +122,20 @@ def _border(h: int, w: int) -> np.ndarray:
     return m
 
 
+def narrow_openings(inside: np.ndarray, strokes: np.ndarray, closed: np.ndarray) -> np.ndarray:
+    """The parts of `inside` (bool [H, W]) that are narrow openings, not gaps in a stroke: bool [H, W].
+
+    Thickening the strokes (`closed`) bridges a hand-drawn line that misses, but it also shuts a narrow
+    channel between two strokes, such as the gap between traced trouser legs. Both are open to the
+    image's edge through the paper; they differ in what lies behind: a gap leads into a wide inside (some
+    of it beyond the thickened strokes' reach), a channel is thin all the way (every pixel within reach).
+    """
+    open_paper = regions_touching(~strokes, _border(*strokes.shape))
+    labels, _ = label(inside & open_paper)
+    wide = np.unique(labels[~closed & (labels > 0)])
+    return (labels > 0) & ~np.isin(labels, wide)
+
+
 def outline_interior(garment: np.ndarray, strokes: np.ndarray) -> Outline | None:
     """The inside to fill when `strokes` (bool [H, W], the pixels clearly off the background) are an
     outline drawing of `garment` (float64 [H, W], light on black); None for anything else.
@@ -146,6 +162,7 @@ def outline_interior(garment: np.ndarray, strokes: np.ndarray) -> Outline | None
     # Give back what the thickening took from the inside: all that is not outside, a hole or a stroke.
     inside = ~dilate(outside | second, gap) & ~strokes
     inside |= first
+    inside &= ~narrow_openings(inside, strokes, closed)
     area = int(inside.sum())
     if area < ENCLOSED_MIN * int(strokes.sum()):
         return None

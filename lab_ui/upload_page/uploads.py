@@ -192,9 +192,9 @@ def mirror_view(step: MirroredPrediction, mirror_on: bool = True) -> str:
     return f"It is balanced left to right ({side}), like a top or a bag: the model averages both views."
 
 
-def mirror_effect(step: MirroredPrediction, mirror_on: bool, softmax: bool = True) -> str:
+def mirror_effect(step: MirroredPrediction, mirror_on: bool, softmax: bool = True, whole_page: bool = True) -> str:
     """One line under the Top-3: which view the mirror step used, what each view says, and what changed;
-    with the step on, the one place that says every section of the page reads the same view(s)."""
+    with the step on and the whole page drawn, the one place that says every section reads the same view(s)."""
     own, mirrored, combined = (p.top(0)[0] for p in (step.own, step.mirrored, step.combined))
 
     def say(t: dict) -> str:
@@ -208,7 +208,7 @@ def mirror_effect(step: MirroredPrediction, mirror_on: bool, softmax: bool = Tru
         line += f" The mirror step changed the answer: alone, the model would have said {plain(own['label'])}."
     else:
         line += f" Mirror-aware, the answer would be {plain(combined['label'])}."
-    if mirror_on:
+    if mirror_on and whole_page:
         sections = (
             "the Top-3, the evidence, the temperature demo and the tutorial's comparison"
             if softmax

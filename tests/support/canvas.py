@@ -13,6 +13,7 @@ from tests.support.server import SUCCESS, arm_run_watch, wait_run_done
 CANVAS = "canvas.upper-canvas"
 DRAW_TOGGLE = "Draw a garment instead"
 DARK_TOGGLE = "White on black"
+WHOLE_PAGE_TOGGLE = "The whole page for the drawing"
 # Shapes as polylines in canvas fractions (0-1), drawn as one stroke each.
 T_SHIRT = [(0.35, 0.15), (0.65, 0.15), (0.9, 0.35), (0.78, 0.45), (0.7, 0.38), (0.7, 0.9), (0.3, 0.9), (0.3, 0.38),
            (0.22, 0.45), (0.1, 0.35), (0.35, 0.15)]  # fmt: skip
