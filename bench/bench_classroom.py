@@ -41,7 +41,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench.common import TreeSampler, load_average, tree_memory
+from bench.common import TreeSampler, append_results, load_average, tree_memory
 from deploy.run_replicas import Deployment
 from tests.support import server as e
 from tests.support.images import garment_photo
@@ -470,12 +470,7 @@ def main(argv: list[str] | None = None) -> int:
             browser.close()
     command = "python -m bench.bench_classroom " + " ".join(argv if argv is not None else sys.argv[1:])
     lines = report(results, args.sessions, load, command.strip(), cli)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    if not args.out.exists():
-        args.out.write_text("# The classroom benchmark: many sessions pressing Train at once\n")
-    with args.out.open("a") as f:
-        f.write("\n".join(lines))
-    print("\n".join(lines))
+    append_results(args.out, lines, "The classroom benchmark: many sessions pressing Train at once")
     return 0
 
 

@@ -71,6 +71,16 @@ def write_results(path: Path, lines: list[str], reproduce: str) -> None:
     path.write_text("\n".join([*lines, "", f"Reproduce: {reproduce}", ""]))
 
 
+def append_results(path: Path, lines: list[str], title: str) -> None:
+    """Add a run's Markdown to a benchmark's running notes (started with `title` if new), and print it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.write_text(f"# {title}\n")
+    with path.open("a") as f:
+        f.write("\n".join(lines))
+    print("\n".join(lines))
+
+
 def tree_memory(pid: int) -> tuple[int, int, int]:
     """(RSS summed, PSS summed, number of processes) of a process and its descendants."""
     import psutil

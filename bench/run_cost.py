@@ -38,7 +38,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import cpu_model, load_average
+from bench.common import append_results, cpu_model, load_average
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "classroom.md"
@@ -261,9 +261,7 @@ def main(argv: list[str] | None = None) -> int:
             app.close()
     command = "python -m bench.run_cost " + " ".join(argv if argv is not None else sys.argv[1:])
     lines = report(runs, app.first if app else None, (load_before, load_average(1)), command.strip())
-    with args.out.open("a") as f:
-        f.write("\n".join(lines))
-    print("\n".join(lines))
+    append_results(args.out, lines, "The classroom benchmark: many sessions pressing Train at once")
     return 0
 
 

@@ -44,11 +44,16 @@ def test_a_drawn_outline_is_filled_and_read(page):
     assert bars.count() == 3 and bars.first.inner_text().startswith("T-shirt/top")
 
 
+def _switch(page, label: str) -> None:
+    """Click a toggle on the page and wait for the run it causes."""
+    web.arm_run_watch(page)
+    page.get_by_text(label).click()
+    web.wait_run_done(page)
+
+
 def test_white_on_black_drawing(page):
     open_canvas(page)
-    web.arm_run_watch(page)
-    page.get_by_text(DARK_TOGGLE).click()
-    web.wait_run_done(page)
+    _switch(page, DARK_TOGGLE)
     draw(page, TROUSERS)
     assert wait_top3(page).startswith("Predicted: Trouser")
 
@@ -75,15 +80,11 @@ def test_a_stroke_draws_the_quick_read_not_the_whole_page(page):
 
 def test_the_whole_page_follows_each_stroke_when_asked(page):
     open_canvas(page)
-    web.arm_run_watch(page)
-    page.get_by_text(WHOLE_PAGE_TOGGLE).click()
-    web.wait_run_done(page)
+    _switch(page, WHOLE_PAGE_TOGGLE)
     draw(page, T_SHIRT)
     assert wait_top3(page).startswith("Predicted: T-shirt/top")
     page.get_by_text(EVIDENCE).wait_for()
-    web.arm_run_watch(page)
-    page.get_by_text(DARK_TOGGLE).click()  # a new, empty canvas: nothing below may show the old drawing
-    web.wait_run_done(page)
+    _switch(page, DARK_TOGGLE)  # a new, empty canvas: nothing below may show the old drawing
     assert page.get_by_text(EVIDENCE).count() == 0
     draw(page, TROUSERS)
     assert wait_top3(page).startswith("Predicted: Trouser")

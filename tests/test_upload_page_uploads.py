@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 
 import numpy as np
@@ -84,33 +85,30 @@ def test_the_original_of_a_long_thin_jpeg_is_decoded_reduced_like_the_pipelines_
     assert loaded and max(max(size) for size in loaded) <= 20000 // 8
 
 
-def test_the_not_a_garment_caveat_says_why_and_that_the_top3_is_still_a_guess():
+def _novelty(energy: float, distance: float):
+    """A judged upload: thresholds energy -5 and distance 3 (each score is over its threshold or not)."""
     from fmnist_lib.novelty import Novelty
 
-    weak = Novelty(
-        energy=-2.0,
+    return Novelty(
+        energy=energy,
         energy_threshold=-5.0,
-        distance=1.0,
+        distance=distance,
         distance_threshold=3.0,
         energy_quantile=0.99,
         distance_quantile=0.995,
     )
+
+
+def test_the_not_a_garment_caveat_says_why_and_that_the_top3_is_still_a_guess():
+    weak = _novelty(energy=-2.0, distance=1.0)
     text = uploads.caveat(weak)
     assert text.startswith("This doesn't look like anything in Fashion-MNIST: ")
     assert "best guess among its 10 classes" in text
     assert "evidence" in text and "pixels" not in text, "only the reason that holds"
-    far = Novelty(
-        energy=-9.0,
-        energy_threshold=-5.0,
-        distance=4.0,
-        distance_threshold=3.0,
-        energy_quantile=0.99,
-        distance_quantile=0.995,
-    )
-    assert "pixels" in uploads.caveat(far) and "evidence" not in uploads.caveat(far)
+    far = uploads.caveat(_novelty(energy=-9.0, distance=4.0))
+    assert "pixels" in far and "evidence" not in far
     figures = uploads.caveat_figures(weak)
     assert "-2.00" in figures and "-5.00" in figures and "3.00" in figures
     assert "0.5%" in figures and "1.0%" in figures, "how many training images each threshold lets through"
-    same = Novelty(energy=-2.0, energy_threshold=-5.0, distance=1.0, distance_threshold=3.0,
-                   energy_quantile=0.995, distance_quantile=0.995)  # fmt: skip
+    same = dataclasses.replace(weak, energy_quantile=0.995)
     assert "Only 0.5% of the training images are above either threshold" in uploads.caveat_figures(same)
