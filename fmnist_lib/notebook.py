@@ -587,7 +587,7 @@ _TRAIN_MD = """
 def _train(config: TrainConfig) -> str:
     onecycle = config.schedule == "onecycle"
     per_epoch = [
-        "    for group in optimizer.param_groups:  # the epoch's rate (run.py sets it before each epoch)",
+        "    for group in optimizer.param_groups:  # the epoch's rate (loop.py sets lr_at at every step: the same within an epoch)",
         "        group['lr'] = lr_at(epoch, 0, steps)",
     ]
     per_step = [
