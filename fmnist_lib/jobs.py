@@ -554,8 +554,12 @@ class TrainingPool:
             job, slot.job = slot.job, None
             slot.conn.close()
             self.restarts += 1
-            self._start_worker(slot)
-            self._dispatch()
+            try:
+                self._start_worker(slot)
+            except OSError:  # the forkserver is gone (the interpreter is exiting): no worker can start
+                self._closed = True
+            else:
+                self._dispatch()
         if job is not None:
             how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
             job._update(
