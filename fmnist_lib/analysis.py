@@ -58,12 +58,9 @@ class TestPredictions:
 
 
 def predict_test_set(classifier: Classifier, images: torch.Tensor, labels: torch.Tensor) -> TestPredictions:
-    """Predicted class and its probability for every image (uint8 [N,28,28]) in one pass.
-
-    In batches of 500: the CNN's activations for 2,000 images at once would take ~100 MB more
-    of the server's memory at its peak, for no gain in speed.
-    """
-    logits = predict_logits(classifier.model, classifier.scaling, as_uint8_images(images), batch_size=500)
+    """Predicted class and its probability for every image (uint8 [N,28,28]) in one pass
+    (in predict_logits' batches: bounded memory)."""
+    logits = predict_logits(classifier.model, classifier.scaling, as_uint8_images(images))
     probs = torch.softmax(logits, dim=1)
     conf, pred = probs.max(dim=1)
     return TestPredictions(
@@ -251,7 +248,7 @@ def calibrate(
 ) -> Calibration:
     """calibration_of the classifier's logits on the test images. The training images play no part:
     the model has seen them, is surer of them than of new images, and a T fitted there is off."""
-    z = predict_logits(classifier.model, classifier.scaling, as_uint8_images(test_images), 500)
+    z = predict_logits(classifier.model, classifier.scaling, as_uint8_images(test_images))
     return calibration_of(z, test_labels, n_bins)
 
 
