@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from . import links
+from .words import plural
 
 MAX_BYTES = 200_000  # a lesson is a few pages of text; a larger file is refused unread
 MAX_ITEMS = 100  # steps and exercises together
@@ -129,7 +130,7 @@ class RunFacts:
         acc = self.final_test
         accs = f"train {self.train_acc[-1]:.1%}" if self.train_acc else "no epoch"
         accs += f", test {acc:.1%}" if acc is not None else ""
-        return f"{self.name} ({shown}): {self.end_reason}, {self.epochs_done} epoch(s), {accs}, {self.seconds:.1f} s"
+        return f"{self.name} ({shown}): {self.end_reason}, {plural(self.epochs_done, 'epoch')}, {accs}, {self.seconds:.1f} s"
 
 
 @dataclass(frozen=True)
@@ -256,9 +257,9 @@ def _decide_epochs(p: dict, rec: SessionRecord) -> CheckResult:
     hit = [r for r in rec.runs if r.epochs_done >= n]
     if hit:
         r = max(hit, key=lambda r: r.epochs_done)
-        return CheckResult(True, f"{r.name} trained {r.epochs_done} epochs.", (r,), gap_answer(r))
+        return CheckResult(True, f"{r.name} trained {plural(r.epochs_done, 'epoch')}.", (r,), gap_answer(r))
     longest = max((r.epochs_done for r in rec.runs), default=0)
-    return CheckResult(False, f"The longest run of this session has {longest} epoch(s) of {n}.")
+    return CheckResult(False, f"The longest run of this session has {plural(longest, 'epoch')} of {n}.")
 
 
 # batch_sizes: [16, 1024] ----------------------------------------------------------------------
@@ -295,7 +296,7 @@ def _decide_batches(p: dict, rec: SessionRecord) -> CheckResult:
     for (_, epochs), found in sorted(by_epochs.items(), key=lambda kv: -kv[0][1]):
         if len(found) == len(batches):
             picked = tuple(found[b] for b in batches)
-            saw = f"Runs at batch {', '.join(map(str, batches))} with {epochs} epoch(s) each: {_names(picked)}."
+            saw = f"Runs at batch {', '.join(map(str, batches))} with {plural(epochs, 'epoch')} each: {_names(picked)}."
             return CheckResult(True, saw, picked, batch_answer(picked))
     have = sorted({b for found in by_epochs.values() for b in found})
     saw = f"Batch sizes trained so far among {', '.join(map(str, batches))}: " + (

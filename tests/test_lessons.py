@@ -255,7 +255,7 @@ def test_the_report_lists_checks_runs_and_answers_as_text():
     assert "**1 of 8 exercises done.**" in text
     assert "## Exercise 1: Make training diverge — done" in text
     assert "## Exercise 2: Compare learning rates — not yet" in text
-    assert "- \\#7 run (model=softmax, lr=10," in text and "diverged, 0 epoch(s)" in text
+    assert "- \\#7 run (model=softmax, lr=10," in text and "diverged, 0 epochs" in text
     fence = "````text\nIt overshoots <b>badly</b>\n```\n[x](javascript:alert(1))\n````"
     assert fence in text  # the learner's text in a fence longer than any of its backtick runs
     assert text.count("(none)") == 7
