@@ -75,11 +75,7 @@ with left:
     if mirror:
         st.image(pictures.upscale(step.mirrored_images[0].numpy(), 6), caption="Its mirror image", width="stretch")
 with mid:
-    title = "Top-3 classes (mirror-aware)" if mirror else "Top-3 classes"
-    st.altair_chart(charts.bar_chart([t["label"] for t in top], [t["prob"] for t in top], title), width="stretch")
-    st.success(f"Predicted: **{plain(top[0]['label'])}** ({top[0]['prob']:.1%})")
-    uploads.novelty_caveat(resources.novelty(run, run_id), clf, ours.pixels)  # a test pattern, a face, a blank page
-    st.caption(uploads.mirror_effect(step, mirror, softmax=run.kind == "softmax"))
+    uploads.top3_block(step, mirror, resources.novelty(run, run_id), clf, ours.pixels, softmax=run.kind == "softmax")
 with right:
     tutorial_view.draw(clf, tutorial.pixels, tutorial.stages, mirror, (run, run_id))
 

@@ -20,7 +20,6 @@ from fmnist_lib.inference import Classifier
 from fmnist_lib.links import PAGE_DEFAULTS
 from fmnist_lib.novelty import NoveltyCheck
 from lab_ui import pictures, state
-from lab_ui.text import plain
 from lab_ui.upload_page import uploads
 
 CANVAS_PX = 320  # square; fits a 390 px phone's column (358 px) and is plenty for a 28x28 input
@@ -110,19 +109,11 @@ def quick_read(clf: Classifier, check: NoveltyCheck, data: bytes) -> None:
     ours = result.pipelines["ours"]
     mirror = bool(state.get(state.MIRROR, PAGE_DEFAULTS["upload"]["mirror"]))
     step = clf.predict_both_ways(ours.pixels, k=3)
-    top = (step.combined if mirror else step.own).top(0)
     left, right = st.columns([1, 3], gap="medium")
     with left:
         st.image(pictures.upscale(ours.pixels, 6), caption="The model's input (28×28)", width=INPUT_PX)
     with right:
-        st.markdown("**Top-3 classes (mirror-aware)**" if mirror else "**Top-3 classes**")
-        # Plain bars, not the page's Vega chart: a chart redrawn on every stroke cost ~0.5 s of the wait
-        # on a loaded machine (bench/results/canvas.md).
-        for t in top:
-            st.progress(min(max(float(t["prob"]), 0.0), 1.0), text=f"{plain(t['label'])} {t['prob']:.1%}")
-        st.success(f"Predicted: **{plain(top[0]['label'])}** ({top[0]['prob']:.1%})")
-        uploads.novelty_caveat(check, clf, ours.pixels)  # a scribble, a blank canvas
-        st.caption(uploads.mirror_effect(step, mirror, whole_page=False))
+        uploads.top3_block(step, mirror, check, clf, ours.pixels, chart=False, whole_page=False)
     st.markdown("**From your drawing to the model's input**")
     uploads.draw_steps(ours.stages)
 

@@ -20,7 +20,7 @@ from fmnist_lib.images.decode import ImageError, preview_image
 from fmnist_lib.images.preprocess import preprocess_image
 from fmnist_lib.inference import Classifier, MirroredPrediction
 from fmnist_lib.novelty import Novelty, NoveltyCheck, judge
-from lab_ui import state
+from lab_ui import charts, state
 from lab_ui.state import Photo, Processed, UploadResult
 from lab_ui.text import plain
 
@@ -261,3 +261,31 @@ def novelty_caveat(check: NoveltyCheck, clf: Classifier, pixels: np.ndarray) -> 
     if n.flagged:
         st.warning(caveat(n), icon=":material/help:")
         st.caption(caveat_figures(n))
+
+
+def top3_block(
+    step: MirroredPrediction,
+    mirror: bool,
+    check: NoveltyCheck,
+    clf: Classifier,
+    pixels: np.ndarray,
+    *,
+    chart: bool = True,
+    softmax: bool = True,
+    whole_page: bool = True,
+) -> None:
+    """What the model says of the 28×28 `pixels`: the Top-3 of the view the mirror step read, the prediction,
+    the not-a-garment caveat and the mirror line. chart=False draws the Top-3 as plain bars: the canvas's
+    quick read redraws it on every stroke, and a Vega chart cost ~0.5 s of that wait on a loaded machine
+    (bench/results/canvas.md)."""
+    top = (step.combined if mirror else step.own).top(0)
+    title = "Top-3 classes (mirror-aware)" if mirror else "Top-3 classes"
+    if chart:
+        st.altair_chart(charts.bar_chart([t["label"] for t in top], [t["prob"] for t in top], title), width="stretch")
+    else:
+        st.markdown(f"**{title}**")
+        for t in top:
+            st.progress(min(max(float(t["prob"]), 0.0), 1.0), text=f"{plain(t['label'])} {t['prob']:.1%}")
+    st.success(f"Predicted: **{plain(top[0]['label'])}** ({top[0]['prob']:.1%})")
+    novelty_caveat(check, clf, pixels)  # a test pattern, a face, a blank page, a scribble
+    st.caption(mirror_effect(step, mirror, softmax=softmax, whole_page=whole_page))
