@@ -219,8 +219,7 @@ def cmd_train(args) -> int:
     problem = _unwritable_folder(args.out)
     if problem is not None:  # said before any training, not after minutes of it
         return _fail(problem)
-    apply_threads(config.model, args.threads)
-    keep_freed_memory()  # the heap the app's workers use (heap.py): no batch faulted in again per test pass
+    _prepare_training(config.model, args.threads)
     data = _load_data(args)
     run = TrainingRun(config, classes=data.classes)
     run.fit(data, on_epoch=lambda s: _emit(s.to_dict()))
@@ -262,8 +261,7 @@ def cmd_default_model(args) -> int:
     if folder is None:
         return _fail("saving models is switched off ($FMNIST_MODEL_CACHE=off); nothing to do")
     config = default_config("softmax")
-    apply_threads(config.model, args.threads)
-    keep_freed_memory()  # the heap the app's workers use (heap.py): no batch faulted in again per test pass
+    _prepare_training(config.model, args.threads)
     data = _load_data(args)
     run, path, trained_now = fit_or_load(config, data, folder, test_every_epoch=False)
     _emit(
@@ -278,6 +276,13 @@ def cmd_default_model(args) -> int:
         print(f"warning: {run.message} The app will train it at each start.", file=sys.stderr)
         return EXIT_SOME_FAILED
     return EXIT_OK
+
+
+def _prepare_training(model: str, threads: int | None) -> None:
+    """This process set up as the app's training workers are: the thread policy's torch threads for `model`
+    (or `threads`), and the heap they use (heap.py: no batch faulted in again per test pass)."""
+    apply_threads(model, threads)
+    keep_freed_memory()
 
 
 def cmd_evaluate(args) -> int:
