@@ -5,8 +5,8 @@
 
 One browser session per screen size, like a student's: Home; Train three short runs that differ
 by seed and optimizer (so the comparison, the run names and the legend are on the page); Browse;
-Upload a generated photo of a sneaker pointing right, leaning 30 degrees. Full-page shots
-(tests/support/server.screenshot).
+Upload a generated photo of a sneaker pointing right, leaning 30 degrees; Inside softmax (which offers that
+photo); Lesson. Full-page shots (tests/support/server.screenshot).
 """
 
 from __future__ import annotations
@@ -98,6 +98,10 @@ def shoot(browser, srv, screen: str, out: Path) -> list[Path]:
         page.locator('[data-testid="stMain"]').get_by_text("Predicted:").first.wait_for(state="visible")
         page.wait_for_timeout(800)
         saved.append(e.screenshot(page, out / f"upload{suffix}.png"))
+        for name, title in (("softmax", "Inside softmax"), ("lesson", "Lesson")):
+            e.goto_page(page, title)
+            page.wait_for_timeout(800)
+            saved.append(e.screenshot(page, out / f"{name}{suffix}.png"))
     finally:
         context.close()
     return saved
