@@ -111,3 +111,15 @@ def test_an_ended_job_is_logged_with_its_wait_training_and_cpu_when_asked(sessio
     training.start(default_config("softmax", epochs=1, batch_size=64))
     wait_for_end(state.job())
     assert len(log.read_text().splitlines()) == 1, "unset: nothing written"
+
+
+def test_the_progress_bar_reads_softmax_and_a_stopping_run_four_times_as_often_as_the_cnn(session_state):
+    """A softmax epoch takes 0.1-0.3 s: read once a second, the bar was up to 9 epochs behind at a Stop."""
+    assert training.progress_tick(None) == training.TICK_SECONDS
+    soft = state.add_run(TrainingRun(default_config("softmax")))
+    cnn = state.add_run(TrainingRun(default_config("cnn")))
+    assert training.progress_tick(state.TrainJob(soft.id, 1)) == training.FAST_TICK_SECONDS < training.TICK_SECONDS
+    cnn_job = state.TrainJob(cnn.id, 1)
+    assert training.progress_tick(cnn_job) == training.TICK_SECONDS
+    cnn_job.stop_requested = True
+    assert training.progress_tick(cnn_job) == training.STOP_TICK_SECONDS < training.TICK_SECONDS

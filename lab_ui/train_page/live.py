@@ -1,8 +1,12 @@
 """The Train page's run panel: the run being trained, drawn live from its job, or the latest run.
 
-The panel is a fragment that reruns every training.TICK_SECONDS while a job is on: each rerun
-takes the job's news into the run (training.sync) and draws the progress bar, the curves and,
-for softmax, the class templates. The worker does the training; the panel only reads.
+Two fragments that rerun while a job is on. The first (its name, progress bar and Stop) takes the job's
+news into the run (training.sync) every training.progress_tick(): a quarter second while softmax trains
+(its epochs take 0.1-0.3 s, so a bar read once a second was up to 9 epochs behind the worker when Stop
+was clicked: bench/results/stop_latency.md) or while a run stops, once a second for the CNN (its epochs
+take 10-70 s). The second, the curves and (softmax) the class templates, redraws once a second
+(training.TICK_SECONDS): those cost most of a rerun's CPU and change only with an epoch. The worker does
+the training; the panel only reads.
 """
 
 from __future__ import annotations
@@ -46,21 +50,28 @@ def panel() -> None:
         st.caption(CHART_CAPTION + charts.HUMAN_NOTE)  # outside the fragment: static text, not redrawn every tick
     train_job = state.job()
     stopping = train_job is not None and (train_job.stop_requested or train_job.pause_reason is not None)
-    tick = training.STOP_TICK_SECONDS if stopping else training.TICK_SECONDS
-    st.fragment(run_every=tick if busy else None)(_live)(busy, stopping)
+    st.fragment(run_every=training.progress_tick(train_job) if busy else None)(_counted)(_draw_live, busy, stopping)
+    st.fragment(run_every=training.TICK_SECONDS if busy else None)(_counted)(_draw_charts)
 
 
-def _live(busy: bool, stopping: bool) -> None:
+def _counted(draw, *args) -> None:
     # The CPU this rerun costs the server (its script thread), counted against the session's job.
     cpu0 = time.thread_time()
     try:
-        _draw_live(busy, stopping)
+        draw(*args)
     finally:
         training.note_rerun(time.thread_time() - cpu0)
 
 
+def _shown_run() -> state.LabRun | None:
+    """The run the panel shows: the one training, else the latest."""
+    train_job = state.job()
+    return state.find_run(train_job.run_id) if train_job else (state.runs()[-1] if state.runs() else None)
+
+
 def _draw_live(busy: bool, stopping: bool) -> None:
-    """busy: a job was on when the page was drawn; stopping: it was being stopped then (the ticks are faster)."""
+    """The run's name, its progress bar (or how it ended) and Stop.
+    busy: a job was on when the page was drawn; stopping: it was being stopped then (the ticks are faster)."""
     view = training.sync()
     persist.save_if_changed()  # each new epoch is stored as it comes (a tick without one stores nothing)
     train_job = state.job()
@@ -73,13 +84,11 @@ def _draw_live(busy: bool, stopping: bool) -> None:
         if ended is not None:
             show_notice(ended)
         st.rerun(scope="app")
-    lab_run = state.find_run(train_job.run_id) if train_job else (state.runs()[-1] if state.runs() else None)
+    lab_run = _shown_run()
     if lab_run is None:
         st.caption("No run yet: choose settings and press **Train**. The curves appear here, epoch by epoch.")
-        draw_history([], int(state.get(state.EPOCHS, 10)))  # the axes and the reference lines
         return
     run = lab_run.run
-    target = train_job.target_epochs if train_job else max(run.config.epochs, run.epochs_done)
     st.caption(f"**{plain(lab_run.name)}** — {controls.describe_config(run.config)}")
     # One slot for the progress bar while training, else how the training ended (and Continue): always
     # written, so that neither lingers faded on the page while the other is shown.
@@ -90,21 +99,32 @@ def _draw_live(busy: bool, stopping: bool) -> None:
     else:
         with slot.container():
             _ending(lab_run)
-    # Drawn even before the first epoch (empty axes and the reference lines): the charts stay mounted in the
-    # browser from the page's first view on, instead of being built while a class's runs train.
-    draw_history([(lab_run.name, run.history)], target)
-    if run.kind == "softmax":
-        with st.expander("The 10 class templates (rows of W)", expanded=True):
-            draw_templates(lab_run)
-            st.caption(TEMPLATES_CAPTION)
     if train_job is not None and train_job.stop_requested and not stopping:
         # Stop was clicked in this fragment, whose rerun already shows it: the whole page now (the sidebar, the
         # controls, and this panel ticking every STOP_TICK_SECONDS until the end of the test pass).
         st.rerun(scope="app")
 
 
+def _draw_charts() -> None:
+    """The curves of the run shown and, for softmax, its class templates. Drawn even before the first epoch
+    (empty axes and the reference lines): the charts stay mounted in the browser from the page's first view
+    on, instead of being built while a class's runs train."""
+    lab_run = _shown_run()
+    train_job = state.job()
+    if lab_run is None:
+        draw_history([], int(state.get(state.EPOCHS, 10)))  # the axes and the reference lines
+        return
+    run = lab_run.run
+    target = train_job.target_epochs if train_job else max(run.config.epochs, run.epochs_done)
+    draw_history([(lab_run.name, run.history)], target)
+    if run.kind == "softmax":
+        with st.expander("The 10 class templates (rows of W)", expanded=True):
+            draw_templates(lab_run)
+            st.caption(TEMPLATES_CAPTION)
+
+
 def _stop_button(train_job: state.TrainJob) -> None:
-    """Stop, beside the run's progress: in this fragment, so its click reruns only the panel, which says
+    """Stop, beside the run's progress: in the bar's fragment, so its click reruns only the bar, which says
     "Stopped" at once (a rerun of the whole page took seconds on a loaded machine: bench/results/stop_latency.md)."""
     st.button(
         "Stop",
