@@ -137,3 +137,23 @@ def test_a_reload_brings_the_last_photo_back_on_upload_and_inside_softmax(keyed)
     again.button(key=state.FORGET_PHOTO_BUTTON).click().run()  # forgotten: gone from the store too
     assert_ok(again)
     assert state.UPLOAD_PHOTO not in open_page("app_pages/upload.py").session_state
+
+
+def test_a_keyless_job_lives_while_its_connection_is_open_or_just_closed_then_is_stopped(monkeypatch):
+    """No session key (no cookie): nothing can bring the session back once its tab's connection has closed, so
+    the pool's keep_alive says stop after GRACE_SECONDS (a reconnect within them reads the job again)."""
+    import time
+    from types import SimpleNamespace
+
+    from lab_ui import session_cookie
+
+    job = SimpleNamespace(read_at=time.monotonic() - 600)  # unread for ten minutes
+    train_job = state.TrainJob(run_id=1, target_epochs=5, connection="conn-keyless-test")
+    session_cookie._opened("conn-keyless-test")
+    assert persist._connection_alive(train_job, job), "its tab is open"
+    session_cookie._gone("conn-keyless-test")
+    assert persist._connection_alive(train_job, job), "just closed: a reconnect may still come"
+    monkeypatch.setattr(session_cookie, "closed_for", lambda c: persist.GRACE_SECONDS + 0.1)
+    assert not persist._connection_alive(train_job, job), "closed and unread for longer than the grace"
+    job.read_at = time.monotonic()
+    assert persist._connection_alive(train_job, job), "read a moment ago (by a reconnected tab)"
