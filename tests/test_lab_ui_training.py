@@ -123,3 +123,29 @@ def test_the_progress_bar_reads_softmax_and_a_stopping_run_four_times_as_often_a
     assert training.progress_tick(cnn_job) == training.TICK_SECONDS
     cnn_job.stop_requested = True
     assert training.progress_tick(cnn_job) == training.STOP_TICK_SECONDS < training.TICK_SECONDS
+
+
+def test_stops_click_waits_for_softmaxs_final_message_but_not_for_the_cnns_test_pass(session_state):
+    """After the worker has stopped, softmax's part-epoch is measured in ~10 ms: the click waits for it and shows
+    the final message. The CNN's pass takes 0.6 s or more: the click returns and the bar says "Stopped"."""
+    from types import SimpleNamespace
+
+    class StoppedJob:
+        def __init__(self):
+            self.waited_done = []
+
+        def stop(self):
+            pass
+
+        def wait_stopped(self, timeout):
+            return SimpleNamespace(phase="running")  # stopped, its test pass under way
+
+        def wait_done(self, timeout):
+            self.waited_done.append(timeout)
+
+    for kind, waits in (("softmax", True), ("cnn", False)):
+        lab_run = state.add_run(TrainingRun(default_config(kind)))
+        job = StoppedJob()
+        session_state[state.JOB] = state.TrainJob(lab_run.id, 1, job)
+        training.request_stop()
+        assert bool(job.waited_done) == waits, kind
