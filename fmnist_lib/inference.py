@@ -201,9 +201,7 @@ class Classifier:
         """The one view the mirror step reads of a uint8 [28, 28] image: (its mirror image, True) when the
         step reads only that (view_weights 0), else (the image, False), including when it averages both
         views. For pages that explain a single input, such as Inside softmax."""
-        if float(self.view_weights(torch.from_numpy(np.ascontiguousarray(pixels))[None])[0]) == 0.0:
-            return np.ascontiguousarray(pixels[:, ::-1]), True
-        return pixels, False
+        return self.views_read(pixels)[0]
 
     def views_read(self, pixels: np.ndarray) -> list[tuple[np.ndarray, bool]]:
         """Every view the mirror step reads of a uint8 [28, 28] image, as (pixels, whether it is the mirror
