@@ -268,7 +268,7 @@ class TrainingRun:
             self.message = _stopped_message(stats, len(data.train_labels))
         else:
             self.status = "finished" if self.epochs_done >= self.config.epochs else "stopped"
-            self.message = f"Epoch {epoch} done." + (f" Test accuracy {test_acc:.1%}." if test_acc is not None else "")
+            self.message = _done_message(epoch, test_acc)
         return stats
 
     def measure_last_epoch(self, data: FashionMNIST, *, between: Callable[[], None] | None = None) -> None:
@@ -286,8 +286,8 @@ class TrainingRun:
         self.history[-1] = last
         if not last.complete and self.status == "stopped":
             self.message = _stopped_message(last, len(data.train_labels))
-        elif last.complete and self.message == f"Epoch {last.epoch} done.":
-            self.message += f" Test accuracy {test_acc:.1%}."
+        elif last.complete and self.message == _done_message(last.epoch, None):
+            self.message = _done_message(last.epoch, test_acc)
 
     def fit(
         self,
@@ -320,6 +320,11 @@ class TrainingRun:
                 f"Finished {plural(self.epochs_done, 'epoch')}. Test accuracy {self.history[-1].test_acc:.1%}."
             )
         return self.status
+
+
+def _done_message(epoch: int, test_acc: float | None) -> str:
+    """A whole epoch's message: "Epoch 3 done. Test accuracy 84.1%." (without the accuracy until it is measured)."""
+    return f"Epoch {epoch} done." + (f" Test accuracy {test_acc:.1%}." if test_acc is not None else "")
 
 
 def _stopped_message(stats: EpochStats, train_size: int) -> str:
