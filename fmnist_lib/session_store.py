@@ -331,13 +331,13 @@ class SessionStore:
         if len(data) > self.max_bytes and session.photo:
             session.photo, session.photo_name, photo_left_out = None, "", True
             data = session_bytes(session, now=now)
+        keep = {session.active, session.job.run_id if session.job else None}
+        order = drop_order([r.id for r in session.runs], {r.id for r in session.runs if r.pinned}, keep)
         while len(data) > self.max_bytes:
-            keep = {session.active, session.job.run_id if session.job else None}
-            pinned = {r.id for r in session.runs if r.pinned}
-            order = drop_order([r.id for r in session.runs], pinned, keep)
             if not order:
                 raise OSError(f"the session is {len(data) / 1e6:.1f} MB, over the store's {self.max_bytes / 1e6:.0f}")
-            victim = next(r for r in session.runs if r.id == order[0])
+            victim_id = order.pop(0)
+            victim = next(r for r in session.runs if r.id == victim_id)
             session.runs.remove(victim)
             session.compare = [c for c in session.compare if c != victim.id]
             session.ended_unseen = None if session.ended_unseen == victim.id else session.ended_unseen
