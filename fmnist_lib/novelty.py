@@ -112,6 +112,11 @@ def model_energy(clf: Classifier, images: torch.Tensor) -> torch.Tensor:
     return both_views(lambda x: energy(clf.logits(x)), images)
 
 
+def view_distance(pm: PixelModel, images: torch.Tensor) -> torch.Tensor:
+    """pixel_distance, the lower of each image's two views: [N]."""
+    return both_views(lambda x: pixel_distance(pm, x), images)
+
+
 @dataclass(frozen=True)
 class NoveltyCheck:
     """What flags an input for one model: the pixel model and the two thresholds (quantiles of the references)."""
@@ -143,7 +148,7 @@ def fit_check(
     return NoveltyCheck(
         pixels,
         energy_threshold=threshold(model_energy(clf, references), energy_quantile),
-        distance_threshold=threshold(both_views(lambda x: pixel_distance(pixels, x), references), distance_quantile),
+        distance_threshold=threshold(view_distance(pixels, references), distance_quantile),
         energy_quantile=energy_quantile,
         distance_quantile=distance_quantile,
     )
@@ -175,11 +180,15 @@ class Novelty:
         return self.weak_evidence or self.far_pixels
 
 
+def _scores(check: NoveltyCheck, clf: Classifier, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(energy [N], pixel distance [N]) of uint8 images [28, 28] or [N, 28, 28], each the lower of two views."""
+    images = as_uint8_images(images)
+    return model_energy(clf, images), view_distance(check.pixels, images)
+
+
 def judge(check: NoveltyCheck, clf: Classifier, images: torch.Tensor) -> list[Novelty]:
     """Each image's Novelty (uint8 [28, 28] or [N, 28, 28]) against the check fitted for clf."""
-    images = as_uint8_images(images)
-    e = model_energy(clf, images)
-    d = both_views(lambda x: pixel_distance(check.pixels, x), images)
+    e, d = _scores(check, clf, images)
     return [
         Novelty(
             float(ei),
@@ -195,7 +204,5 @@ def judge(check: NoveltyCheck, clf: Classifier, images: torch.Tensor) -> list[No
 
 def flags(check: NoveltyCheck, clf: Classifier, images: torch.Tensor) -> torch.Tensor:
     """bool [N]: which images the check flags (the bench's fast path of `judge`)."""
-    images = as_uint8_images(images)
-    e = model_energy(clf, images)
-    d = both_views(lambda x: pixel_distance(check.pixels, x), images)
+    e, d = _scores(check, clf, images)
     return (e > check.energy_threshold) | (d > check.distance_threshold)
