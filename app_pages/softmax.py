@@ -3,7 +3,7 @@
 import streamlit as st
 
 from fmnist_lib.explain import explain
-from lab_ui import layout, resources, share
+from lab_ui import layout, resources, share, state
 from lab_ui.softmax_page import inside
 
 st.title(":material/functions: Inside softmax")
@@ -32,7 +32,7 @@ inside.step_probabilities(ex, clf.classes)
 inside.step_loss(ex, clf.classes)
 inside.step_stability(ex, clf.classes)
 inside.step_gradient(ex, clf.classes)
-inside.step_sgd(ex, clf, picked, (run_id, run.steps, run.epochs_done))
+inside.step_sgd(ex, clf, picked, state.model_key(run_id, run))
 
 st.divider()
 share.link_box("softmax", LINK_NOTE)  # at the foot: on a phone, step 1 stays on the first screen

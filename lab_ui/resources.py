@@ -206,7 +206,7 @@ def predictions(run: TrainingRun, run_id: int | None) -> TestPredictions:
     data = dataset()
     return state.memo(
         state.PRED_MEMO,
-        (run_id, run.steps, run.epochs_done),
+        state.model_key(run_id, run),
         lambda: predict_test_set(run.classifier(), data.test_images, data.test_labels),
     )
 
@@ -218,11 +218,9 @@ def novelty(run: TrainingRun, run_id: int | None) -> NoveltyCheck:
         return _get(DEFAULT_NOVELTY, "Measuring how Fashion-MNIST looks to the model (once per server)…")
     data = dataset()
     pixels = _get(PIXELS, "Measuring how Fashion-MNIST looks (once per server)…")
-    key = (run_id, run.steps, run.epochs_done)
-    kept = st.session_state.get(state.NOVELTY_MEMO)
-    if kept is not None and kept[0] == key:
-        return kept[1]
-    with st.spinner("Measuring how Fashion-MNIST looks to this model (once per model)…"):
-        return state.memo(
-            state.NOVELTY_MEMO, key, lambda: fit_check(run.classifier(), reference_images(data.train_images), pixels)
-        )
+
+    def make() -> NoveltyCheck:
+        with st.spinner("Measuring how Fashion-MNIST looks to this model (once per model)…"):
+            return fit_check(run.classifier(), reference_images(data.train_images), pixels)
+
+    return state.memo(state.NOVELTY_MEMO, state.model_key(run_id, run), make)

@@ -514,7 +514,7 @@ def delete_run(run_id: int) -> None:
         st.session_state.pop(NOTICE, None)
 
 
-_SHORT_MODEL = {"softmax": "Softmax", "cnn": "CNN"}  # names go into chart legends: every character counts
+SHORT_MODEL = {"softmax": "Softmax", "cnn": "CNN"}  # names go into chart legends and tables: every character counts
 
 # The settings a run name may mention, in the order it mentions them, each with how it reads.
 _NAME_PARTS = (
@@ -535,7 +535,7 @@ def run_name(rid: int, config: TrainConfig, others: list[TrainConfig]) -> str:
     default = DEFAULT_CONFIGS[config.model]
     same_model = [o for o in others if o.model == config.model]
     parts = [
-        f"#{rid} {_SHORT_MODEL.get(config.model, MODEL_TITLES[config.model])}",
+        f"#{rid} {SHORT_MODEL.get(config.model, MODEL_TITLES[config.model])}",
         f"{OPTIMIZER_TITLES[config.optimizer]} lr {config.lr:g}",
     ]
     for field_name, say in _NAME_PARTS:
@@ -567,6 +567,11 @@ def events() -> frozenset[str]:
 
 def job() -> TrainJob | None:
     return st.session_state.get(JOB)
+
+
+def model_key(run_id: int | None, run: TrainingRun) -> tuple:
+    """What identifies a model's state for a memo: the run, and how far it has trained."""
+    return (run_id, run.steps, run.epochs_done)
 
 
 def memo(name: str, key: Any, make: Callable[[], Any]) -> Any:

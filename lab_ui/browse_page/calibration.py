@@ -29,7 +29,7 @@ def for_run(run: TrainingRun, run_id: int | None, data: FashionMNIST) -> Calibra
         with st.spinner("Measuring calibration on the test images…"):
             return _calibrate(run, data)
 
-    return state.memo(state.CALIBRATION_MEMO, (run_id, run.steps, run.epochs_done), make)
+    return state.memo(state.CALIBRATION_MEMO, state.model_key(run_id, run), make)
 
 
 def reliability_chart(rel: Reliability, title: str) -> alt.LayerChart:

@@ -210,7 +210,7 @@ def draw_templates(lab_run: state.LabRun) -> None:
         grid = pictures.labelled_grid(pictures.signed_images(templates(run.classifier()), factor=3), list(run.classes))
         return pictures.png_bytes(grid), grid.shape[1]
 
-    png, width = state.memo(state.LIVE_MEMO + ".templates", (lab_run.id, run.steps, run.epochs_done), make)
+    png, width = state.memo(state.LIVE_MEMO + ".templates", state.model_key(lab_run.id, run), make)
     st.image(png, width=width)
 
 

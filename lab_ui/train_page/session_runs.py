@@ -76,7 +76,6 @@ def _pin(run_id: int, box: str) -> None:
 # The runs table's origin column in a word each, so the table fits a 390 px phone (the full names are in the
 # comparison picker and the downloads below).
 ORIGINS = {"trained": "trained", "checkpoint": "loaded"}
-SHORT_MODEL = {"softmax": "Softmax", "cnn": "CNN"}
 
 
 def table_rows(lab_runs: list[state.LabRun], training_id: int | None) -> list[dict]:
@@ -84,7 +83,7 @@ def table_rows(lab_runs: list[state.LabRun], training_id: int | None) -> list[di
     did not fit a phone and cut its last column) and seconds to a tenth (st.table printed 4.6 as "4.6000")."""
     return [
         {
-            "run": f"#{r.id} {SHORT_MODEL.get(r.run.kind, plain(r.run.kind))}",
+            "run": f"#{r.id} {state.SHORT_MODEL.get(r.run.kind, plain(r.run.kind))}",
             "status": "training" if r.id == training_id else r.run.status,
             "epochs": str(r.run.epochs_done),
             "test acc.": f"{r.run.test_acc:.1%}" if r.run.test_acc is not None else "—",

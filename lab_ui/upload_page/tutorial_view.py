@@ -93,7 +93,7 @@ def test_set_figure(clf: Classifier, run: TrainingRun, run_id: int | None) -> On
     data = resources.dataset()
     if run_id is None:
         return _DEFAULT_FIGURE.get()
-    return state.memo(state.TUTORIAL_MEMO, (run_id, run.steps, run.epochs_done), lambda: _measure(clf, data))
+    return state.memo(state.TUTORIAL_MEMO, state.model_key(run_id, run), lambda: _measure(clf, data))
 
 
 def draw(clf: Classifier, pixels, stages, mirror: bool, model: tuple[TrainingRun, int | None]) -> None:
